@@ -1,0 +1,46 @@
+package registry
+
+import "time"
+
+// Action names what an audit entry records.
+type Action string
+
+// Audit actions.
+const (
+	ActionModelCreated      Action = "model.created"
+	ActionModelUpdated      Action = "model.updated"
+	ActionModelDeleted      Action = "model.deleted"
+	ActionVersionRegistered Action = "version.registered"
+	ActionVersionUpdated    Action = "version.updated"
+	ActionUploadStarted     Action = "version.upload_started"
+	ActionVersionReady      Action = "version.ready"
+	ActionVersionFailed     Action = "version.failed"
+	ActionStageChanged      Action = "version.stage_changed"
+	ActionMetricsPushed     Action = "version.metrics_pushed"
+	ActionAliasSet          Action = "alias.set"
+	ActionAliasDeleted      Action = "alias.deleted"
+	ActionApprovalRequested Action = "approval.requested"
+	ActionApprovalDecided   Action = "approval.decided"
+)
+
+// AuditEntry is one line of the append-only audit trail: who did what to
+// which model or version, when and why. Transitions are entries with
+// Action ActionStageChanged and From/To set.
+type AuditEntry struct {
+	// ID is unique and sorts by time within a model (see NewID).
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Version int    `json:"version,omitempty"` // 0 for model-level entries
+	Action  Action `json:"action"`
+	Actor   string `json:"actor"`
+	Reason  string `json:"reason,omitempty"`
+	From    Stage  `json:"from,omitempty"`
+	To      Stage  `json:"to,omitempty"`
+	// Criteria is the metric snapshot the decision was made on.
+	Criteria   map[string]float64 `json:"criteria,omitempty"`
+	ApprovalID string             `json:"approval_id,omitempty"`
+	Rollback   bool               `json:"rollback,omitempty"`
+	// Details holds action-specific facts (alias name, old/new values).
+	Details map[string]string `json:"details,omitempty"`
+	At      time.Time         `json:"at"`
+}

@@ -1,0 +1,231 @@
+package registry
+
+import (
+	"context"
+	"time"
+)
+
+// Change is a set of writes that a Store commits atomically: all of it or
+// none of it. Every state change travels with its audit entries and outbox
+// events in one Change, so the trail and the events can never disagree with
+// the state.
+//
+// Optimistic concurrency: every record carries the revision it will have
+// once written. Revision 1 means "create": the store refuses (Conflict
+// wrapping ErrStale) if the record exists. Revision n>1 means "update": the
+// store refuses (Conflict wrapping ErrStale) unless the stored record has
+// revision n-1. Deletes name the revision currently stored. The caller
+// re-reads and retries on ErrStale.
+type Change struct {
+	Models         []Model
+	DeletedModels  []Model // deleted when the stored revision equals Revision
+	Versions       []Version
+	Aliases        []Alias
+	DeletedAliases []Alias // deleted when the stored revision equals Revision
+	Approvals      []Approval
+	Executions     []Execution
+	Uploads        []UploadSession
+	// Audit entries are appended; an existing ID is a Conflict.
+	Audit []AuditEntry
+	// Events are added to the outbox with NextAttemptAt = Event.Time.
+	Events []Event
+	// Idempotency, when set, is stored only if no unexpired record has its
+	// Key; otherwise nothing is written and Commit returns a Conflict
+	// wrapping ErrDuplicateRequest. This check takes precedence: when the
+	// key exists, Commit reports ErrDuplicateRequest even if other
+	// conditions fail too, so a racing retry replays the first response.
+	Idempotency *IdempotencyRecord
+}
+
+// ModelQuery selects models, ordered by name.
+type ModelQuery struct {
+	Prefix string // name prefix; "" for all
+	Cursor string // from a previous page's Next; "" for the first page
+	Limit  int    // 1..1000
+}
+
+// VersionQuery selects versions of one model, newest (highest number) first.
+// Empty fields do not filter.
+type VersionQuery struct {
+	Model     string
+	Stage     Stage
+	Status    Status
+	TagKey    string // versions having this tag...
+	TagValue  string // ...with this value ("" with TagKey set: any value)
+	GitCommit string // lineage.code.commit, exact or prefix of at least 7 hex chars
+	DatasetID string // lineage.data.dataset_id
+	RunID     string // lineage.run.run_id
+	Cursor    string
+	Limit     int
+}
+
+// AuditQuery selects audit entries of one model, newest first.
+type AuditQuery struct {
+	Model   string
+	Version int // 0: all entries of the model
+	Cursor  string
+	Limit   int
+}
+
+// ApprovalQuery selects approvals, newest first.
+type ApprovalQuery struct {
+	Status ApprovalStatus // "" for all
+	Model  string         // "" for all models
+	Cursor string
+	Limit  int
+}
+
+// ExecutionQuery selects workflow executions, oldest first.
+type ExecutionQuery struct {
+	Status ExecutionStatus // "" for all
+	Cursor string
+	Limit  int
+}
+
+// Page is one page of a listing. Next is "" on the last page; otherwise it
+// is an adapter-defined cursor for the next page (the service signs it
+// before a caller sees it).
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// Store keeps every record of the registry. Reads are strongly consistent
+// (a read after a successful Commit sees it). Methods return NotFound for a
+// missing record, Invalid for a malformed cursor, Unavailable when the
+// backend asks to retry later, Internal otherwise.
+type Store interface {
+	// Commit writes ch atomically (see Change). Conflict wrapping ErrStale
+	// or ErrDuplicateRequest when a condition fails; nothing is written then.
+	Commit(ctx context.Context, ch *Change) error
+
+	// GetModel returns the model named name. NotFound.
+	GetModel(ctx context.Context, name string) (Model, error)
+	// ListModels returns models ordered by name.
+	ListModels(ctx context.Context, q ModelQuery) (Page[Model], error)
+
+	// GetVersion returns version number of model. NotFound.
+	GetVersion(ctx context.Context, model string, number int) (Version, error)
+	// ListVersions returns versions of q.Model, highest number first.
+	// Its cost grows with the page size, not with the number of versions.
+	ListVersions(ctx context.Context, q VersionQuery) (Page[Version], error)
+
+	// GetAlias returns the alias name of model. NotFound.
+	GetAlias(ctx context.Context, model, name string) (Alias, error)
+	// ListAliases returns all aliases of model ordered by name (a model has
+	// at most MaxAliases).
+	ListAliases(ctx context.Context, model string) ([]Alias, error)
+
+	// ListAudit returns audit entries of q.Model, newest first.
+	ListAudit(ctx context.Context, q AuditQuery) (Page[AuditEntry], error)
+	// StageAt returns the newest stage-change entry of model at or before
+	// at whose From or To is stage. NotFound if there is none.
+	StageAt(ctx context.Context, model string, stage Stage, at time.Time) (AuditEntry, error)
+
+	// GetApproval returns the approval with the given id. NotFound.
+	GetApproval(ctx context.Context, id string) (Approval, error)
+	// ListApprovals returns approvals, newest first.
+	ListApprovals(ctx context.Context, q ApprovalQuery) (Page[Approval], error)
+
+	// GetExecution returns the workflow execution with the given id. NotFound.
+	GetExecution(ctx context.Context, id string) (Execution, error)
+	// ListExecutions returns executions, oldest first.
+	ListExecutions(ctx context.Context, q ExecutionQuery) (Page[Execution], error)
+
+	// GetUpload returns the upload session with the given id. NotFound.
+	GetUpload(ctx context.Context, id string) (UploadSession, error)
+
+	// PendingEvents returns up to limit outbox records whose NextAttemptAt
+	// is at or before now, oldest first.
+	PendingEvents(ctx context.Context, now time.Time, limit int) ([]OutboxRecord, error)
+	// AckEvent removes a delivered event from the outbox. Acking an event
+	// that is not there is not an error (delivery is at least once).
+	AckEvent(ctx context.Context, id string) error
+	// DeferEvent records a failed delivery: Attempts+1, LastError, and the
+	// time of the next attempt. NotFound if the event is not in the outbox.
+	DeferEvent(ctx context.Context, id string, next time.Time, lastErr string) error
+
+	// GetIdempotency returns the record stored under key unless it expired
+	// before now. NotFound otherwise.
+	GetIdempotency(ctx context.Context, key string, now time.Time) (IdempotencyRecord, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Artifacts stores the files of versions. Uploads and downloads never pass
+// through the API: the adapter presigns requests that clients send straight
+// to the storage (S3, or the local server's blob routes).
+//
+// Keys are laid out per model and version; a file is only visible at its
+// final key once Complete verified it, and a completed file is never
+// overwritten.
+type Artifacts interface {
+	// Begin prepares the backend for file f of session s and returns f with
+	// BackendID set where the backend needs one (an S3 multipart upload).
+	Begin(ctx context.Context, s UploadSession, f UploadFile) (UploadFile, error)
+	// PresignPart returns the request that uploads part n (1-based) of f,
+	// valid until expires. When f.PartSHA256 is set the request only
+	// succeeds with a body of that digest.
+	PresignPart(ctx context.Context, s UploadSession, f UploadFile, n int, expires time.Time) (PartRequest, error)
+	// UploadedParts returns the numbers of f's parts received so far,
+	// ascending.
+	UploadedParts(ctx context.Context, s UploadSession, f UploadFile) ([]int, error)
+	// Complete checks that every part of f arrived and that the whole file
+	// has f.Size bytes and SHA-256 f.SHA256, then makes it the version's
+	// file at f.Path. Invalid (naming what is wrong) if not; the file is not
+	// visible then. Calling it again after success returns nil. Conflict if
+	// a different file is already stored at that path.
+	Complete(ctx context.Context, s UploadSession, f UploadFile) error
+	// Abort discards f's incomplete upload; nothing there is not an error.
+	Abort(ctx context.Context, s UploadSession, f UploadFile) error
+	// PresignDownload returns a URL that GETs the completed file path of a
+	// version, valid until expires. NotFound if there is no such file.
+	PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error)
+}
+
+// Events publishes domain events (EventBridge on AWS, the local bus at
+// home). Publish returns an error if any event was not accepted; the outbox
+// relay retries it (consumers are idempotent by event id).
+type Events interface {
+	Publish(ctx context.Context, events []Event) error
+}
+
+// Workflow runs the promotion workflow (Step Functions on AWS, the embedded
+// engine at home), both from the same ASL document.
+type Workflow interface {
+	// StartPromotion starts a promotion execution for approval a and
+	// returns its execution id. Starting twice for one approval starts one.
+	StartPromotion(ctx context.Context, a Approval) (string, error)
+	// SendTaskSuccess resumes the execution waiting on token with output.
+	// NotFound if no execution waits on it.
+	SendTaskSuccess(ctx context.Context, token string, output []byte) error
+	// SendTaskFailure fails the task waiting on token. NotFound likewise.
+	SendTaskFailure(ctx context.Context, token, code, cause string) error
+}
+
+// Notification is a message for people (Slack, email, a log line).
+type Notification struct {
+	Subject string
+	Text    string
+	Event   Event
+}
+
+// Notifier tells people about events.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// DeployRequest asks for the serving endpoint of Model to run Version.
+type DeployRequest struct {
+	Model   string `json:"model"`
+	Version int    `json:"version"`
+	// EventID is the event that caused the deploy: deployers use it to
+	// ignore a redelivery.
+	EventID string `json:"event_id"`
+}
+
+// Deployer redeploys serving when Production changes.
+type Deployer interface {
+	Deploy(ctx context.Context, r DeployRequest) error
+}

@@ -1,0 +1,254 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// TransitionResult is what a transition did: a direct move returns the
+// version; a move that needs approval returns the pending approval.
+type TransitionResult struct {
+	Version  *Version  `json:"version,omitempty"`
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// directMoves lists the stage changes a publisher may make without an
+// approval, by target stage.
+var directMoves = map[Stage][]Stage{
+	StageStaging:  {StageNone, StageArchived},
+	StageNone:     {StageStaging, StageArchived},
+	StageArchived: {StageNone, StageStaging},
+}
+
+// Transition moves a version to another stage. None, Staging and Archived
+// are direct moves among themselves; Staging needs a READY version.
+// Production goes through the approval workflow (NotImplemented while the
+// service has none); a Production version leaves Production only when
+// another is promoted or rolled back to. Invalid, NotFound, Conflict.
+func (s *Service) Transition(ctx context.Context, model string, number int, to Stage, reason string) (TransitionResult, error) {
+	if err := validateText("reason", reason, MaxReasonLen); err != nil {
+		return TransitionResult{}, err
+	}
+	if to == StageProduction {
+		if s.cfg.Workflow == nil {
+			return TransitionResult{}, Errorf(NotImplemented, "promotion to Production goes through the approval workflow, which this registry does not run yet; move the version to Staging and point an alias at it meanwhile")
+		}
+		return TransitionResult{}, Errorf(NotImplemented, "promotion to Production is not wired to the workflow yet")
+	}
+	allowedFrom, ok := directMoves[to]
+	if !ok {
+		return TransitionResult{}, Errorf(Invalid, "unknown stage %q: use None, Staging, Production or Archived", to)
+	}
+	v, err := s.changeVersion(ctx, model, number, func(v *Version, a *AuditEntry) error {
+		switch {
+		case v.Stage == to:
+			return Errorf(Conflict, "version %d of %s is already in %s", number, model, to)
+		case v.Stage == StageProduction:
+			return Errorf(Conflict, "version %d of %s is in Production: promote another version (or roll back) to replace it", number, model)
+		case !contains(allowedFrom, v.Stage):
+			return Errorf(Conflict, "version %d of %s cannot move from %s to %s", number, model, v.Stage, to)
+		case to == StageStaging && v.Status != StatusReady:
+			return Errorf(Conflict, "version %d of %s is %s: only READY versions move to Staging (finish its upload first)", number, model, v.Status)
+		}
+		a.Action, a.From, a.To, a.Reason = ActionStageChanged, v.Stage, to, reason
+		a.Criteria = metricValues(v.Metrics)
+		v.Stage = to
+		v.StageChangedAt = a.At
+		return nil
+	}, EventStageChanged)
+	if err != nil {
+		return TransitionResult{}, err
+	}
+	return TransitionResult{Version: &v}, nil
+}
+
+func contains[T comparable](s []T, x T) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// StageVersion returns the version in a stage: the Production version, or
+// the newest version in another stage. With at set (Production only), it
+// returns the version that was in Production at that time, from the audit
+// trail. NotFound when there is none.
+func (s *Service) StageVersion(ctx context.Context, model string, stage Stage, at *time.Time) (Version, error) {
+	m, err := s.GetModel(ctx, model)
+	if err != nil {
+		return Version{}, err
+	}
+	if at != nil {
+		if stage != StageProduction {
+			return Version{}, Errorf(Invalid, "at= is answered for Production only, the one stage that holds a single version")
+		}
+		e, err := s.cfg.Store.StageAt(ctx, model, stage, *at)
+		if IsCode(err, NotFound) || (err == nil && e.To != StageProduction) {
+			return Version{}, Errorf(NotFound, "no version of %s was in Production at %s", model, at.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return Version{}, err
+		}
+		return s.GetVersion(ctx, model, e.Version)
+	}
+	if stage == StageProduction {
+		if m.ProductionVersion == 0 {
+			return Version{}, Errorf(NotFound, "model %s has no version in Production", model)
+		}
+		return s.GetVersion(ctx, model, m.ProductionVersion)
+	}
+	p, err := s.cfg.Store.ListVersions(ctx, VersionQuery{Model: model, Stage: stage, Limit: 1})
+	if err != nil {
+		return Version{}, err
+	}
+	if len(p.Items) == 0 {
+		return Version{}, Errorf(NotFound, "model %s has no version in %s", model, stage)
+	}
+	return p.Items[0], nil
+}
+
+// SetAlias points alias at a version of model, creating or moving it.
+// Invalid, NotFound, Conflict (too many aliases).
+func (s *Service) SetAlias(ctx context.Context, model, alias string, number int) (Alias, error) {
+	if err := ValidateAliasName(alias); err != nil {
+		return Alias{}, err
+	}
+	res, err := s.update(ctx, func() (*Change, any, error) {
+		if _, err := s.GetVersion(ctx, model, number); err != nil {
+			return nil, nil, err
+		}
+		now := s.Now()
+		al, err := s.cfg.Store.GetAlias(ctx, model, alias)
+		from := 0
+		switch {
+		case err == nil:
+			if al.Version == number {
+				return nil, nil, Errorf(Conflict, "alias %s of %s already points at version %d", alias, model, number)
+			}
+			from = al.Version
+			al.Revision++
+		case IsCode(err, NotFound):
+			all, err := s.cfg.Store.ListAliases(ctx, model)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(all) >= MaxAliases {
+				return nil, nil, Errorf(Conflict, "model %s has %d aliases, the most it may have", model, MaxAliases)
+			}
+			al = Alias{Model: model, Name: alias, Revision: 1}
+		default:
+			return nil, nil, err
+		}
+		al.Version, al.UpdatedBy, al.UpdatedAt = number, PrincipalFrom(ctx).Name, now
+		a := s.audit(ctx, now, model, number, ActionAliasSet)
+		a.Details = map[string]string{"alias": alias}
+		if from != 0 {
+			a.Details["previous_version"] = strconv.Itoa(from)
+		}
+		ev := s.event(EventAliasChanged, a)
+		ev.Detail.Alias = alias
+		return &Change{Aliases: []Alias{al}, Audit: []AuditEntry{a}, Events: []Event{ev}}, al, nil
+	})
+	if err != nil {
+		return Alias{}, err
+	}
+	return res.(Alias), nil
+}
+
+// DeleteAlias removes an alias. NotFound.
+func (s *Service) DeleteAlias(ctx context.Context, model, alias string) error {
+	_, err := s.update(ctx, func() (*Change, any, error) {
+		al, err := s.GetAlias(ctx, model, alias)
+		if err != nil {
+			return nil, nil, err
+		}
+		a := s.audit(ctx, s.Now(), model, al.Version, ActionAliasDeleted)
+		a.Details = map[string]string{"alias": alias}
+		ev := s.event(EventAliasChanged, a)
+		ev.Detail.Alias = alias
+		return &Change{DeletedAliases: []Alias{al}, Audit: []AuditEntry{a}, Events: []Event{ev}}, nil, nil
+	})
+	return err
+}
+
+// GetAlias returns an alias. NotFound.
+func (s *Service) GetAlias(ctx context.Context, model, alias string) (Alias, error) {
+	al, err := s.cfg.Store.GetAlias(ctx, model, alias)
+	if IsCode(err, NotFound) {
+		if _, merr := s.GetModel(ctx, model); merr != nil {
+			return Alias{}, merr
+		}
+		return Alias{}, Errorf(NotFound, "model %s has no alias %q", model, alias)
+	}
+	return al, err
+}
+
+// ListAliases returns a model's aliases. NotFound.
+func (s *Service) ListAliases(ctx context.Context, model string) ([]Alias, error) {
+	if _, err := s.GetModel(ctx, model); err != nil {
+		return nil, err
+	}
+	al, err := s.cfg.Store.ListAliases(ctx, model)
+	return nonNil(al), err
+}
+
+// History returns the audit trail of a model (or of one of its versions
+// when version > 0), newest first. NotFound if the model never existed.
+func (s *Service) History(ctx context.Context, model string, version int, pageToken string, pageSize int) (List[AuditEntry], error) {
+	limit, err := pageLimit(pageSize)
+	if err != nil {
+		return List[AuditEntry]{}, err
+	}
+	scope := fmt.Sprintf("audit\x00%s\x00%d", model, version)
+	cursor, err := s.decodeToken(scope, pageToken)
+	if err != nil {
+		return List[AuditEntry]{}, err
+	}
+	p, err := s.cfg.Store.ListAudit(ctx, AuditQuery{Model: model, Version: version, Cursor: cursor, Limit: limit})
+	if err != nil {
+		return List[AuditEntry]{}, err
+	}
+	if len(p.Items) == 0 && pageToken == "" {
+		// A deleted model keeps its trail; a name with no trail never existed.
+		if _, err := s.GetModel(ctx, model); err != nil {
+			return List[AuditEntry]{}, err
+		}
+	}
+	return List[AuditEntry]{Items: nonNil(p.Items), NextPageToken: s.encodeToken(scope, p.Next)}, nil
+}
+
+// GetApproval returns an approval. NotFound.
+func (s *Service) GetApproval(ctx context.Context, id string) (Approval, error) {
+	a, err := s.cfg.Store.GetApproval(ctx, id)
+	if IsCode(err, NotFound) {
+		return Approval{}, Errorf(NotFound, "approval %q not found", id)
+	}
+	return a, err
+}
+
+// ListApprovals lists approvals, newest first, optionally by status and model.
+func (s *Service) ListApprovals(ctx context.Context, status ApprovalStatus, model, pageToken string, pageSize int) (List[Approval], error) {
+	switch status {
+	case "", ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalCancelled:
+	default:
+		return List[Approval]{}, Errorf(Invalid, "unknown approval status %q", status)
+	}
+	limit, err := pageLimit(pageSize)
+	if err != nil {
+		return List[Approval]{}, err
+	}
+	scope := "approvals\x00" + string(status) + "\x00" + model
+	cursor, err := s.decodeToken(scope, pageToken)
+	if err != nil {
+		return List[Approval]{}, err
+	}
+	p, err := s.cfg.Store.ListApprovals(ctx, ApprovalQuery{Status: status, Model: model, Cursor: cursor, Limit: limit})
+	if err != nil {
+		return List[Approval]{}, err
+	}
+	return List[Approval]{Items: nonNil(p.Items), NextPageToken: s.encodeToken(scope, p.Next)}, nil
+}

@@ -1,0 +1,121 @@
+package registry
+
+import "time"
+
+// UploadStatus is the state of an upload session.
+type UploadStatus string
+
+// Upload session statuses.
+const (
+	UploadOpen      UploadStatus = "OPEN"
+	UploadCompleted UploadStatus = "COMPLETED"
+	UploadAborted   UploadStatus = "ABORTED"
+)
+
+// Part sizes. S3 needs 5 MiB..5 GiB per part (the last may be smaller) and at
+// most 10,000 parts; files up to SinglePartMax go in one PUT.
+const (
+	MinPartSize     int64 = 5 << 20
+	MaxPartSize     int64 = 5 << 30
+	DefaultPartSize int64 = 16 << 20
+	MaxParts              = 10000
+	SinglePartMax   int64 = 64 << 20
+	// MaxFileSize is the largest artifact file (S3's object limit).
+	MaxFileSize int64 = 5 << 40
+)
+
+// PartSize returns the part size used for a file of the given size when the
+// client does not choose one: one part up to SinglePartMax, else
+// DefaultPartSize grown (in whole MiB) until the file fits in MaxParts parts.
+// A 100 GiB file gets 16 MiB parts (6,400 of them); a 5 TiB one 525 MiB parts.
+func PartSize(size int64) int64 {
+	if size <= SinglePartMax {
+		if size == 0 {
+			return 1
+		}
+		return size
+	}
+	ps := DefaultPartSize
+	if min := (size + MaxParts - 1) / MaxParts; min > ps {
+		const mib = 1 << 20
+		ps = (min + mib - 1) / mib * mib
+	}
+	return ps
+}
+
+// PartCount is the number of parts of a file of size bytes cut in partSize pieces
+// (1 for an empty file).
+func PartCount(size, partSize int64) int {
+	if size == 0 {
+		return 1
+	}
+	return int((size + partSize - 1) / partSize)
+}
+
+// PartRange returns the offset and length of part n (1-based).
+func PartRange(size, partSize int64, n int) (offset, length int64) {
+	offset = int64(n-1) * partSize
+	length = partSize
+	if offset+length > size {
+		length = size - offset
+	}
+	return offset, length
+}
+
+// UploadFile is one file of an upload session.
+type UploadFile struct {
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"` // lowercase hex of the whole file
+	PartSize int64  `json:"part_size"`
+	Parts    int    `json:"parts"`
+	// PartSHA256 optionally holds the lowercase hex SHA-256 of each part; when
+	// given, each part's URL only accepts a body with that digest.
+	PartSHA256 []string `json:"part_sha256,omitempty"`
+	// BackendID is the adapter's handle for the file's upload (an S3
+	// multipart UploadId); empty for the filesystem.
+	BackendID string `json:"backend_id,omitempty"`
+	Completed bool   `json:"completed"`
+}
+
+// Multipart reports whether the file goes up in more than one part.
+func (f UploadFile) Multipart() bool { return f.Parts > 1 }
+
+// UploadSession is an upload of a version's artifacts in progress.
+type UploadSession struct {
+	ID        string       `json:"upload_id"`
+	Model     string       `json:"model"`
+	Version   int          `json:"version"`
+	Status    UploadStatus `json:"status"`
+	Files     []UploadFile `json:"files"`
+	CreatedBy string       `json:"created_by,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	// ExpiresAt is when the session's URLs stop working; refresh extends it.
+	ExpiresAt time.Time `json:"expires_at"`
+	Revision  int64     `json:"revision"`
+}
+
+// PartRequest is the HTTP request a client makes to upload one part: it
+// sends exactly Method, URL and Headers (checksum headers are signed).
+type PartRequest struct {
+	Number  int               `json:"number"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Offset  int64             `json:"offset"`
+	Size    int64             `json:"size"`
+}
+
+// IdempotencyRecord remembers the response to a write made with an
+// Idempotency-Key so that a retry gets the same response.
+type IdempotencyRecord struct {
+	// Key is scoped by the caller: principal, method, path and the header value.
+	Key string `json:"key"`
+	// RequestHash is the SHA-256 of the request (method, path, body).
+	RequestHash string    `json:"request_hash"`
+	StatusCode  int       `json:"status_code"`
+	Body        []byte    `json:"body"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}

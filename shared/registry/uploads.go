@@ -1,0 +1,390 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FileSpec declares one file a client is about to upload.
+type FileSpec struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// PartSize, if set, is the client's choice of part size
+	// (MinPartSize..MaxPartSize, at most MaxParts parts); else PartSize(Size).
+	PartSize int64 `json:"part_size,omitempty"`
+	// PartSHA256, if set, is the SHA-256 of each part: each part's URL then
+	// only accepts that exact body.
+	PartSHA256 []string `json:"part_sha256,omitempty"`
+}
+
+// UploadTicket tells a client where to send each part.
+type UploadTicket struct {
+	UploadID  string       `json:"upload_id"`
+	Model     string       `json:"model"`
+	Version   int          `json:"version"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	Files     []FileTicket `json:"files"`
+}
+
+// FileTicket is one file's parts in an UploadTicket. Parts lists only the
+// parts still to send.
+type FileTicket struct {
+	Path     string        `json:"path"`
+	Size     int64         `json:"size"`
+	PartSize int64         `json:"part_size"`
+	Parts    []PartRequest `json:"parts"`
+}
+
+func (s *Service) planFiles(specs []FileSpec) ([]UploadFile, error) {
+	if len(specs) == 0 || len(specs) > MaxArtifacts {
+		return nil, Errorf(Invalid, "an upload takes 1 to %d files, got %d", MaxArtifacts, len(specs))
+	}
+	files := make([]UploadFile, 0, len(specs))
+	paths := make([]string, 0, len(specs))
+	for _, f := range specs {
+		if err := ValidatePath(f.Path); err != nil {
+			return nil, err
+		}
+		if f.Size < 0 || f.Size > MaxFileSize {
+			return nil, Errorf(Invalid, "file %s: size %d is out of range 0..%d", f.Path, f.Size, MaxFileSize)
+		}
+		sum, err := NormalizeSHA256(f.SHA256)
+		if err != nil {
+			return nil, Errorf(Invalid, "file %s: %s", f.Path, ErrorMessage(err))
+		}
+		ps := f.PartSize
+		if ps == 0 {
+			ps = PartSize(f.Size)
+		} else if f.Size > ps && (ps < MinPartSize || ps > MaxPartSize) {
+			return nil, Errorf(Invalid, "file %s: part_size %d is out of range %d..%d", f.Path, ps, MinPartSize, MaxPartSize)
+		} else if ps < 1 {
+			return nil, Errorf(Invalid, "file %s: part_size must be positive", f.Path)
+		}
+		if f.Size <= ps {
+			ps = max(f.Size, 1)
+		}
+		n := PartCount(f.Size, ps)
+		if n > MaxParts {
+			return nil, Errorf(Invalid, "file %s: %d parts of %d bytes; at most %d parts", f.Path, n, ps, MaxParts)
+		}
+		uf := UploadFile{Path: f.Path, Size: f.Size, SHA256: sum, PartSize: ps, Parts: n}
+		if len(f.PartSHA256) > 0 {
+			if len(f.PartSHA256) != n {
+				return nil, Errorf(Invalid, "file %s: %d part digests for %d parts", f.Path, len(f.PartSHA256), n)
+			}
+			for _, d := range f.PartSHA256 {
+				d, err := NormalizeSHA256(d)
+				if err != nil {
+					return nil, Errorf(Invalid, "file %s: part digest: %s", f.Path, ErrorMessage(err))
+				}
+				uf.PartSHA256 = append(uf.PartSHA256, d)
+			}
+		}
+		files = append(files, uf)
+		paths = append(paths, f.Path)
+	}
+	slices.Sort(paths)
+	for i := 1; i < len(paths); i++ {
+		if paths[i] == paths[i-1] {
+			return nil, Errorf(Invalid, "file %s is listed twice", paths[i])
+		}
+		if strings.HasPrefix(paths[i], paths[i-1]+"/") {
+			return nil, Errorf(Invalid, "file %s cannot also be a directory of %s", paths[i-1], paths[i])
+		}
+	}
+	return files, nil
+}
+
+// CreateUpload opens an upload session for the artifacts of a version that
+// is waiting for them, replacing any session already open. Invalid,
+// NotFound, Conflict (the version is READY or FAILED).
+func (s *Service) CreateUpload(ctx context.Context, model string, number int, specs []FileSpec) (UploadTicket, error) {
+	files, err := s.planFiles(specs)
+	if err != nil {
+		return UploadTicket{}, err
+	}
+	v, err := s.GetVersion(ctx, model, number)
+	if err != nil {
+		return UploadTicket{}, err
+	}
+	if err := uploadable(v); err != nil {
+		return UploadTicket{}, err
+	}
+	now := s.Now()
+	sess := UploadSession{ID: NewID(now), Model: model, Version: number, Status: UploadOpen,
+		CreatedBy: PrincipalFrom(ctx).Name, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(s.cfg.UploadTTL), Revision: 1}
+	for _, f := range files {
+		f, err := s.cfg.Artifacts.Begin(ctx, sess, f)
+		if err != nil {
+			s.abortFiles(sess)
+			return UploadTicket{}, fmt.Errorf("begin upload of %s: %w", f.Path, err)
+		}
+		sess.Files = append(sess.Files, f)
+	}
+	var replaced *UploadSession
+	_, err = s.update(ctx, func() (*Change, any, error) {
+		v, err := s.GetVersion(ctx, model, number)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := uploadable(v); err != nil {
+			return nil, nil, err
+		}
+		ch := &Change{Uploads: []UploadSession{sess}}
+		replaced = nil
+		if v.UploadID != "" {
+			old, err := s.cfg.Store.GetUpload(ctx, v.UploadID)
+			if err != nil && !IsCode(err, NotFound) {
+				return nil, nil, err
+			}
+			if err == nil && old.Status == UploadOpen {
+				old.Status, old.UpdatedAt = UploadAborted, now
+				old.Revision++
+				ch.Uploads = append(ch.Uploads, old)
+				replaced = &old
+			}
+		}
+		v.UploadID, v.UpdatedAt = sess.ID, now
+		v.Revision++
+		a := s.audit(ctx, now, model, number, ActionUploadStarted)
+		a.Details = map[string]string{"upload_id": sess.ID, "files": fmt.Sprint(len(files))}
+		ch.Versions = []Version{v}
+		ch.Audit = []AuditEntry{a}
+		return ch, nil, nil
+	})
+	if err != nil {
+		s.abortFiles(sess)
+		return UploadTicket{}, err
+	}
+	if replaced != nil {
+		s.abortFiles(*replaced)
+	}
+	return s.ticket(ctx, sess, nil)
+}
+
+func uploadable(v Version) error {
+	if v.Status != StatusPendingUpload {
+		return Errorf(Conflict, "version %d of %s is %s: artifacts can only be uploaded to a version waiting for them", v.Number, v.Model, v.Status)
+	}
+	return nil
+}
+
+// abortFiles discards the partial uploads of a session that will not
+// complete. Failures are logged: leftovers are only storage, never visible.
+func (s *Service) abortFiles(sess UploadSession) {
+	ctx := context.WithoutCancel(context.Background())
+	for _, f := range sess.Files {
+		if err := s.cfg.Artifacts.Abort(ctx, sess, f); err != nil {
+			s.log.Warn("abort upload", "upload_id", sess.ID, "path", f.Path, "err", err)
+		}
+	}
+}
+
+// ticket presigns the parts of sess still to send. skip, if set, says
+// which parts of each file (by index) arrived already.
+func (s *Service) ticket(ctx context.Context, sess UploadSession, skip map[int][]int) (UploadTicket, error) {
+	t := UploadTicket{UploadID: sess.ID, Model: sess.Model, Version: sess.Version, ExpiresAt: sess.ExpiresAt}
+	for i, f := range sess.Files {
+		ft := FileTicket{Path: f.Path, Size: f.Size, PartSize: f.PartSize, Parts: []PartRequest{}}
+		if !f.Completed {
+			for n := 1; n <= f.Parts; n++ {
+				if slices.Contains(skip[i], n) {
+					continue
+				}
+				pr, err := s.cfg.Artifacts.PresignPart(ctx, sess, f, n, sess.ExpiresAt)
+				if err != nil {
+					return UploadTicket{}, fmt.Errorf("presign part %d of %s: %w", n, f.Path, err)
+				}
+				ft.Parts = append(ft.Parts, pr)
+			}
+		}
+		t.Files = append(t.Files, ft)
+	}
+	return t, nil
+}
+
+// openSession returns the open upload session id of a version. NotFound,
+// Conflict.
+func (s *Service) openSession(ctx context.Context, model string, number int, id string) (UploadSession, Version, error) {
+	v, err := s.GetVersion(ctx, model, number)
+	if err != nil {
+		return UploadSession{}, Version{}, err
+	}
+	sess, err := s.cfg.Store.GetUpload(ctx, id)
+	if IsCode(err, NotFound) || (err == nil && (sess.Model != model || sess.Version != number)) {
+		return UploadSession{}, Version{}, Errorf(NotFound, "upload %q of version %d of %s not found", id, number, model)
+	}
+	if err != nil {
+		return UploadSession{}, Version{}, err
+	}
+	return sess, v, nil
+}
+
+// RefreshUpload extends an open session and presigns again the parts not
+// yet received (after a crash, or when URLs expired). NotFound, Conflict.
+func (s *Service) RefreshUpload(ctx context.Context, model string, number int, id string) (UploadTicket, error) {
+	res, err := s.update(ctx, func() (*Change, any, error) {
+		sess, _, err := s.openSession(ctx, model, number, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if sess.Status != UploadOpen {
+			return nil, nil, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
+		}
+		now := s.Now()
+		sess.ExpiresAt, sess.UpdatedAt = now.Add(s.cfg.UploadTTL), now
+		sess.Revision++
+		return &Change{Uploads: []UploadSession{sess}}, sess, nil
+	})
+	if err != nil {
+		return UploadTicket{}, err
+	}
+	sess := res.(UploadSession)
+	skip := map[int][]int{}
+	for i, f := range sess.Files {
+		if f.Completed {
+			continue
+		}
+		got, err := s.cfg.Artifacts.UploadedParts(ctx, sess, f)
+		if err != nil {
+			return UploadTicket{}, fmt.Errorf("list parts of %s: %w", f.Path, err)
+		}
+		skip[i] = got
+	}
+	return s.ticket(ctx, sess, skip)
+}
+
+// CompleteUpload verifies every file of the session (all parts, size,
+// SHA-256) and makes the version READY with them. A file that fails
+// verification is discarded so it can be sent again (refresh the session);
+// the version stays waiting. Completing again after success returns the
+// version. Invalid, NotFound, Conflict.
+func (s *Service) CompleteUpload(ctx context.Context, model string, number int, id string) (Version, error) {
+	sess, v, err := s.openSession(ctx, model, number, id)
+	if err != nil {
+		return Version{}, err
+	}
+	if sess.Status == UploadCompleted && v.Status == StatusReady {
+		return v, nil
+	}
+	if sess.Status != UploadOpen {
+		return Version{}, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
+	}
+	for i, f := range sess.Files {
+		if f.Completed {
+			continue
+		}
+		err := s.cfg.Artifacts.Complete(ctx, sess, f)
+		if IsCode(err, Invalid) {
+			return Version{}, s.discardFile(ctx, sess, i, err)
+		}
+		if err != nil {
+			return Version{}, fmt.Errorf("complete %s: %w", f.Path, err)
+		}
+	}
+	res, err := s.update(ctx, func() (*Change, any, error) {
+		sess, v, err := s.openSession(ctx, model, number, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if sess.Status != UploadOpen || v.UploadID != id {
+			return nil, nil, Errorf(Conflict, "upload %s is no longer the open upload of version %d", id, number)
+		}
+		now := s.Now()
+		sess.Status, sess.UpdatedAt = UploadCompleted, now
+		sess.Revision++
+		v.Artifacts = v.Artifacts[:0]
+		for i := range sess.Files {
+			sess.Files[i].Completed = true
+			f := sess.Files[i]
+			v.Artifacts = append(v.Artifacts, Artifact{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+		}
+		v.Status, v.UploadID, v.UpdatedAt = StatusReady, "", now
+		v.Revision++
+		a := s.audit(ctx, now, model, number, ActionVersionReady)
+		a.Details = map[string]string{"upload_id": id, "files": fmt.Sprint(len(v.Artifacts)), "bytes": fmt.Sprint(v.TotalSize())}
+		ev := s.event(EventVersionReady, a)
+		ev.Detail.Status = string(StatusReady)
+		return &Change{Versions: []Version{v}, Uploads: []UploadSession{sess}, Audit: []AuditEntry{a}, Events: []Event{ev}}, v, nil
+	})
+	if err != nil {
+		return Version{}, err
+	}
+	return res.(Version), nil
+}
+
+// discardFile throws away file i of sess after it failed verification and
+// begins it afresh, so the client can refresh and send it again.
+func (s *Service) discardFile(ctx context.Context, sess UploadSession, i int, cause error) error {
+	f := sess.Files[i]
+	if err := s.cfg.Artifacts.Abort(ctx, sess, f); err != nil {
+		return fmt.Errorf("discard %s: %w", f.Path, err)
+	}
+	f.BackendID = ""
+	nf, err := s.cfg.Artifacts.Begin(ctx, sess, f)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", f.Path, err)
+	}
+	_, err = s.update(ctx, func() (*Change, any, error) {
+		cur, err := s.cfg.Store.GetUpload(ctx, sess.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		cur.Files[i] = nf
+		cur.UpdatedAt = s.Now()
+		cur.Revision++
+		return &Change{Uploads: []UploadSession{cur}}, nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record restart of %s: %w", f.Path, err)
+	}
+	return Errorf(Invalid, "%s; the file's parts were discarded: refresh upload %s and send it again", ErrorMessage(cause), sess.ID)
+}
+
+// DownloadSet lists download links for a version's artifacts.
+type DownloadSet struct {
+	Model     string         `json:"model"`
+	Version   int            `json:"version"`
+	SourceURI string         `json:"source_uri,omitempty"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	Files     []DownloadLink `json:"files"`
+}
+
+// DownloadLink is one artifact with a short-lived URL.
+type DownloadLink struct {
+	Artifact
+	URL string `json:"url"`
+}
+
+// Downloads returns short-lived links to a READY version's files (only the
+// one at path, if path is set). NotFound, Conflict (not READY).
+func (s *Service) Downloads(ctx context.Context, model string, number int, path string) (DownloadSet, error) {
+	v, err := s.GetVersion(ctx, model, number)
+	if err != nil {
+		return DownloadSet{}, err
+	}
+	if v.Status != StatusReady {
+		return DownloadSet{}, Errorf(Conflict, "version %d of %s is %s: only READY versions can be downloaded", number, model, v.Status)
+	}
+	exp := s.Now().Add(s.cfg.DownloadTTL)
+	set := DownloadSet{Model: model, Version: number, SourceURI: v.Lineage.SourceURI, ExpiresAt: exp, Files: []DownloadLink{}}
+	for _, a := range v.Artifacts {
+		if path != "" && a.Path != path {
+			continue
+		}
+		u, err := s.cfg.Artifacts.PresignDownload(ctx, model, number, a.Path, exp)
+		if err != nil {
+			return DownloadSet{}, fmt.Errorf("presign download of %s: %w", a.Path, err)
+		}
+		set.Files = append(set.Files, DownloadLink{Artifact: a, URL: u})
+	}
+	if path != "" && len(set.Files) == 0 {
+		return DownloadSet{}, Errorf(NotFound, "version %d of %s has no file %q", number, model, path)
+	}
+	return set, nil
+}

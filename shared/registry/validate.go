@@ -1,0 +1,213 @@
+package registry
+
+import (
+	"encoding/hex"
+	"math"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on what one record may hold. They keep a version record far below
+// DynamoDB's 400 KB item limit: in the worst case metrics ≈ 200×220 B,
+// params ≈ 200×630 B, tags ≈ 50×390 B, artifacts ≈ 100×600 B, lineage and
+// description ≈ 16 KB, about 265 KB in all.
+const (
+	MaxMetrics        = 200
+	MaxParams         = 200
+	MaxTags           = 50
+	MaxArtifacts      = 100
+	MaxAliases        = 100
+	MaxKeyLen         = 128 // metric, param and tag names
+	MaxParamValueLen  = 500
+	MaxTagValueLen    = 256
+	MaxDescriptionLen = 5000
+	MaxReasonLen      = 1000
+	MaxLineageLen     = 1024 // each lineage string
+	MaxPathLen        = 512
+	MaxPageSize       = 1000
+	DefaultPageSize   = 100
+)
+
+var (
+	modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	aliasRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+	keyRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$`)
+)
+
+// ValidateModelName checks name against the domain's pattern.
+func ValidateModelName(name string) error {
+	if !modelNameRE.MatchString(name) {
+		return Errorf(Invalid, "invalid model name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidateAliasName checks an alias name: a letter then up to 63 letters,
+// digits, '_' or '-'; "latest" and stage names are reserved.
+func ValidateAliasName(name string) error {
+	if !aliasRE.MatchString(name) {
+		return Errorf(Invalid, "invalid alias %q: use a letter followed by up to 63 letters, digits, '_' or '-'", name)
+	}
+	if strings.EqualFold(name, "latest") {
+		return Errorf(Invalid, "alias %q is reserved", name)
+	}
+	if _, err := ParseStage(name); err == nil {
+		return Errorf(Invalid, "alias %q is reserved: it names a stage", name)
+	}
+	return nil
+}
+
+func validateKey(kind, k string) error {
+	if !keyRE.MatchString(k) {
+		return Errorf(Invalid, "invalid %s name %q: use 1-128 letters, digits, '_', '.', ':', '/' or '-'", kind, k)
+	}
+	return nil
+}
+
+func validateText(field, s string, max int) error {
+	if len(s) > max {
+		return Errorf(Invalid, "%s is %d bytes; at most %d", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(Invalid, "%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+// ValidateTags checks tag names, values and count.
+func ValidateTags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return Errorf(Invalid, "%d tags; at most %d", len(tags), MaxTags)
+	}
+	for k, v := range tags {
+		if err := validateKey("tag", k); err != nil {
+			return err
+		}
+		if err := validateText("tag "+k, v, MaxTagValueLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateMetrics checks metric names, values, sources and count.
+func ValidateMetrics(m map[string]Metric) error {
+	if len(m) > MaxMetrics {
+		return Errorf(Invalid, "%d metrics; at most %d", len(m), MaxMetrics)
+	}
+	for k, v := range m {
+		if err := validateKey("metric", k); err != nil {
+			return err
+		}
+		if math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			return Errorf(Invalid, "metric %s is %v: metrics must be finite numbers", k, v.Value)
+		}
+		switch v.Source {
+		case SourceTraining, SourceValidation, SourceProduction:
+		default:
+			return Errorf(Invalid, "metric %s has unknown source %q: use training, validation or production", k, v.Source)
+		}
+	}
+	return nil
+}
+
+// ValidateParams checks parameter names, values and count.
+func ValidateParams(p map[string]string) error {
+	if len(p) > MaxParams {
+		return Errorf(Invalid, "%d params; at most %d", len(p), MaxParams)
+	}
+	for k, v := range p {
+		if err := validateKey("param", k); err != nil {
+			return err
+		}
+		if err := validateText("param "+k, v, MaxParamValueLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateLineage checks the lengths of lineage fields and the source URI.
+func ValidateLineage(l Lineage) error {
+	fields := map[string]string{
+		"lineage.code.repo": l.Code.Repo, "lineage.code.commit": l.Code.Commit,
+		"lineage.code.entry_point": l.Code.EntryPoint, "lineage.data.dataset_id": l.Data.DatasetID,
+		"lineage.data.dataset_version": l.Data.DatasetVersion, "lineage.data.feature_set_version": l.Data.FeatureSetVersion,
+		"lineage.run.run_id": l.Run.RunID, "lineage.environment.image_uri": l.Environment.ImageURI,
+		"lineage.environment.requirements_hash": l.Environment.RequirementsHash, "lineage.source_uri": l.SourceURI,
+	}
+	for name, v := range fields {
+		if err := validateText(name, v, MaxLineageLen); err != nil {
+			return err
+		}
+	}
+	if l.SourceURI != "" {
+		if err := ValidateSourceURI(l.SourceURI); err != nil {
+			return err
+		}
+	}
+	if l.Run.StartedAt != nil && l.Run.EndedAt != nil && l.Run.EndedAt.Before(*l.Run.StartedAt) {
+		return Errorf(Invalid, "lineage.run.ended_at is before started_at")
+	}
+	return nil
+}
+
+// ValidateSourceURI checks an external artifact location: an absolute URI
+// with a scheme and a location (s3://bucket/key, https://host/path, …).
+func ValidateSourceURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || (u.Host == "" && u.Path == "" && u.Opaque == "") {
+		return Errorf(Invalid, "invalid source URI %q: give an absolute URI such as s3://bucket/prefix", s)
+	}
+	return nil
+}
+
+// ValidatePath checks an artifact path: relative, '/'-separated, no empty,
+// '.' or '..' segments, no backslashes or control characters, valid UTF-8,
+// at most MaxPathLen bytes.
+func ValidatePath(p string) error {
+	bad := func(why string) error { return Errorf(Invalid, "invalid artifact path %q: %s", p, why) }
+	switch {
+	case p == "":
+		return bad("empty")
+	case len(p) > MaxPathLen:
+		return bad("longer than 512 bytes")
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
+	case strings.HasPrefix(p, "/"):
+		return bad("absolute paths are not allowed")
+	case strings.Contains(p, `\`):
+		return bad("use '/' as the separator")
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return bad("control characters are not allowed")
+		}
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return bad("empty path segment")
+		case ".", "..":
+			return bad("'.' and '..' segments are not allowed")
+		}
+	}
+	return nil
+}
+
+// NormalizeSHA256 returns s as lowercase hex if it is a SHA-256 digest.
+func NormalizeSHA256(s string) (string, error) {
+	s = strings.ToLower(s)
+	if len(s) != 64 {
+		return "", Errorf(Invalid, "invalid sha256 %q: want 64 hex digits", s)
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", Errorf(Invalid, "invalid sha256 %q: want 64 hex digits", s)
+	}
+	return s, nil
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
