@@ -175,10 +175,17 @@ type Artifacts interface {
 	// has f.Size bytes and SHA-256 f.SHA256, then makes it the version's
 	// file at f.Path. Invalid (naming what is wrong) if not; the file is not
 	// visible then. Calling it again after success returns nil. Conflict if
-	// a different file is already stored at that path.
+	// a different file is already stored at that path; Unavailable while
+	// parts are still being written.
 	Complete(ctx context.Context, s UploadSession, f UploadFile) error
 	// Abort discards f's incomplete upload; nothing there is not an error.
+	// Unavailable while f is being completed.
 	Abort(ctx context.Context, s UploadSession, f UploadFile) error
+	// Discard removes the completed file path of a version that is not
+	// READY (left by an abandoned upload session), so that a new session
+	// can store a different file there. The service never calls it for a
+	// READY version. No file there is not an error.
+	Discard(ctx context.Context, model string, version int, path string) error
 	// PresignDownload returns a URL that GETs the completed file path of a
 	// version, valid until expires. NotFound if there is no such file.
 	PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error)

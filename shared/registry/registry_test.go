@@ -93,7 +93,7 @@ func TestPartSize(t *testing.T) {
 		size      int64
 		wantParts int
 	}{
-		{0, 1}, {1, 1}, {SinglePartMax, 1}, {SinglePartMax + 1, 5},
+		{0, 1}, {1, 1}, {SinglePartMax, 1}, {SinglePartMax + 1, 2}, {50 << 20, 4},
 		{1 << 30, 64}, {100 << 30, 6400},
 	}
 	for _, c := range cases {

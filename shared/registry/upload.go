@@ -13,13 +13,14 @@ const (
 )
 
 // Part sizes. S3 needs 5 MiB..5 GiB per part (the last may be smaller) and at
-// most 10,000 parts; files up to SinglePartMax go in one PUT.
+// most 10,000 parts; files up to SinglePartMax go in one PUT, larger ones
+// in parallel parts.
 const (
 	MinPartSize     int64 = 5 << 20
 	MaxPartSize     int64 = 5 << 30
 	DefaultPartSize int64 = 16 << 20
 	MaxParts              = 10000
-	SinglePartMax   int64 = 64 << 20
+	SinglePartMax   int64 = 16 << 20
 	// MaxFileSize is the largest artifact file (S3's object limit).
 	MaxFileSize int64 = 5 << 40
 )

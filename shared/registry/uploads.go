@@ -126,6 +126,11 @@ func (s *Service) CreateUpload(ctx context.Context, model string, number int, sp
 		}
 		sess.Files = append(sess.Files, f)
 	}
+	ticket, err := s.ticket(ctx, sess, nil)
+	if err != nil {
+		s.abortFiles(sess)
+		return UploadTicket{}, err
+	}
 	var replaced *UploadSession
 	_, err = s.update(ctx, func() (*Change, any, error) {
 		v, err := s.GetVersion(ctx, model, number)
@@ -155,16 +160,31 @@ func (s *Service) CreateUpload(ctx context.Context, model string, number int, sp
 		a.Details = map[string]string{"upload_id": sess.ID, "files": fmt.Sprint(len(files))}
 		ch.Versions = []Version{v}
 		ch.Audit = []AuditEntry{a}
-		return ch, nil, nil
+		return ch, ticket, nil
 	})
 	if err != nil {
 		s.abortFiles(sess)
 		return UploadTicket{}, err
 	}
+	// Files an abandoned session completed are in the way of this one's.
+	// Now that this session is the version's only open one, the old one
+	// can no longer make the version READY, so they can go.
+	stale := map[string]bool{}
+	for _, f := range sess.Files {
+		stale[f.Path] = true
+	}
 	if replaced != nil {
 		s.abortFiles(*replaced)
+		for _, f := range replaced.Files {
+			stale[f.Path] = true
+		}
 	}
-	return s.ticket(ctx, sess, nil)
+	for p := range stale {
+		if err := s.cfg.Artifacts.Discard(ctx, model, number, p); err != nil {
+			return UploadTicket{}, fmt.Errorf("clear %s for the new upload: %w", p, err)
+		}
+	}
+	return ticket, nil
 }
 
 func uploadable(v Version) error {
@@ -239,24 +259,27 @@ func (s *Service) RefreshUpload(ctx context.Context, model string, number int, i
 		now := s.Now()
 		sess.ExpiresAt, sess.UpdatedAt = now.Add(s.cfg.UploadTTL), now
 		sess.Revision++
-		return &Change{Uploads: []UploadSession{sess}}, sess, nil
+		skip := map[int][]int{}
+		for i, f := range sess.Files {
+			if f.Completed {
+				continue
+			}
+			got, err := s.cfg.Artifacts.UploadedParts(ctx, sess, f)
+			if err != nil {
+				return nil, nil, fmt.Errorf("list parts of %s: %w", f.Path, err)
+			}
+			skip[i] = got
+		}
+		t, err := s.ticket(ctx, sess, skip)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Change{Uploads: []UploadSession{sess}}, t, nil
 	})
 	if err != nil {
 		return UploadTicket{}, err
 	}
-	sess := res.(UploadSession)
-	skip := map[int][]int{}
-	for i, f := range sess.Files {
-		if f.Completed {
-			continue
-		}
-		got, err := s.cfg.Artifacts.UploadedParts(ctx, sess, f)
-		if err != nil {
-			return UploadTicket{}, fmt.Errorf("list parts of %s: %w", f.Path, err)
-		}
-		skip[i] = got
-	}
-	return s.ticket(ctx, sess, skip)
+	return res.(UploadTicket), nil
 }
 
 // CompleteUpload verifies every file of the session (all parts, size,
@@ -330,6 +353,9 @@ func (s *Service) discardFile(ctx context.Context, sess UploadSession, i int, ca
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", f.Path, err)
 	}
+	// This commit records the restart, not the answer to the request (which
+	// is an error): it must not carry the request's idempotency record.
+	ctx = WithIdempotency(ctx, nil)
 	_, err = s.update(ctx, func() (*Change, any, error) {
 		cur, err := s.cfg.Store.GetUpload(ctx, sess.ID)
 		if err != nil {

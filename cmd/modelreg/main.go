@@ -1,0 +1,231 @@
+// Command modelreg is the model registry's CLI and its local server.
+//
+//	modelreg serve                      run the whole registry on this machine
+//	modelreg register NAME --artifact model.bin --metric accuracy=0.93
+//	modelreg help                       every verb
+//
+// Client verbs read MODELREG_URL and MODELREG_TOKEN (or --url, --token) and
+// exit with a code CI can act on (see exitCodes).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/modelreg/modelreg/shared/client"
+)
+
+// buildVersion is set at link time (-ldflags "-X main.buildVersion=…").
+var buildVersion = "dev"
+
+// Exit codes.
+const (
+	exitOK             = 0
+	exitError          = 1 // network failure, server error, anything unexpected
+	exitUsage          = 2 // bad flags or arguments, or the server said the request is invalid
+	exitNotFound       = 3
+	exitConflict       = 4 // the state does not allow it (already in stage, not READY, …)
+	exitAuth           = 5 // missing, unknown or insufficient token
+	exitChecksum       = 6 // a download did not match its recorded SHA-256
+	exitNotImplemented = 7
+)
+
+const exitCodesHelp = `Exit codes: 0 ok, 1 error (network, server), 2 usage or invalid request,
+3 not found, 4 conflict, 5 not authorized, 6 checksum mismatch, 7 not implemented.`
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, out io.Writer) error
+}
+
+var commands = map[string]command{
+	"serve":     {"run the registry on this machine (SQLite, files on disk)", runServe},
+	"tokens":    {"manage the local server's API tokens (add, list)", runTokens},
+	"models":    {"list models; models create|get|update|delete NAME", runModels},
+	"register":  {"register a new version of NAME (uploads --artifact files)", runRegister},
+	"upload":    {"upload files to a version waiting for them (--resume finishes a failed upload)", runUpload},
+	"download":  {"download a version's files and verify their checksums", runDownload},
+	"versions":  {"list a model's versions, or show one", runVersions},
+	"promote":   {"move a version to another stage", runPromote},
+	"archive":   {"archive versions (or all but the newest: --keep-last N)", runArchive},
+	"alias":     {"list, show, set or delete aliases", runAlias},
+	"stage":     {"show the version in a stage (--at TIME for Production then)", runStage},
+	"metrics":   {"push metrics measured after deployment", runMetrics},
+	"history":   {"show the audit trail of a model or version", runHistory},
+	"compare":   {"compare versions side by side (--by METRIC ranks them)", runCompare},
+	"approvals": {"list approvals, or show one", runApprovals},
+	"whoami":    {"show who the token belongs to", runWhoami},
+	"version":   {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error { _, err := fmt.Fprintln(out, "modelreg", buildVersion); return err }},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(out)
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errOut, "modelreg: unknown command %q (see modelreg help)\n", args[0])
+		return exitUsage
+	}
+	err := cmd.run(ctx, args[1:], out)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(errOut, "modelreg %s: %v\n", args[0], err)
+	return exitCode(err)
+}
+
+func usage(out io.Writer) {
+	fmt.Fprintln(out, "modelreg: a model registry.\n\nUsage: modelreg COMMAND [flags] [args]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(out, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(out, "\nClient commands read MODELREG_URL (default http://127.0.0.1:8080) and MODELREG_TOKEN,")
+	fmt.Fprintln(out, "or --url and --token; --output json prints machine-readable results.")
+	fmt.Fprint(out, "Run 'modelreg COMMAND -h' for a command's flags.\n\n")
+	fmt.Fprintln(out, exitCodesHelp)
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	if errors.Is(err, client.ErrChecksum) {
+		return exitChecksum
+	}
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case 400, 405, 413, 415, 422:
+			return exitUsage
+		case 401, 403:
+			return exitAuth
+		case 404:
+			return exitNotFound
+		case 409:
+			return exitConflict
+		case 501:
+			return exitNotImplemented
+		}
+	}
+	return exitError
+}
+
+// globals are the flags every client command takes.
+type globals struct {
+	url, token, output string
+}
+
+func (g *globals) client() *client.Client {
+	c := client.New(g.url, g.token)
+	c.UserAgent = "modelreg-cli/" + buildVersion
+	return c
+}
+
+func (g *globals) json() bool { return g.output == "json" }
+
+// newFlags returns a flag set for a client command with the global flags.
+func newFlags(name, argsHelp string) (*flag.FlagSet, *globals) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	g := &globals{}
+	fs.StringVar(&g.url, "url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "registry URL (env MODELREG_URL)")
+	fs.StringVar(&g.token, "token", os.Getenv("MODELREG_TOKEN"), "API token (env MODELREG_TOKEN)")
+	fs.StringVar(&g.output, "output", "text", "output format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: modelreg %s %s\n\nFlags:\n", name, argsHelp)
+		fs.PrintDefaults()
+	}
+	return fs, g
+}
+
+// parse parses flags that may stand before, between or after the
+// positional arguments, and checks the output format.
+func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if g != nil && g.output != "text" && g.output != "json" {
+		return nil, usagef("--output must be text or json")
+	}
+	return pos, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// keyValues parses k=v pairs.
+func keyValues(flagName string, l []string) (map[string]string, error) {
+	if len(l) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(l))
+	for _, kv := range l {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--%s %q: want KEY=VALUE", flagName, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/filesystem"
+	"github.com/modelreg/modelreg/shared/httpapi"
+	"github.com/modelreg/modelreg/shared/localbus"
+	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/sqlite"
+)
+
+// serveConfig is the local server's configuration: flags with
+// environment fallbacks.
+type serveConfig struct {
+	addr, dataDir, publicURL, tokensFile string
+	namePattern, nameHint                string
+	uploadTTL                            time.Duration
+	logLevel                             string
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".modelreg")
+	}
+	return ".modelreg"
+}
+
+func runServe(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c serveConfig
+	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address; port 0 picks a free one (env MODELREG_ADDR)")
+	fs.StringVar(&c.dataDir, "data-dir", envOr("MODELREG_DATA_DIR", defaultDataDir()), "where the database, artifacts and tokens live (env MODELREG_DATA_DIR)")
+	fs.StringVar(&c.publicURL, "public-url", os.Getenv("MODELREG_PUBLIC_URL"), "URL clients reach this server at, for upload and download links (default http://ADDR; env MODELREG_PUBLIC_URL)")
+	fs.StringVar(&c.tokensFile, "tokens", os.Getenv("MODELREG_TOKENS_FILE"), "API tokens file (default DATA-DIR/tokens.json; env MODELREG_TOKENS_FILE)")
+	fs.StringVar(&c.namePattern, "name-pattern", os.Getenv("MODELREG_NAME_PATTERN"), "naming policy: a regular expression every new model name must match, e.g. '^[a-z]+_[a-z0-9_]+$' (env MODELREG_NAME_PATTERN)")
+	fs.StringVar(&c.nameHint, "name-hint", os.Getenv("MODELREG_NAME_HINT"), "the naming policy in words, for error messages, e.g. 'team_model' (env MODELREG_NAME_HINT)")
+	fs.DurationVar(&c.uploadTTL, "upload-ttl", durationEnv("MODELREG_UPLOAD_TTL", time.Hour), "how long upload URLs stay valid (env MODELREG_UPLOAD_TTL)")
+	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
+	pos, err := parse(fs, nil, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve takes no arguments, got %q", pos)
+	}
+	return serve(ctx, c, out)
+}
+
+func durationEnv(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func serve(ctx context.Context, c serveConfig, out io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usagef("--log-level %q: use debug, info, warn or error", c.logLevel)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var policy *regexp.Regexp
+	if c.namePattern != "" {
+		var err error
+		if policy, err = regexp.Compile(c.namePattern); err != nil {
+			return usagef("--name-pattern: %v", err)
+		}
+	}
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	secret, err := loadSecret(filepath.Join(c.dataDir, "secret"))
+	if err != nil {
+		return err
+	}
+	if c.tokensFile == "" {
+		c.tokensFile = filepath.Join(c.dataDir, "tokens.json")
+	}
+	if err := firstAdminToken(c.tokensFile, c.dataDir, out); err != nil {
+		return err
+	}
+	auth, err := newReloadingAuth(c.tokensFile)
+	if err != nil {
+		return err
+	}
+
+	store, err := sqlite.Open(filepath.Join(c.dataDir, "registry.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := strings.TrimRight(c.publicURL, "/")
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	arts, err := filesystem.New(filepath.Join(c.dataDir, "artifacts"), base, derive(secret, "blob-urls"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	bus := localbus.New()
+	bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: logger}))
+	relay := registry.NewRelay(store, bus, logger)
+	svc, err := registry.NewService(registry.Config{
+		Store: store, Artifacts: arts, NamePolicy: policy, NamePolicyHint: c.nameHint,
+		Secret: derive(secret, "page-tokens"), UploadTTL: c.uploadTTL,
+		AfterCommit: relay.Kick, Logger: logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", httpapi.New(svc, auth, httpapi.Options{Logger: logger, Version: buildVersion}))
+	mux.Handle("/blobs/", arts.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); relay.Run(ctx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(out, "modelreg listening on %s (data in %s)\n", base, c.dataDir)
+	logger.Info("serving", "url", base, "data_dir", c.dataDir, "version", buildVersion)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		shutdown, done := context.WithTimeout(context.Background(), 30*time.Second)
+		err = srv.Shutdown(shutdown)
+		done()
+	}
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// loadSecret reads the server's signing secret, creating it on first start.
+func loadSecret(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		s := registry.RandomToken(32)
+		if err := writeFileAtomic(path, []byte(s+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("create secret: %w", err)
+		}
+		return []byte(s), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimSpace(string(data))
+	if len(s) < 32 {
+		return nil, fmt.Errorf("secret %s is too short (want 32+ characters)", path)
+	}
+	return []byte(s), nil
+}
+
+// derive returns a key for one purpose, so page tokens and blob URLs never
+// share a key.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return []byte(hex.EncodeToString(m.Sum(nil)))
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// firstAdminToken creates the tokens file with an admin token on the first
+// start: MODELREG_ADMIN_TOKEN if set, else a random one written to
+// DATA-DIR/admin-token for the user to pick up.
+func firstAdminToken(tokensFile, dataDir string, out io.Writer) error {
+	if _, err := os.Stat(tokensFile); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	toks := httpapi.NewTokens()
+	if t := os.Getenv("MODELREG_ADMIN_TOKEN"); t != "" {
+		if err := toks.Set("admin", registry.RoleAdmin, t); err != nil {
+			return fmt.Errorf("MODELREG_ADMIN_TOKEN: %w", err)
+		}
+		fmt.Fprintf(out, "created admin token from MODELREG_ADMIN_TOKEN in %s\n", tokensFile)
+		return toks.Save(tokensFile)
+	}
+	plain, err := toks.Add("admin", registry.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(dataDir, "admin-token")
+	if err := writeFileAtomic(tokenPath, []byte(plain+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := toks.Save(tokensFile); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "created an admin token: it is in %s\n  export MODELREG_TOKEN=$(cat %s)\n", tokenPath, tokenPath)
+	return nil
+}
+
+// reloadingAuth authenticates against the tokens file and re-reads it when
+// it changes, so `modelreg tokens add` takes effect without a restart.
+type reloadingAuth struct {
+	path    string
+	mu      sync.Mutex
+	cur     *httpapi.Tokens
+	mtime   time.Time
+	checked time.Time
+}
+
+func newReloadingAuth(path string) (*reloadingAuth, error) {
+	a := &reloadingAuth{path: path}
+	if err := a.reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *reloadingAuth) reload() error {
+	st, err := os.Stat(a.path)
+	if err != nil {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	if st.ModTime().Equal(a.mtime) && a.cur != nil {
+		return nil
+	}
+	toks, err := httpapi.LoadTokens(a.path)
+	if err != nil {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	a.cur, a.mtime = toks, st.ModTime()
+	return nil
+}
+
+// Authenticate checks the request's bearer token.
+func (a *reloadingAuth) Authenticate(r *http.Request) (registry.Principal, error) {
+	a.mu.Lock()
+	if time.Since(a.checked) > time.Second {
+		a.checked = time.Now()
+		if err := a.reload(); err != nil {
+			slog.Warn("tokens file not reloaded; keeping the last good one", "err", err)
+		}
+	}
+	cur := a.cur
+	a.mu.Unlock()
+	return cur.Authenticate(r)
+}
+
+func runTokens(_ context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("MODELREG_DATA_DIR", defaultDataDir()), "the server's data directory (env MODELREG_DATA_DIR)")
+	file := fs.String("tokens", os.Getenv("MODELREG_TOKENS_FILE"), "tokens file (default DATA-DIR/tokens.json)")
+	role := fs.String("role", "reader", "role of the new token: reader, publisher, approver or admin")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: modelreg tokens add NAME --role ROLE | modelreg tokens list\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, nil, args)
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		*file = filepath.Join(*dataDir, "tokens.json")
+	}
+	toks, err := httpapi.LoadTokens(*file)
+	if err != nil {
+		return fmt.Errorf("%w (run modelreg serve once to create it)", err)
+	}
+	switch {
+	case len(pos) == 1 && pos[0] == "list":
+		w := table(out)
+		fmt.Fprintln(w, "NAME\tROLE")
+		for _, t := range toks.List() {
+			fmt.Fprintf(w, "%s\t%s\n", t.Name, t.Role)
+		}
+		return w.Flush()
+	case len(pos) == 2 && pos[0] == "add":
+		r, err := registry.ParseRole(*role)
+		if err != nil {
+			return usagef("%s", registry.ErrorMessage(err))
+		}
+		plain, err := toks.Add(pos[1], r)
+		if err != nil {
+			return err
+		}
+		if err := toks.Save(*file); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, plain)
+		fmt.Fprintf(os.Stderr, "added %s token %q to %s (shown once; the file keeps only its hash)\n", r, pos[1], *file)
+		return nil
+	}
+	return usagef("tokens takes 'add NAME --role ROLE' or 'list'")
+}

@@ -1,0 +1,453 @@
+// Package client is a Go client for the modelreg REST API (/v1). The CLI is
+// built on it. Every write carries an Idempotency-Key and is retried with
+// the same key on network errors and 5xx answers, so a retry never
+// registers twice.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// Client talks to one registry.
+type Client struct {
+	// BaseURL is the registry's URL, e.g. http://127.0.0.1:8080.
+	BaseURL string
+	// Token is the bearer token sent with every API request.
+	Token string
+	// HTTP sends the requests (default: a client with no overall timeout,
+	// so long transfers are not cut; each API call has its own deadline).
+	HTTP *http.Client
+	// Retries is how many times a failed request is retried (default 4).
+	Retries int
+	// UserAgent identifies the caller.
+	UserAgent string
+}
+
+// New returns a client for the registry at baseURL.
+func New(baseURL, token string) *Client {
+	return &Client{
+		BaseURL: strings.TrimRight(baseURL, "/"), Token: token, Retries: 4, UserAgent: "modelreg-client",
+		HTTP: &http.Client{Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16,
+			IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute,
+		}},
+	}
+}
+
+// APIError is an error answer of the registry.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
+}
+
+// IsStatus reports whether err is an APIError with the given HTTP status.
+func IsStatus(err error, status int) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Status == status
+}
+
+// retryable reports whether a request that failed this way may be sent again.
+func retryable(err error, status int) bool {
+	if err != nil {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
+		status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout ||
+		status == http.StatusInternalServerError
+}
+
+// backoff returns the wait before retry n (1-based): 200ms, 400ms, … ≤ 5s.
+func backoff(n int) time.Duration {
+	return min(200*time.Millisecond<<min(n-1, 5), 5*time.Second)
+}
+
+// do sends one API request. body (if not nil) is sent as JSON; out (if not
+// nil) receives the JSON answer. Writes get an Idempotency-Key so retries
+// are safe.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	u := c.BaseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	idemKey := ""
+	if method != http.MethodGet {
+		idemKey = registry.RandomToken(16)
+	}
+	for attempt := 0; ; attempt++ {
+		status, err := c.send(ctx, method, u, payload, idemKey, out)
+		if err == nil {
+			return nil
+		}
+		if attempt >= c.Retries || !retryable(transportErr(err), status) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff(attempt + 1)):
+		}
+	}
+}
+
+// transportErr returns err if it is not an API answer (so it is a network
+// failure), nil otherwise.
+func transportErr(err error) error {
+	var e *APIError
+	if errors.As(err, &e) {
+		return nil
+	}
+	return err
+}
+
+func (c *Client) send(ctx context.Context, method, u string, payload []byte, idemKey string, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, err
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	req.Header.Set("User-Agent", c.UserAgent)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, decodeError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, req.URL.Path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+func decodeError(resp *http.Response) error {
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(data, &body); err != nil || body.Error.Message == "" {
+		msg := strings.TrimSpace(string(data))
+		if msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		return &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: msg}
+	}
+	return &APIError{Status: resp.StatusCode, Code: body.Error.Code, Message: body.Error.Message}
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+func versionPath(model string, version int) string {
+	return "/v1/models/" + esc(model) + "/versions/" + strconv.Itoa(version)
+}
+
+// List is one page of a listing.
+type List[T any] struct {
+	Items         []T    `json:"items"`
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// Health returns the server's health document.
+func (c *Client) Health(ctx context.Context) (map[string]any, error) {
+	var out map[string]any
+	return out, c.do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+}
+
+// Whoami returns the caller's name and role.
+func (c *Client) Whoami(ctx context.Context) (registry.Principal, error) {
+	var out struct {
+		Name string        `json:"name"`
+		Role registry.Role `json:"role"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &out)
+	return registry.Principal{Name: out.Name, Role: out.Role}, err
+}
+
+// CreateModel creates a model.
+func (c *Client) CreateModel(ctx context.Context, m registry.NewModel) (registry.Model, error) {
+	var out registry.Model
+	return out, c.do(ctx, http.MethodPost, "/v1/models", nil, m, &out)
+}
+
+// GetModel returns a model.
+func (c *Client) GetModel(ctx context.Context, name string) (registry.Model, error) {
+	var out registry.Model
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(name), nil, nil, &out)
+}
+
+// ListModels returns one page of models.
+func (c *Client) ListModels(ctx context.Context, prefix, pageToken string, pageSize int) (List[registry.Model], error) {
+	q := url.Values{}
+	setIf(q, "prefix", prefix)
+	setPage(q, pageToken, pageSize)
+	var out List[registry.Model]
+	return out, c.do(ctx, http.MethodGet, "/v1/models", q, nil, &out)
+}
+
+// UpdateModel changes a model.
+func (c *Client) UpdateModel(ctx context.Context, name string, p registry.ModelPatch) (registry.Model, error) {
+	var out registry.Model
+	return out, c.do(ctx, http.MethodPatch, "/v1/models/"+esc(name), nil, p, &out)
+}
+
+// DeleteModel deletes a model that has no versions.
+func (c *Client) DeleteModel(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, nil, nil)
+}
+
+// MetricValue is a metric as sent at registration.
+type MetricValue struct {
+	Value  float64 `json:"value"`
+	Source string  `json:"source,omitempty"`
+}
+
+// NewVersion is the body of a registration.
+type NewVersion struct {
+	Description string                 `json:"description,omitempty"`
+	Metrics     map[string]MetricValue `json:"metrics,omitempty"`
+	Params      map[string]string      `json:"params,omitempty"`
+	Tags        map[string]string      `json:"tags,omitempty"`
+	Lineage     registry.Lineage       `json:"lineage"`
+	Source      string                 `json:"source,omitempty"`
+}
+
+// RegisterVersion registers the next version of a model.
+func (c *Client) RegisterVersion(ctx context.Context, model string, v NewVersion) (registry.Version, error) {
+	var out registry.Version
+	return out, c.do(ctx, http.MethodPost, "/v1/models/"+esc(model)+"/versions", nil, v, &out)
+}
+
+// GetVersion returns a version.
+func (c *Client) GetVersion(ctx context.Context, model string, version int) (registry.Version, error) {
+	var out registry.Version
+	return out, c.do(ctx, http.MethodGet, versionPath(model, version), nil, nil, &out)
+}
+
+// VersionFilter selects versions; empty fields do not filter.
+type VersionFilter struct {
+	Stage, Status, Tag, GitCommit, Dataset, RunID string
+}
+
+// ListVersions returns one page of a model's versions, newest first.
+func (c *Client) ListVersions(ctx context.Context, model string, f VersionFilter, pageToken string, pageSize int) (List[registry.Version], error) {
+	q := url.Values{}
+	setIf(q, "stage", f.Stage)
+	setIf(q, "status", f.Status)
+	setIf(q, "tag", f.Tag)
+	setIf(q, "git_commit", f.GitCommit)
+	setIf(q, "dataset", f.Dataset)
+	setIf(q, "run_id", f.RunID)
+	setPage(q, pageToken, pageSize)
+	var out List[registry.Version]
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/versions", q, nil, &out)
+}
+
+// UpdateVersion changes a version's description or tags.
+func (c *Client) UpdateVersion(ctx context.Context, model string, version int, p registry.VersionPatch) (registry.Version, error) {
+	var out registry.Version
+	return out, c.do(ctx, http.MethodPatch, versionPath(model, version), nil, p, &out)
+}
+
+// CreateUpload opens an upload session for a version's files.
+func (c *Client) CreateUpload(ctx context.Context, model string, version int, files []registry.FileSpec) (registry.UploadTicket, error) {
+	var out registry.UploadTicket
+	body := map[string]any{"files": files}
+	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads", nil, body, &out)
+}
+
+// RefreshUpload returns fresh URLs for the parts not yet uploaded.
+func (c *Client) RefreshUpload(ctx context.Context, model string, version int, uploadID string) (registry.UploadTicket, error) {
+	var out registry.UploadTicket
+	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads/"+esc(uploadID)+"/refresh", nil, struct{}{}, &out)
+}
+
+// CompleteUpload verifies the uploaded files and makes the version READY.
+func (c *Client) CompleteUpload(ctx context.Context, model string, version int, uploadID string) (registry.Version, error) {
+	var out registry.Version
+	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads/"+esc(uploadID)+"/complete", nil, struct{}{}, &out)
+}
+
+// Downloads returns download links for a READY version's files.
+func (c *Client) Downloads(ctx context.Context, model string, version int, path string) (registry.DownloadSet, error) {
+	q := url.Values{}
+	setIf(q, "path", path)
+	var out registry.DownloadSet
+	return out, c.do(ctx, http.MethodGet, versionPath(model, version)+"/download", q, nil, &out)
+}
+
+// TransitionResult is the answer to a transition: the moved version, or
+// the approval a Production request waits for.
+type TransitionResult struct {
+	Version    *registry.Version
+	ApprovalID string
+	Status     string
+}
+
+// Transition moves a version to another stage.
+func (c *Client) Transition(ctx context.Context, model string, version int, to, reason string) (TransitionResult, error) {
+	var raw json.RawMessage
+	body := map[string]string{"to": to, "reason": reason}
+	if err := c.do(ctx, http.MethodPost, versionPath(model, version)+"/transitions", nil, body, &raw); err != nil {
+		return TransitionResult{}, err
+	}
+	var pending struct {
+		ApprovalID string `json:"approval_id"`
+		Status     string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &pending); err == nil && pending.ApprovalID != "" {
+		return TransitionResult{ApprovalID: pending.ApprovalID, Status: pending.Status}, nil
+	}
+	var v registry.Version
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return TransitionResult{}, fmt.Errorf("decode transition answer: %w", err)
+	}
+	return TransitionResult{Version: &v}, nil
+}
+
+// PushMetrics records metrics measured after deployment.
+func (c *Client) PushMetrics(ctx context.Context, model string, version int, metrics map[string]float64, source string) (registry.Version, error) {
+	body := map[string]any{"metrics": metrics}
+	if source != "" {
+		body["source"] = source
+	}
+	var out registry.Version
+	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/metrics", nil, body, &out)
+}
+
+// StageVersion returns the version in a stage, or the one that was in
+// Production at a given time.
+func (c *Client) StageVersion(ctx context.Context, model, stage string, at *time.Time) (registry.Version, error) {
+	q := url.Values{}
+	if at != nil {
+		q.Set("at", at.UTC().Format(time.RFC3339Nano))
+	}
+	var out registry.Version
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/stages/"+esc(stage), q, nil, &out)
+}
+
+// SetAlias points an alias at a version.
+func (c *Client) SetAlias(ctx context.Context, model, alias string, version int) (registry.Alias, error) {
+	var out registry.Alias
+	return out, c.do(ctx, http.MethodPut, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, map[string]int{"version": version}, &out)
+}
+
+// AliasTarget is an alias with the version it points at.
+type AliasTarget struct {
+	Alias   registry.Alias   `json:"alias"`
+	Version registry.Version `json:"version"`
+}
+
+// GetAlias returns an alias and its version.
+func (c *Client) GetAlias(ctx context.Context, model, alias string) (AliasTarget, error) {
+	var out AliasTarget
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, nil, &out)
+}
+
+// DeleteAlias removes an alias.
+func (c *Client) DeleteAlias(ctx context.Context, model, alias string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, nil, nil)
+}
+
+// ListAliases returns a model's aliases.
+func (c *Client) ListAliases(ctx context.Context, model string) ([]registry.Alias, error) {
+	var out List[registry.Alias]
+	return out.Items, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/aliases", nil, nil, &out)
+}
+
+// History returns one page of a model's audit trail (of one version when
+// version > 0), newest first.
+func (c *Client) History(ctx context.Context, model string, version int, pageToken string, pageSize int) (List[registry.AuditEntry], error) {
+	q := url.Values{}
+	if version > 0 {
+		q.Set("version", strconv.Itoa(version))
+	}
+	setPage(q, pageToken, pageSize)
+	var out List[registry.AuditEntry]
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/history", q, nil, &out)
+}
+
+// Compare sets versions side by side; by ranks them on a metric.
+func (c *Client) Compare(ctx context.Context, model string, versions []int, by string) (registry.Comparison, error) {
+	nums := make([]string, len(versions))
+	for i, v := range versions {
+		nums[i] = strconv.Itoa(v)
+	}
+	q := url.Values{"versions": {strings.Join(nums, ",")}}
+	setIf(q, "by", by)
+	var out registry.Comparison
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/compare", q, nil, &out)
+}
+
+// ListApprovals returns one page of approvals.
+func (c *Client) ListApprovals(ctx context.Context, status, model, pageToken string, pageSize int) (List[registry.Approval], error) {
+	q := url.Values{}
+	setIf(q, "status", status)
+	setIf(q, "model", model)
+	setPage(q, pageToken, pageSize)
+	var out List[registry.Approval]
+	return out, c.do(ctx, http.MethodGet, "/v1/approvals", q, nil, &out)
+}
+
+// GetApproval returns an approval.
+func (c *Client) GetApproval(ctx context.Context, id string) (registry.Approval, error) {
+	var out registry.Approval
+	return out, c.do(ctx, http.MethodGet, "/v1/approvals/"+esc(id), nil, nil, &out)
+}
+
+func setIf(q url.Values, k, v string) {
+	if v != "" {
+		q.Set(k, v)
+	}
+}
+
+func setPage(q url.Values, token string, size int) {
+	setIf(q, "page_token", token)
+	if size > 0 {
+		q.Set("page_size", strconv.Itoa(size))
+	}
+}

@@ -1,0 +1,394 @@
+// Package filesystem keeps artifacts as files on local disk and serves
+// them through HMAC-signed, expiring URLs: the registry.Artifacts of
+// `modelreg serve`.
+//
+// Layout under the root directory:
+//
+//	objects/<model>/<version>/<path>        completed files, never overwritten
+//	uploads/<upload id>/<file key>/data     a file being uploaded, preallocated
+//	uploads/<upload id>/<file key>/part-NNNNN  one marker per durable part
+//	trash/                                  discarded uploads being removed
+//
+// where <file key> is the first 32 hex digits of SHA-256(path). Parts are
+// written in place at their offset in data, so each byte reaches the disk
+// once; Complete verifies data and hard-links it to its final name.
+package filesystem
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+var _ registry.Artifacts = (*Artifacts)(nil)
+
+// Directories under the root.
+const (
+	objectsDir = "objects"
+	uploadsDir = "uploads"
+	trashDir   = "trash"
+	dataFile   = "data"
+)
+
+// bufSize is the size of the buffers that stream parts and hash files: the
+// most memory one request holds.
+const bufSize = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+var uploadIDRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$`)
+
+// Artifacts stores artifacts under a root directory. It is safe for
+// concurrent use by one process; two processes must not share a root.
+type Artifacts struct {
+	root    *os.Root
+	baseURL string
+	secret  []byte
+	now     func() time.Time
+	log     *slog.Logger
+
+	// mu guards files and serializes the short directory operations that
+	// must not interleave: creating an upload, discarding one, and marking
+	// a part as received.
+	mu    sync.Mutex
+	files map[string]*fileState // by upload key
+}
+
+// fileState tracks the requests working on one file's upload.
+type fileState struct {
+	writers    int  // part uploads in progress
+	completing bool // Complete is verifying and moving the file
+}
+
+// New returns Artifacts that keep files under root (created if missing)
+// and sign URLs that start with baseURL, the server's public URL (such as
+// http://127.0.0.1:8080), with secret (at least 16 bytes). The server
+// serves Handler at baseURL + "/blobs/".
+func New(root, baseURL string, secret []byte) (*Artifacts, error) {
+	if len(secret) < 16 {
+		return nil, fmt.Errorf("filesystem artifacts: the signing secret has %d bytes; at least 16 are needed", len(secret))
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("filesystem artifacts: base URL %q is not an http(s) URL without query", baseURL)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("filesystem artifacts: create root: %w", err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("filesystem artifacts: open root: %w", err)
+	}
+	// Uploads discarded before a crash may still lie in the trash.
+	if err := r.RemoveAll(trashDir); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("filesystem artifacts: empty trash: %w", err)
+	}
+	for _, d := range []string{objectsDir, uploadsDir, trashDir} {
+		if err := r.MkdirAll(d, 0o755); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("filesystem artifacts: create %s: %w", d, err)
+		}
+	}
+	return &Artifacts{
+		root:    r,
+		baseURL: strings.TrimRight(baseURL, "/"),
+		secret:  append([]byte(nil), secret...),
+		now:     time.Now,
+		log:     slog.Default(),
+		files:   map[string]*fileState{},
+	}, nil
+}
+
+// Close releases the root directory. Requests in progress may fail.
+func (a *Artifacts) Close() error { return a.root.Close() }
+
+// Begin creates f's upload directory and its data file, preallocated to
+// f.Size. Calling it again changes nothing. Invalid, Unavailable (the file
+// is being completed right now).
+func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f registry.UploadFile) (registry.UploadFile, error) {
+	if err := validateFile(s, f); err != nil {
+		return f, err
+	}
+	key := uploadKey(s.ID, f.Path)
+	data := filepath.Join(key, dataFile)
+	err := func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if st := a.files[key]; st != nil && st.completing {
+			return registry.Errorf(registry.Unavailable, "file %s is being completed; try again", f.Path)
+		}
+		if fi, err := a.root.Stat(data); err == nil && fi.Size() == f.Size {
+			return nil // begun already
+		}
+		// Absent, or begun with another size: start afresh.
+		if err := a.root.RemoveAll(key); err != nil {
+			return err
+		}
+		if err := a.root.MkdirAll(key, 0o755); err != nil {
+			return err
+		}
+		d, err := a.root.OpenFile(data, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return d.Truncate(f.Size)
+	}()
+	if registry.IsCode(err, registry.Unavailable) {
+		return f, err
+	}
+	if err != nil {
+		return f, registry.Wrap(registry.Internal, err, "begin upload of %s", f.Path)
+	}
+	// Make the upload survive a crash, or parts would have nowhere to go.
+	if err := a.syncFile(data); err != nil {
+		return f, registry.Wrap(registry.Internal, err, "begin upload of %s", f.Path)
+	}
+	for _, d := range []string{key, filepath.Dir(key), uploadsDir} {
+		if err := a.syncDir(d); err != nil {
+			return f, registry.Wrap(registry.Internal, err, "begin upload of %s", f.Path)
+		}
+	}
+	return f, nil
+}
+
+// PresignPart returns the signed PUT request for part n of f. Invalid.
+func (a *Artifacts) PresignPart(ctx context.Context, s registry.UploadSession, f registry.UploadFile, n int, expires time.Time) (registry.PartRequest, error) {
+	if err := validateFile(s, f); err != nil {
+		return registry.PartRequest{}, err
+	}
+	if n < 1 || n > f.Parts {
+		return registry.PartRequest{}, registry.Errorf(registry.Invalid, "file %s has parts 1 to %d, not %d", f.Path, f.Parts, n)
+	}
+	off, size := registry.PartRange(f.Size, f.PartSize, n)
+	c := claims{Op: opPutPart, Upload: s.ID, Model: s.Model, Version: s.Version, Path: f.Path,
+		Part: n, Offset: off, Size: size, ContentType: partContentType, Expires: expires.Unix()}
+	if len(f.PartSHA256) > 0 {
+		d, err := registry.NormalizeSHA256(f.PartSHA256[n-1])
+		if err != nil {
+			return registry.PartRequest{}, registry.Errorf(registry.Invalid, "file %s: part %d: %s", f.Path, n, registry.ErrorMessage(err))
+		}
+		c.PartSHA256 = d
+	}
+	return registry.PartRequest{
+		Number: n, Method: "PUT", URL: a.signedURL(c),
+		Headers: map[string]string{"Content-Type": partContentType},
+		Offset:  off, Size: size,
+	}, nil
+}
+
+// UploadedParts returns the parts of f whose bytes are on disk, ascending;
+// none if f's upload was never begun or was discarded. Invalid.
+func (a *Artifacts) UploadedParts(ctx context.Context, s registry.UploadSession, f registry.UploadFile) ([]int, error) {
+	if err := validateFile(s, f); err != nil {
+		return nil, err
+	}
+	parts, err := a.markedParts(uploadKey(s.ID, f.Path), f.Parts)
+	if err != nil {
+		return nil, registry.Wrap(registry.Internal, err, "list parts of %s", f.Path)
+	}
+	return parts, nil
+}
+
+// Abort discards f's upload, if any; a completed file stays. Invalid,
+// Unavailable (the file is being completed right now).
+func (a *Artifacts) Abort(ctx context.Context, s registry.UploadSession, f registry.UploadFile) error {
+	if err := validateFile(s, f); err != nil {
+		return err
+	}
+	key := uploadKey(s.ID, f.Path)
+	a.mu.Lock()
+	if st := a.files[key]; st != nil && st.completing {
+		a.mu.Unlock()
+		return registry.Errorf(registry.Unavailable, "file %s is being completed; try again", f.Path)
+	}
+	trash, err := a.discardLocked(key)
+	a.mu.Unlock()
+	if err != nil {
+		return registry.Wrap(registry.Internal, err, "abort upload of %s", f.Path)
+	}
+	return a.emptyTrash(trash)
+}
+
+// Discard removes a completed file of a version that is not READY (the
+// service guarantees that), so a new upload session can put another file
+// there. A missing file is not an error. Invalid.
+func (a *Artifacts) Discard(ctx context.Context, model string, version int, path string) error {
+	if err := validateObject(model, version, path); err != nil {
+		return err
+	}
+	name := objectName(model, version, path)
+	err := a.root.Remove(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return registry.Wrap(registry.Internal, err, "discard %s", path)
+	}
+	if err := a.syncDir(filepath.Dir(name)); err != nil {
+		return registry.Wrap(registry.Internal, err, "discard %s", path)
+	}
+	return nil
+}
+
+// PresignDownload returns a signed GET URL for a completed file. Invalid,
+// NotFound.
+func (a *Artifacts) PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error) {
+	if err := validateObject(model, version, path); err != nil {
+		return "", err
+	}
+	fi, err := a.root.Stat(objectName(model, version, path))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+		return "", registry.Errorf(registry.NotFound, "version %d of %s has no file %q", version, model, path)
+	}
+	if err != nil {
+		return "", registry.Wrap(registry.Internal, err, "stat %s", path)
+	}
+	return a.signedURL(claims{Op: opGetFile, Model: model, Version: version, Path: path, Expires: expires.Unix()}), nil
+}
+
+// validateObject checks the names that make up a final path, so that no
+// name can reach outside the root.
+func validateObject(model string, version int, path string) error {
+	if err := registry.ValidateModelName(model); err != nil {
+		return err
+	}
+	if version < 1 {
+		return registry.Errorf(registry.Invalid, "invalid version %d: versions start at 1", version)
+	}
+	if err := registry.ValidatePath(path); err != nil {
+		return err
+	}
+	if !filepath.IsLocal(filepath.FromSlash(path)) {
+		return registry.Errorf(registry.Invalid, "invalid artifact path %q: not a local file name on this system", path)
+	}
+	return nil
+}
+
+// validateFile checks a session and file before anything touches the disk.
+func validateFile(s registry.UploadSession, f registry.UploadFile) error {
+	if !uploadIDRE.MatchString(s.ID) {
+		return registry.Errorf(registry.Invalid, "invalid upload id %q", s.ID)
+	}
+	if err := validateObject(s.Model, s.Version, f.Path); err != nil {
+		return err
+	}
+	switch {
+	case f.Size < 0 || f.Size > registry.MaxFileSize:
+		return registry.Errorf(registry.Invalid, "file %s: size %d is out of range 0..%d", f.Path, f.Size, registry.MaxFileSize)
+	case f.PartSize < 1 || f.Parts < 1 || f.Parts > registry.MaxParts || registry.PartCount(f.Size, f.PartSize) != f.Parts:
+		return registry.Errorf(registry.Invalid, "file %s: %d parts of %d bytes do not cover %d bytes", f.Path, f.Parts, f.PartSize, f.Size)
+	case len(f.PartSHA256) != 0 && len(f.PartSHA256) != f.Parts:
+		return registry.Errorf(registry.Invalid, "file %s: %d part digests for %d parts", f.Path, len(f.PartSHA256), f.Parts)
+	}
+	return nil
+}
+
+// objectName is the name of a completed file, relative to the root.
+func objectName(model string, version int, path string) string {
+	return filepath.Join(objectsDir, model, strconv.Itoa(version), filepath.FromSlash(path))
+}
+
+// uploadKey is the directory of one file's upload, relative to the root.
+func uploadKey(uploadID, path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return filepath.Join(uploadsDir, uploadID, hex.EncodeToString(sum[:16]))
+}
+
+func markerName(key string, part int) string {
+	return filepath.Join(key, fmt.Sprintf("part-%05d", part))
+}
+
+// markedParts lists the part markers in key that name parts 1..parts.
+func (a *Artifacts) markedParts(key string, parts int) ([]int, error) {
+	got := []int{}
+	d, err := a.root.Open(key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return got, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		num, ok := strings.CutPrefix(name, "part-")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil && n >= 1 && n <= parts {
+			got = append(got, n)
+		}
+	}
+	slices.Sort(got)
+	return got, nil
+}
+
+// discardLocked moves an upload directory to the trash, where nothing
+// finds it any more, and returns its name there ("" if there was none).
+// Callers hold a.mu and then call emptyTrash without it.
+func (a *Artifacts) discardLocked(key string) (string, error) {
+	trash := filepath.Join(trashDir, registry.RandomToken(12))
+	err := a.root.Rename(key, trash)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	_ = a.root.Remove(filepath.Dir(key)) // the session's directory, once empty
+	return trash, nil
+}
+
+func (a *Artifacts) emptyTrash(trash string) error {
+	if trash == "" {
+		return nil
+	}
+	if err := a.root.RemoveAll(trash); err != nil {
+		return registry.Wrap(registry.Internal, err, "remove %s", trash)
+	}
+	return nil
+}
+
+func (a *Artifacts) syncFile(name string) error {
+	f, err := a.root.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes the entries of a directory durable. Windows cannot sync
+// directories (NTFS journals them), so it is a no-op there.
+func (a *Artifacts) syncDir(name string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := a.root.Open(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,357 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// Headers the API reads or sets.
+const (
+	// HeaderRequestID carries the request id, honoured when sane and echoed.
+	HeaderRequestID = "X-Request-Id"
+	// HeaderIdempotencyKey makes a write safe to retry.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderReplayed is "true" on a response replayed for an Idempotency-Key.
+	HeaderReplayed = "Idempotent-Replayed"
+	// MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.
+	MaxIdempotencyKeyLen = 255
+)
+
+// reqInfo is what the request log line says beyond method and path; the
+// endpoint fills it in as it learns who calls and what fails.
+type reqInfo struct {
+	id       string
+	caller   string
+	model    string
+	code     registry.Code
+	err      error
+	replayed bool
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	info, _ := ctx.Value(infoKey{}).(*reqInfo)
+	return info
+}
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+func RequestID(ctx context.Context) string {
+	if info := infoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// middleware gives every request an id, logs it, turns a panic into a 500
+// and answers unknown routes and methods with JSON errors.
+func (a *api) middleware(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(HeaderRequestID)
+		if !saneRequestID(id) {
+			id = registry.NewID(start)
+		}
+		w.Header().Set(HeaderRequestID, id)
+		info := &reqInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
+				err := fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+				if sw.status == 0 {
+					a.fail(sw, r, err)
+				} else {
+					info.err = err
+				}
+			}
+			a.logRequest(r, info, sw.status, time.Since(start))
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+		}()
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			a.unmatched(sw, r, h)
+			return
+		}
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+// unmatched answers a request no route takes: 405 with Allow when the path
+// exists with other methods, 404 otherwise. h is the mux's own answer,
+// which is run against a probe to learn which of the two it is.
+func (a *api) unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	p := &probe{header: http.Header{}}
+	h.ServeHTTP(p, r)
+	if p.status == http.StatusMethodNotAllowed {
+		allow := p.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		a.failWith(w, r, http.StatusMethodNotAllowed, methodNotAllowed,
+			fmt.Sprintf("method %s is not allowed here; allowed: %s", r.Method, allow), nil)
+		return
+	}
+	a.failWith(w, r, http.StatusNotFound, registry.NotFound,
+		fmt.Sprintf("no route for %s %s; GET /v1/openapi.json lists them", r.Method, r.URL.Path), nil)
+}
+
+func (a *api) logRequest(r *http.Request, info *reqInfo, status int, d time.Duration) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", info.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("caller", info.caller),
+		slog.String("model", info.model),
+	}
+	if info.code != "" {
+		attrs = append(attrs, slog.String("code", string(info.code)))
+	}
+	if info.replayed {
+		attrs = append(attrs, slog.Bool("replayed", true))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if info.err != nil {
+			attrs = append(attrs, slog.String("err", info.err.Error()))
+		}
+	}
+	a.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// saneRequestID accepts 1 to 128 characters that are safe in a header and
+// a log line.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':', c == '/', c == '+', c == '=', c == '@':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// endpoint runs one route: authenticate and authorize, read the body,
+// honour an Idempotency-Key, call the handler, answer.
+func (a *api) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		info := infoFrom(ctx)
+		if info == nil { // served without the middleware (tests of one route)
+			info = &reqInfo{}
+			ctx = context.WithValue(ctx, infoKey{}, info)
+			r = r.WithContext(ctx)
+		}
+		info.model = r.PathValue("name")
+		var caller registry.Principal
+		if rt.perm != permNone {
+			p, err := a.authorize(r, rt.perm)
+			info.caller = p.Name
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			caller = p
+			ctx = registry.WithPrincipal(ctx, p)
+		}
+		in := &input{r: r}
+		if isWrite(r.Method) {
+			body, err := a.readBody(w, r)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			in.body = body
+		}
+		var idem *registry.Idempotency
+		if key := r.Header.Get(HeaderIdempotencyKey); key != "" && isWrite(r.Method) {
+			if len(key) > MaxIdempotencyKeyLen {
+				a.fail(w, r, registry.Errorf(registry.Invalid, "Idempotency-Key is %d characters; at most %d", len(key), MaxIdempotencyKeyLen))
+				return
+			}
+			idem = &registry.Idempotency{
+				Key:         scopedKey(caller.Name, r.Method, r.URL.Path, key),
+				RequestHash: requestHash(r, in.body),
+				StatusCode:  rt.status,
+				Render:      rt.render,
+			}
+			if a.replay(w, r, idem, key, true) {
+				return
+			}
+			ctx = registry.WithIdempotency(ctx, idem)
+			in.idem = idem
+		}
+		res, err := rt.handle(a, ctx, in)
+		if err != nil {
+			// A racing request with the same key may have won (the store
+			// answers ErrDuplicateRequest), or the failure may have come
+			// after it: whatever went wrong, a stored response wins.
+			if idem != nil && a.replay(w, r, idem, r.Header.Get(HeaderIdempotencyKey), false) {
+				return
+			}
+			a.fail(w, r, err)
+			return
+		}
+		status := rt.status
+		if s, ok := res.(statusCoder); ok {
+			status = s.statusCode()
+		}
+		a.reply(w, r, status, res)
+	})
+}
+
+// statusCoder is a response body that chooses its own status (202 for a
+// transition that waits for approval).
+type statusCoder interface{ statusCode() int }
+
+// authorize authenticates r and checks that the caller's role has perm.
+func (a *api) authorize(r *http.Request, perm registry.Permission) (registry.Principal, error) {
+	if a.auth == nil {
+		return registry.Principal{}, registry.Errorf(registry.Unauthenticated, "this server has no authenticator configured")
+	}
+	p, err := a.auth.Authenticate(r)
+	if err != nil {
+		return registry.Principal{}, err
+	}
+	if !p.Role.Allows(perm) {
+		return p, registry.Errorf(registry.Forbidden, "%s has role %q, which lacks the %s permission this request needs", p.Name, p.Role, perm)
+	}
+	return p, nil
+}
+
+// replay answers r from the response stored under idem.Key, if there is
+// one: the stored status and body when the request is the same, 422 when
+// the key was used for a different request. It reports whether it
+// answered. When first is set a failed lookup is answered as an error
+// (the request must not run without its idempotency check); afterwards a
+// failed lookup leaves the answer to the caller.
+func (a *api) replay(w http.ResponseWriter, r *http.Request, idem *registry.Idempotency, key string, first bool) bool {
+	rec, err := a.svc.LookupIdempotency(r.Context(), idem.Key)
+	if err != nil {
+		if first && !registry.IsCode(err, registry.NotFound) {
+			a.fail(w, r, fmt.Errorf("look up Idempotency-Key: %w", err))
+			return true
+		}
+		return false
+	}
+	if rec.RequestHash != idem.RequestHash {
+		a.fail(w, r, registry.Errorf(registry.KeyReused,
+			"Idempotency-Key %q was used for a different request; use a new key for a new request", key))
+		return true
+	}
+	if info := infoFrom(r.Context()); info != nil {
+		info.replayed = true
+	}
+	w.Header().Set(HeaderReplayed, "true")
+	writeBody(w, rec.StatusCode, rec.Body)
+	return true
+}
+
+// render is the Idempotency.Render of rt: the body rt answers for the
+// service's result, encoded exactly as a fresh answer is.
+func (rt route) render(result any) ([]byte, error) {
+	if rt.status == http.StatusNoContent {
+		return nil, nil
+	}
+	return encode(present(result))
+}
+
+// scopedKey is the stored key of an Idempotency-Key: the same header value
+// from another caller, method or path is another key. Hashed to a fixed
+// length.
+func scopedKey(caller, method, path, key string) string {
+	return hashParts(caller, method, path, key)
+}
+
+// requestHash identifies a request for the reuse check: method, path, raw
+// query and body.
+func requestHash(r *http.Request, body []byte) string {
+	return hashParts(r.Method, r.URL.Path, r.URL.RawQuery, string(body))
+}
+
+func hashParts(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// isWrite reports whether method changes something (and may carry a body
+// and an Idempotency-Key).
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// statusWriter remembers the status sent, for the log line.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status and sends it.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends b, recording an implicit 200.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// probe is a ResponseWriter that only records status and headers.
+type probe struct {
+	header http.Header
+	status int
+}
+
+// Header returns the recorded headers.
+func (p *probe) Header() http.Header { return p.header }
+
+// Write discards b.
+func (p *probe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// WriteHeader records the first status.
+func (p *probe) WriteHeader(code int) {
+	if p.status == 0 {
+		p.status = code
+	}
+}

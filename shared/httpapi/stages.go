@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// TransitionRequest is the body of POST …/versions/{version}/transitions.
+type TransitionRequest struct {
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+// TransitionAccepted is the 202 body of a transition that waits for an
+// approval (to Production).
+type TransitionAccepted struct {
+	ApprovalID string                  `json:"approval_id"`
+	Status     registry.ApprovalStatus `json:"status"`
+}
+
+func (TransitionAccepted) statusCode() int { return http.StatusAccepted }
+
+// present turns a service result into the response body: a pending
+// approval becomes TransitionAccepted, a TransitionResult its version or
+// approval; everything else is sent as it is. Fresh answers and stored
+// idempotent ones both go through it.
+func present(result any) any {
+	switch v := result.(type) {
+	case registry.TransitionResult:
+		if v.Approval != nil {
+			return present(*v.Approval)
+		}
+		if v.Version != nil {
+			return *v.Version
+		}
+	case registry.Approval:
+		return TransitionAccepted{ApprovalID: v.ID, Status: v.Status}
+	case *registry.Approval:
+		return TransitionAccepted{ApprovalID: v.ID, Status: v.Status}
+	}
+	return result
+}
+
+func (a *api) transition(ctx context.Context, in *input) (any, error) {
+	n, err := in.version()
+	if err != nil {
+		return nil, err
+	}
+	var req TransitionRequest
+	if err := in.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.To == "" {
+		return nil, registry.Errorf(registry.Invalid, "to is required: None, Staging, Production or Archived")
+	}
+	to, err := registry.ParseStage(req.To)
+	if err != nil {
+		return nil, err
+	}
+	if to == registry.StageProduction && in.idem != nil {
+		in.idem.StatusCode = http.StatusAccepted
+	}
+	res, err := a.svc.Transition(ctx, in.name(), n, to, req.Reason)
+	if err != nil {
+		return nil, err
+	}
+	if res.Version == nil && res.Approval == nil {
+		return nil, registry.Errorf(registry.Internal, "transition returned neither a version nor an approval")
+	}
+	return present(res), nil
+}
+
+func (a *api) stageVersion(ctx context.Context, in *input) (any, error) {
+	stage, err := registry.ParseStage(in.r.PathValue("stage"))
+	if err != nil {
+		return nil, err
+	}
+	var at *time.Time
+	if s := in.query("at"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, registry.Errorf(registry.Invalid, "invalid at %q: use an RFC 3339 time such as 2026-01-02T15:04:05Z", s)
+		}
+		at = &t
+	}
+	return a.svc.StageVersion(ctx, in.name(), stage, at)
+}
+
+// AliasTarget is the body of GET …/aliases/{alias}: the alias and the
+// version it points at.
+type AliasTarget struct {
+	Alias   registry.Alias   `json:"alias"`
+	Version registry.Version `json:"version"`
+}
+
+// SetAliasRequest is the body of PUT …/aliases/{alias}.
+type SetAliasRequest struct {
+	Version int `json:"version"`
+}
+
+func (a *api) listAliases(ctx context.Context, in *input) (any, error) {
+	items, err := a.svc.ListAliases(ctx, in.name())
+	if err != nil {
+		return nil, err
+	}
+	return registry.List[registry.Alias]{Items: items}, nil
+}
+
+func (a *api) getAlias(ctx context.Context, in *input) (any, error) {
+	al, err := a.svc.GetAlias(ctx, in.name(), in.r.PathValue("alias"))
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.svc.GetVersion(ctx, al.Model, al.Version)
+	if err != nil {
+		return nil, err
+	}
+	return AliasTarget{Alias: al, Version: v}, nil
+}
+
+func (a *api) setAlias(ctx context.Context, in *input) (any, error) {
+	var req SetAliasRequest
+	if err := in.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Version < 1 {
+		return nil, registry.Errorf(registry.Invalid, "version must be a positive integer")
+	}
+	return a.svc.SetAlias(ctx, in.name(), in.r.PathValue("alias"), req.Version)
+}
+
+func (a *api) deleteAlias(ctx context.Context, in *input) (any, error) {
+	if err := in.decodeEmpty(); err != nil {
+		return nil, err
+	}
+	return nil, a.svc.DeleteAlias(ctx, in.name(), in.r.PathValue("alias"))
+}

@@ -1,0 +1,258 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// TokenPrefix starts every token Add generates, so a leaked one is easy to
+// recognise (and to scan for).
+const TokenPrefix = "mr_"
+
+// Tokens is the local server's Authenticator: bearer tokens mapped to
+// names and roles. Only the SHA-256 of each token is kept, in memory and
+// on disk:
+//
+//	{"tokens":[{"name":"alice","role":"publisher","sha256":"<hex>"}]}
+//
+// A presented token is hashed and compared in constant time with every
+// entry. Tokens is safe for concurrent use.
+type Tokens struct {
+	mu      sync.RWMutex
+	entries []tokenEntry
+}
+
+type tokenEntry struct {
+	name string
+	role registry.Role
+	sum  [sha256.Size]byte
+}
+
+// tokenFile is the on-disk form of Tokens.
+type tokenFile struct {
+	Tokens []tokenRecord `json:"tokens"`
+}
+
+type tokenRecord struct {
+	Name   string        `json:"name"`
+	Role   registry.Role `json:"role"`
+	SHA256 string        `json:"sha256"`
+}
+
+var _ Authenticator = (*Tokens)(nil)
+
+// NewTokens returns an empty token set.
+func NewTokens() *Tokens { return &Tokens{} }
+
+// LoadTokens reads a token file. The error wraps fs.ErrNotExist when the
+// file does not exist; a malformed file (bad JSON, unknown role, a hash
+// that is not 64 hex digits, an empty or repeated name) is an error naming
+// the entry.
+func LoadTokens(path string) (*Tokens, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load tokens: %w", err)
+	}
+	var f tokenFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("load tokens %s: %w", path, err)
+	}
+	t := &Tokens{}
+	for i, rec := range f.Tokens {
+		if err := checkName(rec.Name); err != nil {
+			return nil, fmt.Errorf("load tokens %s: entry %d: %w", path, i+1, err)
+		}
+		role, err := registry.ParseRole(string(rec.Role))
+		if err != nil {
+			return nil, fmt.Errorf("load tokens %s: entry %d (%s): %w", path, i+1, rec.Name, err)
+		}
+		raw, err := hex.DecodeString(rec.SHA256)
+		if err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("load tokens %s: entry %d (%s): sha256 must be 64 hex digits", path, i+1, rec.Name)
+		}
+		if t.find(rec.Name) >= 0 {
+			return nil, fmt.Errorf("load tokens %s: entry %d: name %q appears twice", path, i+1, rec.Name)
+		}
+		e := tokenEntry{name: rec.Name, role: role}
+		copy(e.sum[:], raw)
+		t.entries = append(t.entries, e)
+	}
+	return t, nil
+}
+
+func checkName(name string) error {
+	if name == "" || len(name) > 128 || strings.TrimSpace(name) != name {
+		return fmt.Errorf("invalid token name %q: use 1-128 characters without surrounding spaces", name)
+	}
+	return nil
+}
+
+// find returns the index of the entry named name, -1 if none. The caller
+// holds mu.
+func (t *Tokens) find(name string) int {
+	return slices.IndexFunc(t.entries, func(e tokenEntry) bool { return e.name == name })
+}
+
+// Add creates a random token (TokenPrefix and 32 random bytes in hex) for
+// a new name and returns it in plain text: the only time it is seen. It
+// is an error if name already has a token (use Set to replace it).
+func (t *Tokens) Add(name string, role registry.Role) (string, error) {
+	plaintext := TokenPrefix + registry.RandomToken(32)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.find(name) >= 0 {
+		return "", fmt.Errorf("add token: %q already has a token", name)
+	}
+	if err := t.set(name, role, plaintext); err != nil {
+		return "", err
+	}
+	return plaintext, nil
+}
+
+// Set gives name the caller-chosen token plaintext (for example
+// MODELREG_ADMIN_TOKEN), replacing any token name had. Tokens must be at
+// least 16 characters.
+func (t *Tokens) Set(name string, role registry.Role, plaintext string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.set(name, role, plaintext)
+}
+
+func (t *Tokens) set(name string, role registry.Role, plaintext string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if _, err := registry.ParseRole(string(role)); err != nil {
+		return err
+	}
+	if len(plaintext) < 16 || strings.ContainsAny(plaintext, " \t\r\n") {
+		return fmt.Errorf("token for %q must be at least 16 characters without spaces", name)
+	}
+	e := tokenEntry{name: name, role: role, sum: sha256.Sum256([]byte(plaintext))}
+	if i := t.find(name); i >= 0 {
+		t.entries[i] = e
+	} else {
+		t.entries = append(t.entries, e)
+	}
+	return nil
+}
+
+// Remove deletes name's token and reports whether there was one.
+func (t *Tokens) Remove(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.find(name)
+	if i < 0 {
+		return false
+	}
+	t.entries = slices.Delete(t.entries, i, i+1)
+	return true
+}
+
+// TokenInfo is what List tells about a token: never the token itself.
+type TokenInfo struct {
+	Name string
+	Role registry.Role
+}
+
+// List returns the names and roles of the tokens, ordered by name.
+func (t *Tokens) List() []TokenInfo {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]TokenInfo, 0, len(t.entries))
+	for _, e := range t.entries {
+		out = append(out, TokenInfo{Name: e.name, Role: e.role})
+	}
+	slices.SortFunc(out, func(a, b TokenInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Len returns the number of tokens.
+func (t *Tokens) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.entries)
+}
+
+// Save writes the token hashes to path (mode 0600) through a temporary
+// file in the same directory and a rename, so a reader never sees half a
+// file.
+func (t *Tokens) Save(path string) error {
+	t.mu.RLock()
+	f := tokenFile{Tokens: make([]tokenRecord, 0, len(t.entries))}
+	for _, e := range t.entries {
+		f.Tokens = append(f.Tokens, tokenRecord{Name: e.name, Role: e.role, SHA256: hex.EncodeToString(e.sum[:])})
+	}
+	t.mu.RUnlock()
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save tokens: %w", err)
+	}
+	return nil
+}
+
+// Authenticate returns the caller whose token r carries in
+// "Authorization: Bearer <token>". Unauthenticated when the header is
+// missing or malformed or the token is unknown.
+func (t *Tokens) Authenticate(r *http.Request) (registry.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return registry.Principal{}, registry.Errorf(registry.Unauthenticated, "missing Authorization header: send Authorization: Bearer <token>")
+	}
+	scheme, token, found := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return registry.Principal{}, registry.Errorf(registry.Unauthenticated, "malformed Authorization header: send Authorization: Bearer <token>")
+	}
+	sum := sha256.Sum256([]byte(token))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	match := -1
+	for i := range t.entries {
+		// Look at every entry, whatever matched, so timing says nothing.
+		if subtle.ConstantTimeCompare(sum[:], t.entries[i].sum[:]) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return registry.Principal{}, registry.Errorf(registry.Unauthenticated, "unknown token")
+	}
+	return registry.Principal{Name: t.entries[match].name, Role: t.entries[match].role}, nil
+}

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelreg/modelreg/shared/failpoint"
+	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/storetest"
+)
+
+func openTest(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) registry.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "db.sqlite"))
+	})
+}
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func testChange(name string) *registry.Change {
+	return &registry.Change{
+		Models:   []registry.Model{{Name: name, CreatedAt: t0, UpdatedAt: t0, Revision: 1}},
+		Versions: []registry.Version{{Model: name, Number: 1, Status: registry.StatusReady, Stage: registry.StageNone, Tags: map[string]string{"k": "v"}, Revision: 1}},
+		Audit:    []registry.AuditEntry{{ID: registry.NewID(t0), Model: name, Action: registry.ActionModelCreated, At: t0}},
+		Events:   []registry.Event{{ID: registry.NewID(t0), Type: registry.EventVersionRegistered, Time: t0}},
+	}
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(t.Context(), testChange("m")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s = openTest(t, path)
+		if _, err := s.GetVersion(t.Context(), "m", 1); err != nil {
+			t.Fatalf("after reopening: %v", err)
+		}
+		var n, max int
+		if err := s.r.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(migrations) || max != len(migrations) {
+			t.Fatalf("schema_migrations has %d rows up to %d, want each of the %d migrations once", n, max, len(migrations))
+		}
+	}
+}
+
+// TestPragmas checks the settings a committed Change's durability rests
+// on, on the writer and on a reader.
+func TestPragmas(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db.sqlite"))
+	for _, db := range []*sql.DB{s.w, s.r} {
+		var mode string
+		var sync, fk, busy int
+		if err := db.QueryRow(`SELECT journal_mode, synchronous, foreign_keys, timeout FROM
+			pragma_journal_mode, pragma_synchronous, pragma_foreign_keys, pragma_busy_timeout`).Scan(&mode, &sync, &fk, &busy); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || sync != 2 || fk != 1 || busy != int(defaultBusyTimeout.Milliseconds()) {
+			t.Errorf("journal_mode=%s synchronous=%d foreign_keys=%d busy_timeout=%d; want wal, 2 (FULL), 1, %d",
+				mode, sync, fk, busy, defaultBusyTimeout.Milliseconds())
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s := openTest(t, path)
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'future')`, len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(path); err == nil {
+		s2.Close()
+		t.Fatal("Open of a database from a newer program succeeded")
+	}
+}
+
+// TestFailedCommitLeavesNothing looks at the tables themselves: a Change
+// that fails its last condition leaves no row anywhere, tags included.
+func TestFailedCommitLeavesNothing(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db.sqlite"))
+	ch := testChange("m")
+	now := time.Now().UTC()
+	ch.Idempotency = &registry.IdempotencyRecord{Key: "k", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	ch.DeletedAliases = []registry.Alias{{Model: "m", Name: "gone", Revision: 1}}
+	err := s.Commit(t.Context(), ch)
+	if !errors.Is(err, registry.ErrStale) {
+		t.Fatalf("Commit: got %v, want ErrStale", err)
+	}
+	for _, table := range []string{"models", "versions", "version_tags", "aliases", "audit", "approvals", "executions", "uploads", "outbox", "idempotency"} {
+		var n int
+		if err := s.r.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("table %s has %d rows after a failed Commit", table, n)
+		}
+	}
+}
+
+// TestTagsFollowUpdates checks the version_tags rows directly: an update
+// replaces them.
+func TestTagsFollowUpdates(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db.sqlite"))
+	ch := testChange("m")
+	if err := s.Commit(t.Context(), ch); err != nil {
+		t.Fatal(err)
+	}
+	v := ch.Versions[0]
+	v.Revision, v.Tags = 2, map[string]string{"a": "1", "b": "2"}
+	if err := s.Commit(t.Context(), &registry.Change{Versions: []registry.Version{v}}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.r.Query(`SELECT key || '=' || value FROM version_tags WHERE model = 'm' AND number = 1 ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var kv string
+		if err := rows.Scan(&kv); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, kv)
+	}
+	if strings.Join(got, ",") != "a=1,b=2" {
+		t.Errorf("version_tags = %v, want [a=1 b=2]", got)
+	}
+}
+
+// TestBusyIsUnavailable holds the write lock from another connection (as
+// another process would): a Commit that cannot get it in time is
+// Unavailable, and goes through once the lock is released.
+func TestBusyIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := open(path, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Commit(t.Context(), testChange("m"))
+	if !registry.IsCode(err, registry.Unavailable) {
+		t.Fatalf("Commit while another connection writes: got %v (code %q), want Unavailable", err, registry.ErrorCode(err))
+	}
+	if _, err := conn.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(t.Context(), testChange("m")); err != nil {
+		t.Fatalf("Commit after the lock was released: %v", err)
+	}
+}
+
+func TestOpenRejectsURIs(t *testing.T) {
+	for _, p := range []string{"", "file:x.db", filepath.Join(t.TempDir(), "x.db?mode=ro")} {
+		if s, err := Open(p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// crashEnv names the database a crash child writes to.
+const crashEnv = "SQLITE_TEST_CRASH_DB"
+
+// TestCrash kills a process (SIGKILL, via the failpoints) right before and
+// right after its Commit: the first Change is absent on reopening, the
+// second is there.
+func TestCrash(t *testing.T) {
+	if path := os.Getenv(crashEnv); path != "" {
+		crashChild(path) // does not return: the failpoint kills it
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	for _, tc := range []struct {
+		point string
+		want  bool // the Change survives
+	}{
+		{failpoint.StoreBeforeCommit, false},
+		{failpoint.StoreAfterCommit, true},
+	} {
+		t.Run(tc.point, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "db.sqlite")
+			// The schema exists before the child runs, so its one Commit
+			// is the one the failpoint stops at.
+			s0, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s0.Close()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$", "-test.count=1")
+			cmd.Env = append(os.Environ(), crashEnv+"="+path, failpoint.Env+"="+tc.point)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child: got %v, want death by SIGKILL; output:\n%s", err, out)
+			}
+			s := openTest(t, path)
+			_, err = s.GetModel(context.Background(), "crash")
+			if got := err == nil; got != tc.want {
+				t.Fatalf("after a crash at %s: GetModel: %v; want the Change there: %v", tc.point, err, tc.want)
+			}
+			if _, err := s.GetVersion(context.Background(), "crash", 1); (err == nil) != tc.want {
+				t.Fatalf("after a crash at %s: the version disagrees with the model: %v", tc.point, err)
+			}
+		})
+	}
+}
+
+func crashChild(path string) {
+	s, err := Open(path)
+	if err != nil {
+		os.Exit(3)
+	}
+	_ = s.Commit(context.Background(), testChange("crash"))
+	os.Exit(4) // the failpoint should have killed us
+}
