@@ -63,7 +63,10 @@ var commands = map[string]command{
 	"compare":   {"compare versions side by side (--by METRIC ranks them)", runCompare},
 	"approvals": {"list approvals, or show one", runApprovals},
 	"whoami":    {"show who the token belongs to", runWhoami},
-	"version":   {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error { _, err := fmt.Fprintln(out, "modelreg", buildVersion); return err }},
+	"version": {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error {
+		_, err := fmt.Fprintln(out, "modelreg", buildVersion)
+		return err
+	}},
 }
 
 func main() {
