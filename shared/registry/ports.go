@@ -14,8 +14,9 @@ import (
 // once written. Revision 1 means "create": the store refuses (Conflict
 // wrapping ErrStale) if the record exists. Revision n>1 means "update": the
 // store refuses (Conflict wrapping ErrStale) unless the stored record has
-// revision n-1. Deletes name the revision currently stored. The caller
-// re-reads and retries on ErrStale.
+// revision n-1. Deletes name the revision currently stored. A revision
+// below 1 is Invalid. An audit entry or event whose ID exists is a Conflict
+// wrapping ErrStale too. The caller re-reads and retries on ErrStale.
 type Change struct {
 	Models         []Model
 	DeletedModels  []Model // deleted when the stored revision equals Revision
@@ -29,8 +30,8 @@ type Change struct {
 	Audit []AuditEntry
 	// Events are added to the outbox with NextAttemptAt = Event.Time.
 	Events []Event
-	// Idempotency, when set, is stored only if no unexpired record has its
-	// Key; otherwise nothing is written and Commit returns a Conflict
+	// Idempotency, when set, is stored only if no record unexpired as of
+	// Idempotency.CreatedAt has its Key; otherwise nothing is written and Commit returns a Conflict
 	// wrapping ErrDuplicateRequest. This check takes precedence: when the
 	// key exists, Commit reports ErrDuplicateRequest even if other
 	// conditions fail too, so a racing retry replays the first response.
@@ -52,7 +53,7 @@ type VersionQuery struct {
 	Status    Status
 	TagKey    string // versions having this tag...
 	TagValue  string // ...with this value ("" with TagKey set: any value)
-	GitCommit string // lineage.code.commit, exact or prefix of at least 7 hex chars
+	GitCommit string // lineage.code.commit: exact, or a case-sensitive prefix of at least 7 characters
 	DatasetID string // lineage.data.dataset_id
 	RunID     string // lineage.run.run_id
 	Cursor    string
@@ -82,9 +83,11 @@ type ExecutionQuery struct {
 	Limit  int
 }
 
-// Page is one page of a listing. Next is "" on the last page; otherwise it
-// is an adapter-defined cursor for the next page (the service signs it
-// before a caller sees it).
+// Page is one page of a listing. Every page but the last holds exactly the
+// query's Limit items (an adapter that filters after reading keeps reading
+// until the page is full); Next is "" on the page holding the last item,
+// otherwise an adapter-defined cursor for the next page (the service signs
+// it before a caller sees it). A Limit outside 1..1000 is Invalid.
 type Page[T any] struct {
 	Items []T
 	Next  string
@@ -119,7 +122,8 @@ type Store interface {
 	// ListAudit returns audit entries of q.Model, newest first.
 	ListAudit(ctx context.Context, q AuditQuery) (Page[AuditEntry], error)
 	// StageAt returns the newest stage-change entry of model at or before
-	// at whose From or To is stage. NotFound if there is none.
+	// at whose From or To is stage (on equal times, the larger ID). NotFound
+	// if there is none.
 	StageAt(ctx context.Context, model string, stage Stage, at time.Time) (AuditEntry, error)
 
 	// GetApproval returns the approval with the given id. NotFound.
