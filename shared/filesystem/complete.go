@@ -67,7 +67,10 @@ func (a *Artifacts) Complete(ctx context.Context, s registry.UploadSession, f re
 	if ffi, err := a.root.Stat(final); err == nil && os.SameFile(dfi, ffi) {
 		return a.cleanUp(key)
 	}
-	sum, err := a.hashFile(ctx, data)
+	sum, ok, err := a.prefixSum(key, f.Size)
+	if !ok || err != nil {
+		sum, err = a.hashFile(ctx, data)
+	}
 	if err != nil {
 		return registry.Wrap(registry.Internal, err, "hash upload of %s", f.Path)
 	}

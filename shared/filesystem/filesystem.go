@@ -66,8 +66,9 @@ type Artifacts struct {
 	// mu guards files and serializes the short directory operations that
 	// must not interleave: creating an upload, discarding one, and marking
 	// a part as received.
-	mu    sync.Mutex
-	files map[string]*fileState // by upload key
+	mu       sync.Mutex
+	files    map[string]*fileState  // by upload key
+	prefixes map[string]*prefixHash // by upload key: hashing on the way in
 }
 
 // fileState tracks the requests working on one file's upload.
@@ -107,12 +108,13 @@ func New(root, baseURL string, secret []byte) (*Artifacts, error) {
 		}
 	}
 	return &Artifacts{
-		root:    r,
-		baseURL: strings.TrimRight(baseURL, "/"),
-		secret:  append([]byte(nil), secret...),
-		now:     time.Now,
-		log:     slog.Default(),
-		files:   map[string]*fileState{},
+		root:     r,
+		baseURL:  strings.TrimRight(baseURL, "/"),
+		secret:   append([]byte(nil), secret...),
+		now:      time.Now,
+		log:      slog.Default(),
+		files:    map[string]*fileState{},
+		prefixes: map[string]*prefixHash{},
 	}, nil
 }
 
@@ -138,6 +140,7 @@ func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f regis
 			return nil // begun already
 		}
 		// Absent, or begun with another size: start afresh.
+		a.forgetPrefixLocked(key)
 		if err := a.root.RemoveAll(key); err != nil {
 			return err
 		}
@@ -357,6 +360,7 @@ func (a *Artifacts) discardLocked(key string) (string, error) {
 		return "", err
 	}
 	_ = a.root.Remove(filepath.Dir(key)) // the session's directory, once empty
+	a.forgetPrefixLocked(key)
 	return trash, nil
 }
 

@@ -60,7 +60,12 @@ func (a *Artifacts) putPart(w http.ResponseWriter, r *http.Request) {
 	}
 	var sum string
 	if err == nil {
-		sum, err = a.writePart(c, r.Body)
+		var gen uint64
+		sum, gen, err = a.writePart(c, r.Body)
+		if err == nil {
+			// Hash on the way in, now that the part is durable and marked.
+			a.received(uploadKey(c.Upload, c.Path), c.Offset, c.Size, gen)
+		}
 	}
 	if err != nil {
 		a.writeError(w, r, err)
@@ -88,64 +93,65 @@ func checkPart(c claims) error {
 // writePart streams body (c.Size bytes) into the data file at c.Offset,
 // fsyncs it and only then marks the part as received. It returns the
 // body's SHA-256.
-func (a *Artifacts) writePart(c claims, body io.Reader) (string, error) {
+func (a *Artifacts) writePart(c claims, body io.Reader) (sum string, gen uint64, err error) {
 	key := uploadKey(c.Upload, c.Path)
 	if err := a.startWrite(key, c.Path); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer a.endWrite(key)
 
 	data := filepath.Join(key, dataFile)
 	f, err := a.root.OpenFile(data, os.O_WRONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", registry.Errorf(registry.NotFound, "upload %s of %s not found: it was completed, aborted or never begun", c.Upload, c.Path)
+		return "", 0, registry.Errorf(registry.NotFound, "upload %s of %s not found: it was completed, aborted or never begun", c.Upload, c.Path)
 	}
 	if err != nil {
-		return "", registry.Wrap(registry.Internal, err, "open upload of %s", c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "open upload of %s", c.Path)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", registry.Wrap(registry.Internal, err, "stat upload of %s", c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "stat upload of %s", c.Path)
 	}
 	if c.Offset+c.Size > fi.Size() {
-		return "", registry.Errorf(registry.Invalid, "part %d (bytes %d to %d) lies beyond the end of %s (%d bytes)", c.Part, c.Offset, c.Offset+c.Size, c.Path, fi.Size())
+		return "", 0, registry.Errorf(registry.Invalid, "part %d (bytes %d to %d) lies beyond the end of %s (%d bytes)", c.Part, c.Offset, c.Offset+c.Size, c.Path, fi.Size())
 	}
 	// After a crash between Complete's link and its clean-up, the data file
 	// is the final file: writing to it would change a completed file.
 	if ffi, err := a.root.Stat(objectName(c.Model, c.Version, c.Path)); err == nil && os.SameFile(fi, ffi) {
-		return "", registry.Errorf(registry.Conflict, "file %s is already complete", c.Path)
+		return "", 0, registry.Errorf(registry.Conflict, "file %s is already complete", c.Path)
 	}
 	// A re-sent part is not received until its new bytes are durable.
+	gen = a.rewriting(key, c.Offset)
 	marker := markerName(key, c.Part)
 	if err := a.root.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", registry.Wrap(registry.Internal, err, "unmark part %d of %s", c.Part, c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "unmark part %d of %s", c.Part, c.Path)
 	}
-	sum, err := copyAt(f, body, c.Offset, c.Size)
+	sum, err = copyAt(f, body, c.Offset, c.Size)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if c.PartSHA256 != "" && sum != c.PartSHA256 {
-		return "", registry.Errorf(registry.Invalid, "part %d of %s: sha256 mismatch: signed %s, received %s", c.Part, c.Path, c.PartSHA256, sum)
+		return "", 0, registry.Errorf(registry.Invalid, "part %d of %s: sha256 mismatch: signed %s, received %s", c.Part, c.Path, c.PartSHA256, sum)
 	}
 	if err := f.Sync(); err != nil {
-		return "", registry.Wrap(registry.Internal, err, "sync part %d of %s", c.Part, c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "sync part %d of %s", c.Part, c.Path)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// The upload may have been aborted (and begun again) meanwhile: then
 	// these bytes went to a discarded file and must not be marked.
 	if cur, err := a.root.Stat(data); err != nil || !os.SameFile(cur, fi) {
-		return "", registry.Errorf(registry.NotFound, "upload %s of %s was aborted while part %d was being sent", c.Upload, c.Path, c.Part)
+		return "", 0, registry.Errorf(registry.NotFound, "upload %s of %s was aborted while part %d was being sent", c.Upload, c.Path, c.Part)
 	}
 	m, err := a.root.OpenFile(marker, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
-		return "", registry.Wrap(registry.Internal, err, "mark part %d of %s", c.Part, c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "mark part %d of %s", c.Part, c.Path)
 	}
 	if err := m.Close(); err != nil {
-		return "", registry.Wrap(registry.Internal, err, "mark part %d of %s", c.Part, c.Path)
+		return "", 0, registry.Wrap(registry.Internal, err, "mark part %d of %s", c.Part, c.Path)
 	}
-	return sum, nil
+	return sum, gen, nil
 }
 
 // copyAt copies exactly n bytes of src to dst at offset off through one

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -298,17 +299,33 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 	if sess.Status != UploadOpen {
 		return Version{}, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
 	}
+	var done []int
 	for i, f := range sess.Files {
 		if f.Completed {
 			continue
 		}
 		err := s.cfg.Artifacts.Complete(ctx, sess, f)
+		if err == nil {
+			done = append(done, i)
+			continue
+		}
+		// Files verified so far stay verified: record them, so a refresh
+		// does not ask for them again.
+		var restart map[int]UploadFile
 		if IsCode(err, Invalid) {
-			return Version{}, s.discardFile(ctx, sess, i, err)
+			nf, rerr := s.restartFile(ctx, sess, f)
+			if rerr != nil {
+				return Version{}, rerr
+			}
+			restart = map[int]UploadFile{i: nf}
+			err = Errorf(Invalid, "%s; the file's parts were discarded: refresh upload %s and send it again", ErrorMessage(err), sess.ID)
+		} else {
+			err = fmt.Errorf("complete %s: %w", f.Path, err)
 		}
-		if err != nil {
-			return Version{}, fmt.Errorf("complete %s: %w", f.Path, err)
+		if merr := s.recordFiles(ctx, sess.ID, done, restart); merr != nil {
+			return Version{}, errors.Join(err, merr)
 		}
+		return Version{}, err
 	}
 	res, err := s.update(ctx, func() (*Change, any, error) {
 		sess, v, err := s.openSession(ctx, model, number, id)
@@ -341,35 +358,48 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 	return res.(Version), nil
 }
 
-// discardFile throws away file i of sess after it failed verification and
-// begins it afresh, so the client can refresh and send it again.
-func (s *Service) discardFile(ctx context.Context, sess UploadSession, i int, cause error) error {
-	f := sess.Files[i]
+// restartFile throws away a file that failed verification and begins it
+// afresh, so the client can refresh the session and send it again.
+func (s *Service) restartFile(ctx context.Context, sess UploadSession, f UploadFile) (UploadFile, error) {
 	if err := s.cfg.Artifacts.Abort(ctx, sess, f); err != nil {
-		return fmt.Errorf("discard %s: %w", f.Path, err)
+		return UploadFile{}, fmt.Errorf("discard %s: %w", f.Path, err)
 	}
 	f.BackendID = ""
 	nf, err := s.cfg.Artifacts.Begin(ctx, sess, f)
 	if err != nil {
-		return fmt.Errorf("restart %s: %w", f.Path, err)
+		return UploadFile{}, fmt.Errorf("restart %s: %w", f.Path, err)
 	}
-	// This commit records the restart, not the answer to the request (which
+	return nf, nil
+}
+
+// recordFiles marks the files at the indexes in done as completed and
+// replaces restarted ones in the session record.
+func (s *Service) recordFiles(ctx context.Context, id string, done []int, restart map[int]UploadFile) error {
+	if len(done) == 0 && len(restart) == 0 {
+		return nil
+	}
+	// This commit records progress, not the answer to the request (which
 	// is an error): it must not carry the request's idempotency record.
 	ctx = WithIdempotency(ctx, nil)
-	_, err = s.update(ctx, func() (*Change, any, error) {
-		cur, err := s.cfg.Store.GetUpload(ctx, sess.ID)
+	_, err := s.update(ctx, func() (*Change, any, error) {
+		cur, err := s.cfg.Store.GetUpload(ctx, id)
 		if err != nil {
 			return nil, nil, err
 		}
-		cur.Files[i] = nf
+		for _, i := range done {
+			cur.Files[i].Completed = true
+		}
+		for i, f := range restart {
+			cur.Files[i] = f
+		}
 		cur.UpdatedAt = s.Now()
 		cur.Revision++
 		return &Change{Uploads: []UploadSession{cur}}, nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("record restart of %s: %w", f.Path, err)
+		return fmt.Errorf("record upload progress of %s: %w", id, err)
 	}
-	return Errorf(Invalid, "%s; the file's parts were discarded: refresh upload %s and send it again", ErrorMessage(cause), sess.ID)
+	return nil
 }
 
 // DownloadSet lists download links for a version's artifacts.
