@@ -21,7 +21,13 @@ import (
 // uploaded in parallel parts), compare them, stage one, download and
 // verify it, read the history.
 func TestEndToEnd(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	for _, b := range testBackends(t) {
+		t.Run(b.name, func(t *testing.T) { endToEnd(t, b) })
+	}
+}
+
+func endToEnd(t *testing.T, b backend) {
+	s := startServer(t, t.TempDir(), b.env...)
 	work := t.TempDir()
 
 	s.cli(adminToken, "models", "create", "fraud_model", "--description", "card fraud").must(t)
@@ -112,7 +118,13 @@ func TestEndToEnd(t *testing.T) {
 // TestConcurrentRegistrations: 50 registrations of one model at once get
 // versions 1..50 exactly.
 func TestConcurrentRegistrations(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	for _, b := range testBackends(t) {
+		t.Run(b.name, func(t *testing.T) { concurrentRegistrations(t, b) })
+	}
+}
+
+func concurrentRegistrations(t *testing.T, b backend) {
+	s := startServer(t, t.TempDir(), b.env...)
 	c := client.New(s.url, adminToken)
 	ctx := context.Background()
 	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "busy"}); err != nil {
@@ -181,6 +193,35 @@ func TestCLIExitCodes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dest, "w.bin")); !os.IsNotExist(err) {
 		t.Fatalf("a file failing verification was left at its destination: %v", err)
 	}
+}
+
+// backend is a configuration of the server under test.
+type backend struct {
+	name string
+	env  []string
+}
+
+// testBackends returns the embedded backend and, when the test plug-ins
+// started DynamoDB Local and MinIO (scripts/test), the AWS adapters on
+// them, each test with its own table and bucket. In CI both must run.
+func testBackends(t *testing.T) []backend {
+	out := []backend{{name: "embedded"}}
+	ddb, s3 := os.Getenv("MODELREG_DYNAMODB_ENDPOINT"), os.Getenv("MODELREG_S3_ENDPOINT")
+	if ddb == "" || s3 == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("MODELREG_DYNAMODB_ENDPOINT and MODELREG_S3_ENDPOINT are unset: run the tests with scripts/test")
+		}
+		t.Log("DynamoDB Local and MinIO not running: testing the embedded backend only (scripts/test runs both)")
+		return out
+	}
+	suffix := strings.ToLower(registry.RandomToken(6))
+	return append(out, backend{name: "dynamodb+s3", env: []string{
+		"MODELREG_STORE=dynamodb", "MODELREG_ARTIFACTS=s3", "MODELREG_CREATE_RESOURCES=true",
+		"MODELREG_DYNAMODB_TABLE=e2e-" + suffix, "MODELREG_S3_BUCKET=e2e-" + suffix,
+		"AWS_ACCESS_KEY_ID=" + os.Getenv("MODELREG_S3_ACCESS_KEY"),
+		"AWS_SECRET_ACCESS_KEY=" + os.Getenv("MODELREG_S3_SECRET_KEY"),
+		"AWS_REGION=us-east-1",
+	}})
 }
 
 // waitFor polls cond for up to 10 seconds.

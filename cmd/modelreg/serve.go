@@ -19,11 +19,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelreg/modelreg/shared/filesystem"
 	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/localbus"
 	"github.com/modelreg/modelreg/shared/registry"
-	"github.com/modelreg/modelreg/shared/sqlite"
 )
 
 // serveConfig is the local server's configuration: flags with
@@ -33,6 +31,7 @@ type serveConfig struct {
 	namePattern, nameHint                string
 	uploadTTL                            time.Duration
 	logLevel                             string
+	backend                              backendConfig
 }
 
 func defaultDataDir() string {
@@ -53,6 +52,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.nameHint, "name-hint", os.Getenv("MODELREG_NAME_HINT"), "the naming policy in words, for error messages, e.g. 'team_model' (env MODELREG_NAME_HINT)")
 	fs.DurationVar(&c.uploadTTL, "upload-ttl", durationEnv("MODELREG_UPLOAD_TTL", time.Hour), "how long upload URLs stay valid (env MODELREG_UPLOAD_TTL)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
+	c.backend.flags(fs)
 	pos, err := parse(fs, nil, args)
 	if err != nil {
 		return err
@@ -101,11 +101,6 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		return err
 	}
 
-	store, err := sqlite.Open(filepath.Join(c.dataDir, "registry.db"))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer store.Close()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -114,16 +109,18 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
-	arts, err := filesystem.New(filepath.Join(c.dataDir, "artifacts"), base, derive(secret, "blob-urls"))
+	be, err := openBackends(ctx, c.backend, c.dataDir, base, secret)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("artifacts: %w", err)
+		return err
 	}
+	defer be.close()
+	store := be.store
 	bus := localbus.New()
 	bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: logger}))
 	relay := registry.NewRelay(store, bus, logger)
 	svc, err := registry.NewService(registry.Config{
-		Store: store, Artifacts: arts, NamePolicy: policy, NamePolicyHint: c.nameHint,
+		Store: store, Artifacts: be.artifacts, NamePolicy: policy, NamePolicyHint: c.nameHint,
 		Secret: derive(secret, "page-tokens"), UploadTTL: c.uploadTTL,
 		AfterCommit: relay.Kick, Logger: logger,
 	})
@@ -133,7 +130,9 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", httpapi.New(svc, auth, httpapi.Options{Logger: logger, Version: buildVersion}))
-	mux.Handle("/blobs/", arts.Handler())
+	if be.blobs != nil {
+		mux.Handle("/blobs/", be.blobs)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
@@ -145,7 +144,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "modelreg listening on %s (data in %s)\n", base, c.dataDir)
-	logger.Info("serving", "url", base, "data_dir", c.dataDir, "version", buildVersion)
+	logger.Info("serving", "url", base, "data_dir", c.dataDir, "store", c.backend.store, "artifacts", c.backend.artifacts, "version", buildVersion)
 
 	select {
 	case err = <-serveErr:

@@ -43,7 +43,7 @@ func (a *Artifacts) Complete(ctx context.Context, s registry.UploadSession, f re
 		// Nothing being uploaded: done already, or nothing was sent.
 		ffi, ferr := a.root.Stat(final)
 		if errors.Is(ferr, fs.ErrNotExist) {
-			return registry.Errorf(registry.Invalid, "file %s: %s missing", f.Path, formatParts(missing(nil, f.Parts)))
+			return registry.MissingParts(f.Path, nil, f.Parts)
 		}
 		if ferr != nil {
 			return registry.Wrap(registry.Internal, ferr, "stat %s", f.Path)
@@ -57,8 +57,8 @@ func (a *Artifacts) Complete(ctx context.Context, s registry.UploadSession, f re
 	if err != nil {
 		return registry.Wrap(registry.Internal, err, "list parts of %s", f.Path)
 	}
-	if m := missing(got, f.Parts); len(m) > 0 {
-		return registry.Errorf(registry.Invalid, "file %s: %s missing", f.Path, formatParts(m))
+	if err := registry.MissingParts(f.Path, got, f.Parts); err != nil {
+		return err
 	}
 	if dfi.Size() != f.Size {
 		return registry.Errorf(registry.Invalid, "file %s: size mismatch: declared %d bytes, received %d", f.Path, f.Size, dfi.Size())
@@ -244,52 +244,4 @@ func (a *Artifacts) endWrite(key string) {
 			delete(a.files, key)
 		}
 	}
-}
-
-// missing returns the numbers in 1..parts that are not in got (ascending).
-func missing(got []int, parts int) []int {
-	var m []int
-	i := 0
-	for n := 1; n <= parts; n++ {
-		for i < len(got) && got[i] < n {
-			i++
-		}
-		if i < len(got) && got[i] == n {
-			continue
-		}
-		m = append(m, n)
-	}
-	return m
-}
-
-// formatParts describes ascending part numbers compactly: "part 3",
-// "parts 3, 7", "parts 1-64, 70".
-func formatParts(nums []int) string {
-	const maxRanges = 10
-	var b strings.Builder
-	ranges := 0
-	for i := 0; i < len(nums); {
-		j := i
-		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
-			j++
-		}
-		if ranges == maxRanges {
-			fmt.Fprintf(&b, ", … (%d in all)", len(nums))
-			break
-		}
-		if ranges > 0 {
-			b.WriteString(", ")
-		}
-		if i == j {
-			fmt.Fprintf(&b, "%d", nums[i])
-		} else {
-			fmt.Fprintf(&b, "%d-%d", nums[i], nums[j])
-		}
-		ranges++
-		i = j + 1
-	}
-	if len(nums) == 1 {
-		return "part " + b.String()
-	}
-	return "parts " + b.String()
 }

@@ -310,23 +310,6 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-func TestFormatParts(t *testing.T) {
-	for _, tc := range []struct {
-		got   []int
-		parts int
-		want  string
-	}{
-		{[]int{1, 2}, 3, "part 3"},
-		{[]int{1, 2, 4, 5, 6, 8}, 8, "parts 3, 7"},
-		{nil, 64, "parts 1-64"},
-		{[]int{2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22}, 22, "parts 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, … (11 in all)"},
-	} {
-		if got := formatParts(missing(tc.got, tc.parts)); got != tc.want {
-			t.Errorf("formatParts(missing(%v, %d)) = %q, want %q", tc.got, tc.parts, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkPutPart measures one 16 MiB part through the handler: read,
 // hash, write in place and fsync.
 func BenchmarkPutPart(b *testing.B) {

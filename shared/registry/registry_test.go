@@ -218,3 +218,24 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingParts(t *testing.T) {
+	for _, tc := range []struct {
+		got   []int
+		parts int
+		want  string
+	}{
+		{[]int{1, 2}, 3, "part 3"},
+		{[]int{1, 2, 4, 5, 6, 8}, 8, "parts 3, 7"},
+		{nil, 64, "parts 1-64"},
+		{[]int{2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22}, 22, "parts 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, … (11 in all)"},
+	} {
+		err := MissingParts("f.bin", tc.got, tc.parts)
+		if !IsCode(err, Invalid) || ErrorMessage(err) != "file f.bin: "+tc.want+" missing" {
+			t.Errorf("MissingParts(%v, %d) = %v, want %q", tc.got, tc.parts, err, tc.want)
+		}
+	}
+	if err := MissingParts("f.bin", []int{1, 2, 3}, 3); err != nil {
+		t.Errorf("all parts there: %v", err)
+	}
+}

@@ -1,0 +1,226 @@
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+var _ registry.Store = (*Store)(nil)
+
+// Store is a registry.Store in one DynamoDB table (see the package doc for
+// the layout). It is safe for concurrent use.
+type Store struct {
+	client *ddb.Client
+	table  string
+	// attempts bounds the tries of a request that DynamoDB refuses for a
+	// transaction conflict or throttling; backoff grows from baseDelay to
+	// maxDelay with full jitter.
+	attempts  int
+	baseDelay time.Duration
+	maxDelay  time.Duration
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithRetries sets how many times a request refused for a transaction
+// conflict or throttling is tried (default 12) and the backoff between
+// tries: random up to base·2ⁿ, capped at max (default 10ms and 400ms).
+// The SDK's own retryer still handles throttling of single-item requests.
+func WithRetries(attempts int, base, maxDelay time.Duration) Option {
+	return func(s *Store) {
+		s.attempts, s.baseDelay, s.maxDelay = max(attempts, 1), base, maxDelay
+	}
+}
+
+// New returns a Store keeping its records in table through client. The
+// table must have the layout TableSchema describes (see CreateTable).
+// The Store does not own the client: Close leaves it alone.
+func New(client *ddb.Client, table string, opts ...Option) *Store {
+	s := &Store{client: client, table: table, attempts: 12, baseDelay: 10 * time.Millisecond, maxDelay: 400 * time.Millisecond}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Close releases nothing: the client belongs to the caller.
+func (s *Store) Close() error { return nil }
+
+// backoff waits before try n+1 (n >= 1). Unavailable if ctx ends first.
+func (s *Store) backoff(ctx context.Context, n int) error {
+	d := s.baseDelay << min(n-1, 20)
+	if d <= 0 || d > s.maxDelay {
+		d = s.maxDelay
+	}
+	d = time.Duration(rand.Int64N(int64(d)+1)) + time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return registry.Wrap(registry.Unavailable, ctx.Err(), "request cancelled")
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryableCodes are the API error codes (and transaction cancellation
+// reasons) that mean "try again later".
+var retryableCodes = map[string]bool{
+	"TransactionConflict": true, "TransactionConflictException": true, "TransactionInProgressException": true,
+	"ThrottlingError": true, "ThrottlingException": true, "Throttling": true, "RequestLimitExceeded": true,
+	"ProvisionedThroughputExceeded": true, "ProvisionedThroughputExceededException": true,
+	"InternalServerError": true, "ServiceUnavailable": true, "ReplicatedWriteConflictException": true,
+}
+
+// retryable reports whether err is an SDK error worth another try.
+func retryable(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && retryableCodes[ae.ErrorCode()]
+}
+
+// translate turns an SDK error into a registry error; this is the only
+// place (with Commit's cancellation reasons) where SDK errors are read.
+// Throttling, conflicts, timeouts and cancelled contexts are Unavailable;
+// ValidationException is Invalid with DynamoDB's message; anything else
+// is wrapped with context and left without a code (Internal).
+func translate(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	what := fmt.Sprintf(format, args...)
+	wrapped := fmt.Errorf("%s: %w", what, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return registry.Wrap(registry.Unavailable, wrapped, "request cancelled")
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch code := ae.ErrorCode(); {
+		case retryableCodes[code]:
+			return registry.Wrap(registry.Unavailable, wrapped, "the database is busy; retry")
+		case code == "ValidationException":
+			return registry.Wrap(registry.Invalid, wrapped, "%s: refused by DynamoDB: %s", what, ae.ErrorMessage())
+		case code == "ItemCollectionSizeLimitExceededException":
+			return registry.Wrap(registry.Invalid, wrapped, "%s: too much data under one model", what)
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return registry.Wrap(registry.Unavailable, wrapped, "the database did not answer in time; retry")
+	}
+	return wrapped
+}
+
+// corrupt is the error for a stored item this package cannot read back.
+func corrupt(what string, err error) error {
+	return fmt.Errorf("decode %s: %w", what, err)
+}
+
+// errTornUpload: an upload session's parts items did not match the session
+// item read with them (a concurrent update); GetUpload reads again.
+var errTornUpload = errors.New("upload session changed while it was read")
+
+func notFound(format string, args ...any) error {
+	return registry.Errorf(registry.NotFound, format, args...)
+}
+
+func checkLimit(n int) error {
+	if n < 1 || n > registry.MaxPageSize {
+		return registry.Errorf(registry.Invalid, "page size %d: want 1..%d", n, registry.MaxPageSize)
+	}
+	return nil
+}
+
+// item is one DynamoDB item.
+type item = map[string]types.AttributeValue
+
+// marshal encodes an item struct and adds extra string attributes (tag
+// index slots).
+func marshal(v any, extra map[string]string) (item, error) {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	for k, s := range extra {
+		m[k] = &types.AttributeValueMemberS{Value: s}
+	}
+	return m, nil
+}
+
+// decode reads an item into an item struct.
+func decode[T any](m item) (T, error) {
+	var v T
+	if err := attributevalue.UnmarshalMap(m, &v); err != nil {
+		return v, corrupt(fmt.Sprintf("%T", v), err)
+	}
+	return v, nil
+}
+
+// itemKey is the key of one item.
+type itemKey struct{ pk, sk string }
+
+func (k itemKey) av() item {
+	return item{AttrPK: &types.AttributeValueMemberS{Value: k.pk}, AttrSK: &types.AttributeValueMemberS{Value: k.sk}}
+}
+
+// keyOf returns the table key of an item (or index entry).
+func keyOf(m item) itemKey { return itemKey{str(m, AttrPK), str(m, AttrSK)} }
+
+// str returns the string attribute name of m ("" if absent).
+func str(m item, name string) string {
+	if v, ok := m[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// num returns the number attribute name of m (0 if absent or not an int).
+func num(m item, name string) int64 {
+	var n int64
+	if v, ok := m[name].(*types.AttributeValueMemberN); ok {
+		_ = attributevalue.Unmarshal(v, &n)
+	}
+	return n
+}
+
+// getItem reads one item with a strongly consistent GetItem; nil if absent.
+func (s *Store) getItem(ctx context.Context, k itemKey, what string) (item, error) {
+	out, err := s.client.GetItem(ctx, &ddb.GetItemInput{TableName: &s.table, Key: k.av(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, translate(err, "get %s", what)
+	}
+	return out.Item, nil
+}
+
+// getRecord reads and decodes one record; missing() is the NotFound.
+func getRecord[I interface{ record() (R, error) }, R any](ctx context.Context, s *Store, k itemKey, what string, missing func() error) (R, error) {
+	var zero R
+	m, err := s.getItem(ctx, k, what)
+	if err != nil {
+		return zero, err
+	}
+	if m == nil {
+		return zero, missing()
+	}
+	it, err := decode[I](m)
+	if err != nil {
+		return zero, err
+	}
+	return it.record()
+}
