@@ -97,8 +97,10 @@ func versionsSQL(q registry.VersionQuery) (string, []any, error) {
 	}
 	if q.GitCommit != "" {
 		if isCommitPrefix(q.GitCommit) {
-			end, _ := prefixEnd(q.GitCommit) // hex digits: always has an end
-			where, args = append(where, "v.git_commit >= ?", "v.git_commit < ?"), append(args, q.GitCommit, end)
+			where, args = append(where, "v.git_commit >= ?"), append(args, q.GitCommit)
+			if end, ok := prefixEnd(q.GitCommit); ok {
+				where, args = append(where, "v.git_commit < ?"), append(args, end)
+			}
 		} else {
 			where, args = append(where, "v.git_commit = ?"), append(args, q.GitCommit)
 		}
@@ -114,19 +116,10 @@ func versionsSQL(q registry.VersionQuery) (string, []any, error) {
 		append(args, q.Limit+1), nil
 }
 
-// isCommitPrefix reports whether a git commit filter matches by prefix: at
-// least 7 hex digits (git's short hash). Anything else matches exactly.
-func isCommitPrefix(s string) bool {
-	if len(s) < 7 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+// isCommitPrefix reports whether a git commit filter matches by prefix: 7
+// or more characters (git's short hash, or the start of a tag or branch
+// name). Anything shorter matches exactly.
+func isCommitPrefix(s string) bool { return len(s) >= 7 }
 
 // prefixEnd returns the least string greater than every string with the
 // given prefix (in byte order), and false if there is none.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,45 @@ import (
 
 var versionListTests = []test{
 	{"FiltersAndPages", withStore(testListVersions)},
+	{"CommitPrefixIsNotOnlyHex", withStore(testCommitPrefixNames)},
+}
+
+// testCommitPrefixNames: lineage.code.commit may hold any revision name
+// (a tag, a branch); 7 or more characters match as a prefix whatever they
+// are, fewer match exactly.
+func testCommitPrefixNames(t *testing.T, s registry.Store) {
+	ctx := context.Background()
+	m := model("names")
+	m.LatestVersion = 3
+	commits := []string{"release-2024-11", "release-2024-12", "release"}
+	ch := &registry.Change{Models: []registry.Model{m}}
+	for i, c := range commits {
+		v := version("names", i+1)
+		v.Lineage.Code.Commit = c
+		ch.Versions = append(ch.Versions, v)
+	}
+	if err := s.Commit(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	for filter, want := range map[string][]int{
+		"release":         {3, 2, 1}, // 7 characters: a prefix of all three
+		"release-2024-1":  {2, 1},
+		"release-2024-11": {1},
+		"releas":          {}, // 6 characters: exact only
+		"Release":         {}, // case-sensitive
+	} {
+		p, err := s.ListVersions(ctx, registry.VersionQuery{Model: "names", GitCommit: filter, Limit: 10})
+		if err != nil {
+			t.Fatalf("filter %q: %v", filter, err)
+		}
+		var got []int
+		for _, v := range p.Items {
+			got = append(got, v.Number)
+		}
+		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("GitCommit %q: versions %v, want %v", filter, got, want)
+		}
+	}
 }
 
 // Commits of the filter fixtures: A and B share a 7-digit prefix, C shares
