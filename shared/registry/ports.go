@@ -15,8 +15,11 @@ import (
 // wrapping ErrStale) if the record exists. Revision n>1 means "update": the
 // store refuses (Conflict wrapping ErrStale) unless the stored record has
 // revision n-1. Deletes name the revision currently stored. A revision
-// below 1 is Invalid. An audit entry or event whose ID exists is a Conflict
-// wrapping ErrStale too. The caller re-reads and retries on ErrStale.
+// below 1 is Invalid. An audit entry (within its model) or event whose ID
+// exists is a Conflict wrapping ErrStale too. The caller re-reads and
+// retries on ErrStale. A Change beyond what the backend writes atomically
+// (DynamoDB: 100 items, 4 MB, one action per item) is Invalid; the service
+// writes a handful of records per Change.
 type Change struct {
 	Models         []Model
 	DeletedModels  []Model // deleted when the stored revision equals Revision
@@ -93,8 +96,13 @@ type Page[T any] struct {
 	Next  string
 }
 
-// Store keeps every record of the registry. Reads are strongly consistent
-// (a read after a successful Commit sees it). Methods return NotFound for a
+// Store keeps every record of the registry. Get methods, ListAliases,
+// ListAudit of a whole model and ListVersions without filters are strongly
+// consistent (they see every successful Commit); listings through an index
+// (filtered versions, models, approvals, executions, StageAt) may lag a
+// Commit briefly where indexes are eventually consistent (DynamoDB GSIs),
+// but never return a record older than its index entry. Methods return
+// NotFound for a
 // missing record, Invalid for a malformed cursor, Unavailable when the
 // backend asks to retry later, Internal otherwise.
 type Store interface {
@@ -167,6 +175,8 @@ type Store interface {
 type Artifacts interface {
 	// Begin prepares the backend for file f of session s and returns f with
 	// BackendID set where the backend needs one (an S3 multipart upload).
+	// If f.BackendID names an upload that no longer exists (aborted), Begin
+	// starts a new one.
 	Begin(ctx context.Context, s UploadSession, f UploadFile) (UploadFile, error)
 	// PresignPart returns the request that uploads part n (1-based) of f,
 	// valid until expires. When f.PartSHA256 is set the request only
@@ -179,11 +189,12 @@ type Artifacts interface {
 	// has f.Size bytes and SHA-256 f.SHA256, then makes it the version's
 	// file at f.Path. Invalid (naming what is wrong) if not; the file is not
 	// visible then. Calling it again after success returns nil. Conflict if
-	// a different file is already stored at that path; Unavailable while
-	// parts are still being written.
+	// a different file is already stored at that path; it may answer
+	// Unavailable while parts are still being written (where the backend
+	// can tell).
 	Complete(ctx context.Context, s UploadSession, f UploadFile) error
 	// Abort discards f's incomplete upload; nothing there is not an error.
-	// Unavailable while f is being completed.
+	// It may answer Unavailable while f is being completed.
 	Abort(ctx context.Context, s UploadSession, f UploadFile) error
 	// Discard removes the completed file path of a version that is not
 	// READY (left by an abandoned upload session), so that a new session

@@ -98,7 +98,8 @@ type UploadSession struct {
 }
 
 // PartRequest is the HTTP request a client makes to upload one part: it
-// sends exactly Method, URL and Headers (checksum headers are signed).
+// sends exactly Method, URL and Headers (checksum headers are signed), with
+// a body of Size bytes (Content-Length, which may be signed too).
 type PartRequest struct {
 	Number  int               `json:"number"`
 	Method  string            `json:"method"`
