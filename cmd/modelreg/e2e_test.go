@@ -180,16 +180,41 @@ func TestCLIExitCodes(t *testing.T) {
 	s.cli(adminToken, "register", "m1", "--artifact", "/does/not/exist").wantCode(t, exitUsage)
 	s.cli(adminToken, "bogus").wantCode(t, exitUsage)
 
+	// archive --keep-last keeps the newest N and skips what is archived.
+	for range 3 {
+		s.cli(adminToken, "register", "m1", "--source", "s3://b/k").must(t) // versions 2, 3, 4
+	}
+	s.cli(adminToken, "archive", "m1", "1").must(t)
+	dry := s.cli(adminToken, "archive", "m1", "--keep-last", "2", "--dry-run").must(t)
+	if !strings.Contains(dry.stdout, "would archive m1 version 2") || strings.Contains(dry.stdout, "version 1") {
+		t.Fatalf("dry run: %s", dry.stdout)
+	}
+	arch := s.cli(adminToken, "archive", "m1", "--keep-last", "2", "--output", "json").must(t)
+	var archived struct{ Archived []int }
+	decode(t, arch.stdout, &archived)
+	if !slices.Equal(archived.Archived, []int{2}) {
+		t.Fatalf("archive --keep-last 2 archived %v, want [2]", archived.Archived)
+	}
+	out := s.cli(adminToken, "versions", "m1", "--stage", "Archived", "--output", "json").must(t)
+	var vs []registry.Version
+	decode(t, out.stdout, &vs)
+	if len(vs) != 2 || vs[0].Number != 2 || vs[1].Number != 1 {
+		t.Fatalf("archived versions: %+v", vs)
+	}
+	s.cli(adminToken, "archive", "m1", "2").wantCode(t, exitConflict) // already archived
+	s.cli(adminToken, "stage", "m1", "Staging", "--at", "2026-01-01T00:00:00Z").wantCode(t, exitUsage)
+	s.cli(adminToken, "stage", "m1", "Production").wantCode(t, exitNotFound)
+
 	// A stored file that no longer matches its digest fails the download.
 	work := t.TempDir()
 	f, _ := randomFile(t, work, "w.bin", 4096)
 	s.cli(adminToken, "register", "m1", "--artifact", f).must(t)
-	stored := filepath.Join(s.dataDir, "artifacts", "objects", "m1", "2", "w.bin")
+	stored := filepath.Join(s.dataDir, "artifacts", "objects", "m1", "5", "w.bin")
 	if err := os.WriteFile(stored, make([]byte, 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dest := t.TempDir()
-	s.cli(adminToken, "download", "m1", "2", "--dest", dest).wantCode(t, exitChecksum)
+	s.cli(adminToken, "download", "m1", "5", "--dest", dest).wantCode(t, exitChecksum)
 	if _, err := os.Stat(filepath.Join(dest, "w.bin")); !os.IsNotExist(err) {
 		t.Fatalf("a file failing verification was left at its destination: %v", err)
 	}
