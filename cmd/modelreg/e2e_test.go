@@ -50,6 +50,13 @@ func endToEnd(t *testing.T, b backend) {
 	if ver.Lineage.Data.DatasetID != "transactions" || ver.Lineage.Data.DatasetVersion != "2026-11" || ver.Lineage.Run.RunID != "job-1" {
 		t.Fatalf("v1 lineage: %+v", ver.Lineage)
 	}
+	if ver.Lineage.Run.EndedAt == nil {
+		t.Errorf("the training end time was not taken from the artifact: %+v", ver.Lineage.Run)
+	}
+	// The tests run inside this repository's checkout: the CLI records its commit.
+	if head := git("rev-parse", "HEAD"); head != "" && ver.Lineage.Code.Commit != head {
+		t.Errorf("lineage commit %q, want HEAD %q", ver.Lineage.Code.Commit, head)
+	}
 
 	big, bigSum := randomFile(t, work, "model.bin", 50<<20)
 	v2 := s.cli(adminToken, "register", "fraud_model", "--artifact", big,
