@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/storetest"
 )
 
 // BenchmarkOperations runs service operations over the DynamoDB store
@@ -31,7 +31,7 @@ func BenchmarkOperations(b *testing.B) {
 		c := newClient(b, localEndpoint(b), m.install)
 		s := New(c, newTable(b, c))
 		svc, err := registry.NewService(registry.Config{
-			Store: s, Artifacts: noArtifacts{}, Secret: bytes.Repeat([]byte("b"), 32), Logger: slog.New(slog.DiscardHandler),
+			Store: s, Artifacts: storetest.UnusedArtifacts{}, Secret: bytes.Repeat([]byte("b"), 32), Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -208,41 +208,4 @@ func (m *meter) totals() (int, float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.requests, m.capacity
-}
-
-// noArtifacts is a registry.Artifacts the benchmark never uses.
-type noArtifacts struct {
-	// registry.Artifacts (nil) only keeps this fake compiling when the
-	// port grows a method; every method the port has today is below.
-	registry.Artifacts
-}
-
-var errNoArtifacts = errors.New("benchmark: artifacts are not used")
-
-func (noArtifacts) Begin(context.Context, registry.UploadSession, registry.UploadFile) (registry.UploadFile, error) {
-	return registry.UploadFile{}, errNoArtifacts
-}
-
-func (noArtifacts) PresignPart(context.Context, registry.UploadSession, registry.UploadFile, int, time.Time) (registry.PartRequest, error) {
-	return registry.PartRequest{}, errNoArtifacts
-}
-
-func (noArtifacts) UploadedParts(context.Context, registry.UploadSession, registry.UploadFile) ([]int, error) {
-	return nil, errNoArtifacts
-}
-
-func (noArtifacts) Complete(context.Context, registry.UploadSession, registry.UploadFile) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) Abort(context.Context, registry.UploadSession, registry.UploadFile) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) Discard(context.Context, string, int, string) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) PresignDownload(context.Context, string, int, string, time.Time) (string, error) {
-	return "", errNoArtifacts
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/storetest"
 )
 
 // The benchmarks go through registry.Service over this store, on a model
@@ -152,7 +153,7 @@ func benchService(b *testing.B, n int, writes bool) (*registry.Service, context.
 	}
 	b.Cleanup(func() { s.Close() })
 	svc, err := registry.NewService(registry.Config{
-		Store: s, Artifacts: noArtifacts{}, Secret: bytes.Repeat([]byte("b"), 32),
+		Store: s, Artifacts: storetest.UnusedArtifacts{}, Secret: bytes.Repeat([]byte("b"), 32),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -244,41 +245,4 @@ func BenchmarkStageLookup(b *testing.B) {
 			}
 		}
 	})
-}
-
-// noArtifacts is a registry.Artifacts the benchmarks never use.
-type noArtifacts struct {
-	// registry.Artifacts (nil) only keeps this fake compiling when the
-	// port grows a method; every method the port has today is below.
-	registry.Artifacts
-}
-
-var errNoArtifacts = errors.New("benchmark: artifacts are not used")
-
-func (noArtifacts) Begin(context.Context, registry.UploadSession, registry.UploadFile) (registry.UploadFile, error) {
-	return registry.UploadFile{}, errNoArtifacts
-}
-
-func (noArtifacts) PresignPart(context.Context, registry.UploadSession, registry.UploadFile, int, time.Time) (registry.PartRequest, error) {
-	return registry.PartRequest{}, errNoArtifacts
-}
-
-func (noArtifacts) UploadedParts(context.Context, registry.UploadSession, registry.UploadFile) ([]int, error) {
-	return nil, errNoArtifacts
-}
-
-func (noArtifacts) Complete(context.Context, registry.UploadSession, registry.UploadFile) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) Abort(context.Context, registry.UploadSession, registry.UploadFile) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) Discard(context.Context, string, int, string) error {
-	return errNoArtifacts
-}
-
-func (noArtifacts) PresignDownload(context.Context, string, int, string, time.Time) (string, error) {
-	return "", errNoArtifacts
 }

@@ -158,7 +158,7 @@ func testRaceIdempotency(t *testing.T, s registry.Store) {
 func testServiceRegisterRace(t *testing.T, s registry.Store) {
 	const n = 50
 	svc, err := registry.NewService(registry.Config{
-		Store: s, Artifacts: unusedArtifacts{}, Secret: bytes.Repeat([]byte("k"), 32),
+		Store: s, Artifacts: UnusedArtifacts{}, Secret: bytes.Repeat([]byte("k"), 32),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -232,9 +232,9 @@ func testServiceRegisterRace(t *testing.T, s registry.Store) {
 	}
 }
 
-// unusedArtifacts is a registry.Artifacts for tests that never touch
-// artifacts: every method fails.
-type unusedArtifacts struct {
+// UnusedArtifacts is a registry.Artifacts for tests and benchmarks of a
+// Store through the Service that never touch artifacts: every method fails.
+type UnusedArtifacts struct {
 	// registry.Artifacts (nil) only keeps this fake compiling when the
 	// port grows a method; every method the port has today is below.
 	registry.Artifacts
@@ -242,30 +242,30 @@ type unusedArtifacts struct {
 
 var errUnused = errors.New("storetest: artifacts are not used by this test")
 
-func (unusedArtifacts) Begin(context.Context, registry.UploadSession, registry.UploadFile) (registry.UploadFile, error) {
+func (UnusedArtifacts) Begin(context.Context, registry.UploadSession, registry.UploadFile) (registry.UploadFile, error) {
 	return registry.UploadFile{}, errUnused
 }
 
-func (unusedArtifacts) PresignPart(context.Context, registry.UploadSession, registry.UploadFile, int, time.Time) (registry.PartRequest, error) {
+func (UnusedArtifacts) PresignPart(context.Context, registry.UploadSession, registry.UploadFile, int, time.Time) (registry.PartRequest, error) {
 	return registry.PartRequest{}, errUnused
 }
 
-func (unusedArtifacts) UploadedParts(context.Context, registry.UploadSession, registry.UploadFile) ([]int, error) {
+func (UnusedArtifacts) UploadedParts(context.Context, registry.UploadSession, registry.UploadFile) ([]int, error) {
 	return nil, errUnused
 }
 
-func (unusedArtifacts) Complete(context.Context, registry.UploadSession, registry.UploadFile) error {
+func (UnusedArtifacts) Complete(context.Context, registry.UploadSession, registry.UploadFile) error {
 	return errUnused
 }
 
-func (unusedArtifacts) Abort(context.Context, registry.UploadSession, registry.UploadFile) error {
+func (UnusedArtifacts) Abort(context.Context, registry.UploadSession, registry.UploadFile) error {
 	return errUnused
 }
 
-func (unusedArtifacts) Discard(context.Context, string, int, string) error {
+func (UnusedArtifacts) Discard(context.Context, string, int, string) error {
 	return errUnused
 }
 
-func (unusedArtifacts) PresignDownload(context.Context, string, int, string, time.Time) (string, error) {
+func (UnusedArtifacts) PresignDownload(context.Context, string, int, string, time.Time) (string, error) {
 	return "", errUnused
 }
