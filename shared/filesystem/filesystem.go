@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
@@ -69,6 +70,7 @@ type Artifacts struct {
 	mu       sync.Mutex
 	files    map[string]*fileState  // by upload key
 	prefixes map[string]*prefixHash // by upload key: hashing on the way in
+	writeGen atomic.Uint64          // numbers part writes (see prefixHash.gens)
 }
 
 // fileState tracks the requests working on one file's upload.
@@ -230,22 +232,28 @@ func (a *Artifacts) Abort(ctx context.Context, s registry.UploadSession, f regis
 	return a.emptyTrash(trash)
 }
 
-// Discard removes a completed file of a version that is not READY (the
-// service guarantees that), so a new upload session can put another file
-// there. A missing file is not an error. Invalid.
+// Discard removes what an abandoned session left at path in a version that
+// is not READY (the service guarantees that), so a new upload session can
+// put another file there: the file, or a directory of such files, and then
+// the directories it leaves empty up to the version's. Nothing there is not
+// an error. Invalid.
 func (a *Artifacts) Discard(ctx context.Context, model string, version int, path string) error {
 	if err := validateObject(model, version, path); err != nil {
 		return err
 	}
 	name := objectName(model, version, path)
-	err := a.root.Remove(name)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := a.root.Lstat(name); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
+	if err := a.root.RemoveAll(name); err != nil {
 		return registry.Wrap(registry.Internal, err, "discard %s", path)
 	}
-	if err := a.syncDir(filepath.Dir(name)); err != nil {
+	top := objectName(model, version, ".")
+	dir := filepath.Dir(name)
+	for dir != top && a.root.Remove(dir) == nil { // fails once a directory is not empty
+		dir = filepath.Dir(dir)
+	}
+	if err := a.syncDir(dir); err != nil {
 		return registry.Wrap(registry.Internal, err, "discard %s", path)
 	}
 	return nil
@@ -305,8 +313,39 @@ func validateFile(s registry.UploadSession, f registry.UploadFile) error {
 }
 
 // objectName is the name of a completed file, relative to the root.
+// Model names and paths are case-sensitive, but the disks of many laptops
+// are not (macOS, Windows) and may fold Unicode forms: each name is stored
+// as diskName of it, so that names which differ can never meet on disk.
 func objectName(model string, version int, path string) string {
-	return filepath.Join(objectsDir, model, strconv.Itoa(version), filepath.FromSlash(path))
+	if path == "." {
+		return filepath.Join(objectsDir, diskName(model), strconv.Itoa(version))
+	}
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		segs[i] = diskName(seg)
+	}
+	return filepath.Join(append([]string{objectsDir, diskName(model), strconv.Itoa(version)}, segs...)...)
+}
+
+// diskName encodes one name so that it is lowercase ASCII and still
+// readable, and different names stay different on any disk: lowercase
+// letters, digits, '.', '_' and '-' stand for themselves, an uppercase
+// letter is '!' and its lowercase (as in Go's module cache), and any other
+// byte is '%' and two lowercase hex digits.
+func diskName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+			b.WriteByte(c)
+		case 'A' <= c && c <= 'Z':
+			b.WriteByte('!')
+			b.WriteByte(c + ('a' - 'A'))
+		default:
+			fmt.Fprintf(&b, "%%%02x", c)
+		}
+	}
+	return b.String()
 }
 
 // uploadKey is the directory of one file's upload, relative to the root.

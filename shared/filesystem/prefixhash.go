@@ -30,8 +30,11 @@ type prefixHash struct {
 	hashedTo    int64      // bytes [0, hashedTo) are in h
 	inflightLen int64      // bytes [hashedTo, hashedTo+inflightLen) are being hashed
 	ranges      map[int64]int64
-	// gens counts the writes started at each offset: a part counts as
-	// received only if no other write of it started after its own.
+	// gens holds the generation of the last write started at each offset:
+	// a part counts as received only if no other write of it started after
+	// its own. Generations come from one counter for all files (a.writeGen),
+	// so a write that began before an upload was aborted and begun again
+	// can never pass for one of the new upload's.
 	gens   map[int64]uint64
 	broken bool
 }
@@ -63,15 +66,19 @@ func (a *Artifacts) rewriting(key string, offset int64) uint64 {
 	if offset < p.hashedTo+p.inflightLen {
 		p.broken = true
 	}
-	p.gens[offset]++
-	return p.gens[offset]
+	gen := a.writeGen.Add(1)
+	p.gens[offset] = gen
+	return gen
 }
 
 // received is called once a part's bytes (written by the write of
 // generation gen) are durable and marked. If they extend the hashed
 // stretch and no worker runs, it starts one. It never waits for hashing.
 func (a *Artifacts) received(key string, offset, length int64, gen uint64) {
-	p := a.prefix(key, true)
+	p := a.prefix(key, false) // none: the upload was completed or aborted meanwhile
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	if p.broken || length == 0 || p.gens[offset] != gen {
 		p.mu.Unlock()
