@@ -443,8 +443,7 @@ func runStage(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func runMetrics(ctx context.Context, args []string, out io.Writer) error {
-	fs, g := newFlags("metrics", "NAME VERSION NAME=VALUE...")
-	source := fs.String("source", "production", "where the values come from")
+	fs, g := newFlags("metrics", "NAME VERSION NAME=VALUE...  (production metrics, measured after deployment)")
 	pos, err := parse(fs, g, args)
 	if err != nil {
 		return err
@@ -465,7 +464,7 @@ func runMetrics(ctx context.Context, args []string, out io.Writer) error {
 		}
 		values[k] = f
 	}
-	v, err := g.client().PushMetrics(ctx, model, number, values, *source)
+	v, err := g.client().PushMetrics(ctx, model, number, values, "")
 	if err != nil {
 		return err
 	}

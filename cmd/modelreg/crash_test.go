@@ -197,3 +197,34 @@ func postWithKey(base, path, key string, body []byte) (rawResponse, error) {
 	}
 	return rawResponse{resp.StatusCode, buf.Bytes(), resp.Header.Get("Idempotent-Replayed")}, nil
 }
+
+// TestCrashAfterVerifyResumes: the server dies after completion verified
+// and placed the file but before the version became READY. The resume
+// finds the file verified (no part is asked for again) and finishes.
+func TestCrashAfterVerifyResumes(t *testing.T) {
+	dir := setupModel(t)
+	file, sum := randomFile(t, t.TempDir(), "w.bin", 20<<20) // 2 parts
+	// Commits after the start: the version, the upload session, then READY.
+	s := startServer(t, dir, failpoint.Env+"="+failpoint.StoreBeforeCommit+"=3")
+	if r := s.cli(adminToken, "register", "crashy", "--artifact", file); r.code == 0 {
+		t.Fatalf("register succeeded although the server died: %s", r.stdout)
+	}
+	s.waitKilled()
+
+	s = startServer(t, dir)
+	c := noRetry(s.url)
+	ctx := context.Background()
+	v, err := c.GetVersion(ctx, "crashy", 2)
+	if err != nil || v.Status != registry.StatusPendingUpload || v.UploadID == "" {
+		t.Fatalf("version after the crash: %+v, %v", v, err)
+	}
+	ticket, err := c.RefreshUpload(ctx, "crashy", 2, v.UploadID)
+	if err != nil || len(ticket.Files) != 1 || len(ticket.Files[0].Parts) != 0 {
+		t.Fatalf("refresh asks for %+v (%v), want nothing: the file was verified", ticket.Files, err)
+	}
+	s.cli(adminToken, "upload", "crashy", "2", file, "--resume").must(t)
+	v, err = c.GetVersion(ctx, "crashy", 2)
+	if err != nil || v.Status != registry.StatusReady || v.Artifacts[0].SHA256 != sum {
+		t.Fatalf("after resume: %+v, %v", v, err)
+	}
+}

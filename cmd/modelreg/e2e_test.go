@@ -183,6 +183,8 @@ func TestCLIExitCodes(t *testing.T) {
 	s.cli(readerToken, "models", "create", "m2").wantCode(t, exitAuth)
 	s.cli(adminToken, "register", "m1", "--source", "s3://b/k").must(t)
 	s.cli(adminToken, "promote", "m1", "1", "--to", "Production", "--reason", "go").wantCode(t, exitNotImplemented)
+	s.cli(adminToken, "metrics", "m1", "1", "latency_p99=12.5").must(t)
+	s.cli(adminToken, "metrics", "m1", "1", "latency_p99=bad").wantCode(t, exitUsage)
 	s.cli(adminToken, "promote", "m1", "1", "--to", "Nowhere").wantCode(t, exitUsage)
 	s.cli(adminToken, "register", "m1", "--artifact", "/does/not/exist").wantCode(t, exitUsage)
 	s.cli(adminToken, "bogus").wantCode(t, exitUsage)

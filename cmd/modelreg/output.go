@@ -190,7 +190,8 @@ func (p *progressBar) draw() {
 	done := p.done.Load()
 	frac := 1.0
 	if p.total > 0 {
-		frac = float64(done) / float64(p.total)
+		// Retried parts can be read further than sent: keep it in 0..1.
+		frac = min(max(float64(done)/float64(p.total), 0), 1)
 	}
 	const width = 30
 	filled := int(frac * width)

@@ -164,6 +164,7 @@ func collectArtifacts(args []string) ([]artifactFile, error) {
 		if err != nil {
 			return nil, usagef("artifact %s: %v", a, err)
 		}
+		before := len(seen)
 		if !st.IsDir() {
 			if err := add(a, filepath.Base(a), st.ModTime()); err != nil {
 				return nil, err
@@ -174,12 +175,14 @@ func collectArtifacts(args []string) ([]artifactFile, error) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			info, err := d.Info()
+			// Follow links to files (a Hugging Face snapshot is all links);
+			// skip sockets, devices and links to directories.
+			info, err := os.Stat(p)
 			if err != nil {
-				return err
+				return usagef("artifact %s: %v", p, err)
+			}
+			if !info.Mode().IsRegular() {
+				return nil
 			}
 			rel, err := filepath.Rel(a, p)
 			if err != nil {
@@ -189,6 +192,9 @@ func collectArtifacts(args []string) ([]artifactFile, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if len(seen) == before {
+			return nil, usagef("artifact directory %s holds no files", a)
 		}
 	}
 	return files, nil
@@ -256,7 +262,11 @@ func sendAndComplete(ctx context.Context, c *client.Client, ticket registry.Uplo
 	if err != nil {
 		return registry.Version{Number: ticket.Version}, err
 	}
-	return c.CompleteUpload(ctx, ticket.Model, ticket.Version, ticket.UploadID)
+	v, err := c.CompleteUpload(ctx, ticket.Model, ticket.Version, ticket.UploadID)
+	if err != nil {
+		return registry.Version{Number: ticket.Version}, err
+	}
+	return v, nil
 }
 
 func parseMetrics(l []string) (map[string]client.MetricValue, error) {

@@ -152,3 +152,72 @@ func TestPrepareFileDigests(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteTooEarlyKeepsParts: completing before every part arrived
+// says which are missing and keeps the ones that did.
+func TestCompleteTooEarlyKeepsParts(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	c := noRetry(s.url)
+	ctx := context.Background()
+	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "early"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegisterVersion(ctx, "early", client.NewVersion{}); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := randomFile(t, t.TempDir(), "w.bin", registry.SinglePartMax+1000) // 2 parts
+	lf, err := client.PrepareFile(path, "w.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := c.CreateUpload(ctx, "early", 1, []registry.FileSpec{lf.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ticket
+	first.Files = []registry.FileTicket{ticket.Files[0]}
+	first.Files[0].Parts = first.Files[0].Parts[:1]
+	if err := c.UploadParts(ctx, first, map[string]string{"w.bin": path}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CompleteUpload(ctx, "early", 1, ticket.UploadID)
+	if !client.IsStatus(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "part 2 missing") {
+		t.Fatalf("early complete: %v", err)
+	}
+	again, err := c.RefreshUpload(ctx, "early", 1, ticket.UploadID)
+	if err != nil || len(again.Files[0].Parts) != 1 || again.Files[0].Parts[0].Number != 2 {
+		t.Fatalf("refresh after an early complete asks for %+v (%v), want part 2 only", again.Files, err)
+	}
+	if err := c.UploadParts(ctx, again, map[string]string{"w.bin": path}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.CompleteUpload(ctx, "early", 1, ticket.UploadID); err != nil || v.Status != registry.StatusReady {
+		t.Fatalf("complete: %+v, %v", v, err)
+	}
+}
+
+// TestCollectArtifactsFollowsLinks: a directory of symlinks (a Hugging Face
+// snapshot) uploads the files they point at; a directory with no files is
+// refused instead of registering a version that waits forever.
+func TestCollectArtifactsFollowsLinks(t *testing.T) {
+	blobs, snap := t.TempDir(), t.TempDir()
+	target := writeFile(t, blobs, "abc123", []byte("weights"))
+	writeFile(t, snap, "config.json", []byte("{}"))
+	if err := os.Symlink(target, filepath.Join(snap, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := collectArtifacts([]string{snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.path)
+	}
+	if strings.Join(paths, ",") != "config.json,model.safetensors" {
+		t.Fatalf("collected %v", paths)
+	}
+	if _, err := collectArtifacts([]string{t.TempDir()}); exitCode(err) != exitUsage {
+		t.Fatalf("an empty directory: %v, want a usage error", err)
+	}
+}

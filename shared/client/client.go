@@ -63,10 +63,12 @@ func IsStatus(err error, status int) bool {
 	return errors.As(err, &e) && e.Status == status
 }
 
-// retryable reports whether a request that failed this way may be sent again.
+// retryable reports whether a request that failed this way may be sent
+// again: a network failure (including one attempt running out of time) or
+// an answer that asks for it. Whether the caller gave up is checked apart.
 func retryable(err error, status int) bool {
 	if err != nil {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		return !errors.Is(err, context.Canceled)
 	}
 	return status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
 		status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout ||
@@ -102,7 +104,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if err == nil {
 			return nil
 		}
-		if attempt >= c.Retries || !retryable(transportErr(err), status) {
+		if ctx.Err() != nil || attempt >= c.Retries || !retryable(transportErr(err), status) {
 			return err
 		}
 		select {
@@ -112,6 +114,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 	}
 }
+
+// attemptTimeout bounds one API request. Completing an upload may hash a
+// large file on the server; a retry with the same Idempotency-Key then
+// gets the answer once it is there.
+const attemptTimeout = 10 * time.Minute
 
 // transportErr returns err if it is not an API answer (so it is a network
 // failure), nil otherwise.
@@ -124,7 +131,7 @@ func transportErr(err error) error {
 }
 
 func (c *Client) send(ctx context.Context, method, u string, payload []byte, idemKey string, out any) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	var rd io.Reader
 	if payload != nil {

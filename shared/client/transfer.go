@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -197,7 +198,7 @@ func (c *Client) putPart(ctx context.Context, p registry.PartRequest, body io.Re
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, redact(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -205,6 +206,21 @@ func (c *Client) putPart(ctx context.Context, p registry.PartRequest, body io.Re
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
+}
+
+// redact drops the query of a presigned URL from a network error: it holds
+// the signature (and on AWS the credential and session token), which would
+// let anyone reading a CI log upload or download until it expires.
+func redact(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	where := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		where = u.Scheme + "://" + u.Host + u.Path
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, where, ue.Err)
 }
 
 type countingReader struct {
@@ -263,7 +279,7 @@ func (c *Client) fetch(ctx context.Context, link registry.DownloadLink, tmp stri
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, redact(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -41,12 +41,17 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 	if len(p.writes) == 0 {
 		return nil
 	}
+	// One token per set of actions: if an attempt fails ambiguously (a
+	// timeout after DynamoDB committed), its retry is recognised as the same
+	// transaction for 10 minutes instead of being applied again (or failing
+	// its conditions and making the service repeat the operation).
+	token := registry.RandomToken(16)
 	for attempt, rebuilds := 1, 0; ; {
 		acts, err := p.build(s.table)
 		if err != nil {
 			return err
 		}
-		in := &ddb.TransactWriteItemsInput{TransactItems: make([]types.TransactWriteItem, len(acts))}
+		in := &ddb.TransactWriteItemsInput{TransactItems: make([]types.TransactWriteItem, len(acts)), ClientRequestToken: aws.String(token)}
 		for i, a := range acts {
 			in.TransactItems[i] = a.item
 		}
@@ -67,6 +72,7 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 				return registry.Wrap(registry.Invalid, err, "commit refused by DynamoDB: %s", v.invalid)
 			case v.expanded && !v.retry && rebuilds < 3:
 				rebuilds++ // the side items changed: write them this time
+				token = registry.RandomToken(16)
 				continue
 			case !v.retry:
 				return translate(err, "commit")

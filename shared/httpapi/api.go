@@ -62,7 +62,15 @@ type route struct {
 	perm   registry.Permission
 	status int
 	handle handlerFunc
+	// maxBody, if set, replaces the API's body limit for this route.
+	maxBody int64
 }
+
+// UploadMaxBodyBytes is the body limit of upload-session requests: they
+// carry a SHA-256 per part (about 67 bytes of JSON each), and a sharded
+// checkpoint of many large files has many parts. 8 MiB holds about 120,000
+// digests, nearly 2 TB in 16 MiB parts, and stays under API Gateway's 10 MB.
+const UploadMaxBodyBytes int64 = 8 << 20
 
 // pattern is the ServeMux pattern of rt.
 func (rt route) pattern() string { return rt.method + " " + rt.path }
@@ -92,7 +100,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/models/{name}/versions/{version}", perm: read, status: http.StatusOK, handle: (*api).getVersion},
 	{method: "PATCH", path: "/v1/models/{name}/versions/{version}", perm: publish, status: http.StatusOK, handle: (*api).updateVersion},
 
-	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads", perm: publish, status: http.StatusCreated, handle: (*api).createUpload},
+	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads", perm: publish, status: http.StatusCreated, handle: (*api).createUpload, maxBody: UploadMaxBodyBytes},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/complete", perm: publish, status: http.StatusOK, handle: (*api).completeUpload},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/refresh", perm: publish, status: http.StatusOK, handle: (*api).refreshUpload},
 	{method: "GET", path: "/v1/models/{name}/versions/{version}/download", perm: read, status: http.StatusOK, handle: (*api).download},

@@ -176,7 +176,11 @@ func (a *api) endpoint(rt route) http.Handler {
 		}
 		in := &input{r: r}
 		if isWrite(r.Method) {
-			body, err := a.readBody(w, r)
+			limit := a.maxBody
+			if rt.maxBody > 0 {
+				limit = rt.maxBody
+			}
+			body, err := a.readBody(w, r, limit)
 			if err != nil {
 				a.fail(w, r, err)
 				return

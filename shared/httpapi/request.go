@@ -149,17 +149,17 @@ func jsonKind(kind string) string {
 	return "a " + kind
 }
 
-// readBody reads the body of a write, at most a.maxBody bytes (413 beyond),
+// readBody reads the body of a write, at most limit bytes (413 beyond),
 // and checks that a non-empty body is declared JSON (or not declared).
-func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	tooLarge := registry.Errorf(registry.TooLarge, "request body is larger than %d bytes", a.maxBody)
-	if r.ContentLength > a.maxBody {
+	tooLarge := registry.Errorf(registry.TooLarge, "request body is larger than %d bytes", limit)
+	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -13,8 +14,13 @@ func MissingParts(path string, got []int, parts int) error {
 	if len(m) == 0 {
 		return nil
 	}
-	return Errorf(Invalid, "file %s: %s missing", path, describeParts(m))
+	return Wrap(Invalid, ErrPartsMissing, "file %s: %s missing", path, describeParts(m))
 }
+
+// ErrPartsMissing is the cause of the Invalid error Artifacts.Complete gives
+// when parts have not arrived yet: nothing is wrong with what did arrive,
+// so the parts are kept and the client sends the rest.
+var ErrPartsMissing = errors.New("parts missing")
 
 // missing returns the numbers in 1..parts that are not in got (ascending).
 func missingParts(got []int, parts int) []int {

@@ -118,8 +118,12 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, number int)
 		return Alias{}, err
 	}
 	res, err := s.update(ctx, func() (*Change, any, error) {
-		if _, err := s.GetVersion(ctx, model, number); err != nil {
+		v, err := s.GetVersion(ctx, model, number)
+		if err != nil {
 			return nil, nil, err
+		}
+		if v.Status != StatusReady {
+			return nil, nil, Errorf(Conflict, "version %d of %s is %s: an alias points serving code at a version, so only READY versions can have one", number, model, v.Status)
 		}
 		now := s.Now()
 		al, err := s.cfg.Store.GetAlias(ctx, model, alias)

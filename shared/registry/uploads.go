@@ -180,9 +180,12 @@ func (s *Service) CreateUpload(ctx context.Context, model string, number int, sp
 			stale[f.Path] = true
 		}
 	}
+	// A failure here is not the request's: the session is committed and
+	// its ticket is the answer. A path left in the way makes this session's
+	// completion a Conflict, and the next session discards it again.
 	for p := range stale {
 		if err := s.cfg.Artifacts.Discard(ctx, model, number, p); err != nil {
-			return UploadTicket{}, fmt.Errorf("clear %s for the new upload: %w", p, err)
+			s.log.Error("clear a path for a new upload", "model", model, "version", number, "path", p, "err", err)
 		}
 	}
 	return ticket, nil
@@ -269,6 +272,13 @@ func (s *Service) RefreshUpload(ctx context.Context, model string, number int, i
 			if err != nil {
 				return nil, nil, fmt.Errorf("list parts of %s: %w", f.Path, err)
 			}
+			// No parts: either none came yet, or a completion verified the
+			// file and was cut off before it was recorded (the parts are gone
+			// then). Complete tells which, and is a no-op for the first.
+			if len(got) == 0 && s.cfg.Artifacts.Complete(ctx, sess, f) == nil {
+				sess.Files[i].Completed = true
+				continue
+			}
 			skip[i] = got
 		}
 		t, err := s.ticket(ctx, sess, skip)
@@ -312,14 +322,17 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 		// Files verified so far stay verified: record them, so a refresh
 		// does not ask for them again.
 		var restart map[int]UploadFile
-		if IsCode(err, Invalid) {
+		switch {
+		case errors.Is(err, ErrPartsMissing):
+			err = Errorf(Invalid, "%s: refresh upload %s and send them", ErrorMessage(err), sess.ID)
+		case IsCode(err, Invalid):
 			nf, rerr := s.restartFile(ctx, sess, f)
 			if rerr != nil {
 				return Version{}, rerr
 			}
 			restart = map[int]UploadFile{i: nf}
 			err = Errorf(Invalid, "%s; the file's parts were discarded: refresh upload %s and send it again", ErrorMessage(err), sess.ID)
-		} else {
+		default:
 			err = fmt.Errorf("complete %s: %w", f.Path, err)
 		}
 		if merr := s.recordFiles(ctx, sess.ID, done, restart); merr != nil {

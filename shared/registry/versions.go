@@ -154,13 +154,18 @@ func (s *Service) UpdateVersion(ctx context.Context, model string, number int, p
 	})
 }
 
-// PushMetrics records metrics measured after deployment (source production
-// unless given). A pushed value replaces an earlier value of the same name
-// and source (the audit entry keeps both); it never replaces a training or
-// validation metric: that is a Conflict.
+// PushMetrics records metrics measured after deployment (source
+// production, the only source a push may have: training and validation
+// metrics are part of how the version was made and never change). A pushed
+// value replaces an earlier pushed value of the same name (the audit entry
+// keeps both); a name already recorded from training or validation is a
+// Conflict. Invalid.
 func (s *Service) PushMetrics(ctx context.Context, model string, number int, values map[string]float64, source MetricSource) (Version, error) {
 	if source == "" {
 		source = SourceProduction
+	}
+	if source != SourceProduction {
+		return Version{}, Errorf(Invalid, "pushed metrics are production metrics; training and validation metrics are recorded at registration and never change")
 	}
 	if len(values) == 0 {
 		return Version{}, Errorf(Invalid, "no metrics given")
