@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +99,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 	w := table(out)
 	fmt.Fprintf(w, "Name:\t%s\nDescription:\t%s\nOwner:\t%s\nLatest version:\t%d\nProduction version:\t%d\nCreated:\t%s by %s\n",
 		m.Name, m.Description, m.Owner, m.LatestVersion, m.ProductionVersion, ts(m.CreatedAt), m.CreatedBy)
-	for _, k := range sortedKeys(m.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(m.Tags)) {
 		fmt.Fprintf(w, "Tag:\t%s = %s\n", k, m.Tags[k])
 	}
 	return w.Flush()
@@ -330,7 +332,7 @@ func runArchive(ctx context.Context, args []string, out io.Writer) error {
 			targets = append(targets, n)
 		}
 	}
-	var archived []int
+	archived := []int{}
 	for _, n := range targets {
 		if *dryRun {
 			fmt.Fprintf(out, "would archive %s version %d\n", model, n)
@@ -342,19 +344,12 @@ func runArchive(ctx context.Context, args []string, out io.Writer) error {
 		archived = append(archived, n)
 	}
 	if g.json() {
-		return printJSON(out, map[string]any{"model": model, "archived": nonNilInts(archived), "dry_run": *dryRun})
+		return printJSON(out, map[string]any{"model": model, "archived": archived, "dry_run": *dryRun})
 	}
 	if !*dryRun {
 		fmt.Fprintf(out, "archived %d versions of %s: %v\n", len(archived), model, archived)
 	}
 	return nil
-}
-
-func nonNilInts(s []int) []int {
-	if s == nil {
-		return []int{}
-	}
-	return s
 }
 
 func runAlias(ctx context.Context, args []string, out io.Writer) error {
@@ -581,7 +576,7 @@ func printComparison(out io.Writer, cmp registry.Comparison) error {
 			switch {
 			case !ok:
 				fmt.Fprint(w, "\t-")
-			case contains(row.Best, v.Number):
+			case slices.Contains(row.Best, v.Number):
 				fmt.Fprintf(w, "\t%g *", val)
 			default:
 				fmt.Fprintf(w, "\t%g", val)
@@ -618,15 +613,6 @@ func versionList(ns []int) string {
 		parts[i] = "v" + strconv.Itoa(n)
 	}
 	return strings.Join(parts, " ")
-}
-
-func contains(s []int, x int) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func runApprovals(ctx context.Context, args []string, out io.Writer) error {

@@ -14,9 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -99,11 +100,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 
 func usage(out io.Writer) {
 	fmt.Fprintln(out, "modelreg: a model registry.\n\nUsage: modelreg COMMAND [flags] [args]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(commands))
 	for _, n := range names {
 		fmt.Fprintf(out, "  %-10s %s\n", n, commands[n].summary)
 	}

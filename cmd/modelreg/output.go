@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,11 +47,7 @@ func ts(t time.Time) string {
 }
 
 func formatMetrics(m map[string]registry.Metric) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%g", k, m[k].Value)
@@ -114,38 +111,20 @@ func printVersion(out io.Writer, v registry.Version) error {
 	if l.SourceURI != "" {
 		fmt.Fprintf(w, "Source:\t%s\n", l.SourceURI)
 	}
-	for _, k := range sortedMetricNames(v.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
 		m := v.Metrics[k]
 		fmt.Fprintf(w, "Metric:\t%s = %g (%s)\n", k, m.Value, m.Source)
 	}
-	for _, k := range sortedKeys(v.Params) {
+	for _, k := range slices.Sorted(maps.Keys(v.Params)) {
 		fmt.Fprintf(w, "Param:\t%s = %s\n", k, v.Params[k])
 	}
-	for _, k := range sortedKeys(v.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(v.Tags)) {
 		fmt.Fprintf(w, "Tag:\t%s = %s\n", k, v.Tags[k])
 	}
 	for _, a := range v.Artifacts {
 		fmt.Fprintf(w, "Artifact:\t%s %s sha256:%s\n", a.Path, humanBytes(a.Size), a.SHA256)
 	}
 	return w.Flush()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedMetricNames(m map[string]registry.Metric) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // progressBar draws transfer progress on stderr when it is a terminal and

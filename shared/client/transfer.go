@@ -52,55 +52,49 @@ func PrepareFile(local, regPath string) (LocalFile, error) {
 	n := registry.PartCount(size, ps)
 	spec := registry.FileSpec{Path: regPath, Size: size, PartSize: ps}
 
-	var wg sync.WaitGroup
-	var wholeErr error
-	wg.Add(1)
+	wholeDone := make(chan error, 1)
 	go func() {
-		defer wg.Done()
 		h := sha256.New()
-		if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), make([]byte, hashBuf)); err != nil {
-			wholeErr = err
-			return
-		}
+		_, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), make([]byte, hashBuf))
 		spec.SHA256 = hex.EncodeToString(h.Sum(nil))
+		wholeDone <- err
 	}()
-	if n > 1 {
-		spec.PartSHA256 = make([]string, n)
-		jobs := make(chan int)
-		var partErr error
-		var mu sync.Mutex
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, hashBuf)
-				for p := range jobs {
-					off, l := registry.PartRange(size, ps, p)
-					h := sha256.New()
-					if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, l), buf); err != nil {
-						mu.Lock()
-						partErr = err
-						mu.Unlock()
-						continue
-					}
-					spec.PartSHA256[p-1] = hex.EncodeToString(h.Sum(nil))
-				}
-			}()
-		}
-		for p := 1; p <= n; p++ {
-			jobs <- p
-		}
-		close(jobs)
-		wg.Wait()
-		if partErr != nil {
-			return LocalFile{}, fmt.Errorf("hash %s: %w", local, partErr)
-		}
-	}
-	wg.Wait()
-	if wholeErr != nil {
-		return LocalFile{}, fmt.Errorf("hash %s: %w", local, wholeErr)
+	partErr := hashParts(f, size, ps, n, &spec)
+	if err := errors.Join(<-wholeDone, partErr); err != nil {
+		return LocalFile{}, fmt.Errorf("hash %s: %w", local, err)
 	}
 	return LocalFile{Local: local, Spec: spec}, nil
+}
+
+// hashParts fills spec.PartSHA256 for a file of n > 1 parts of ps bytes,
+// two parts at a time.
+func hashParts(f *os.File, size, ps int64, n int, spec *registry.FileSpec) error {
+	if n <= 1 {
+		return nil
+	}
+	spec.PartSHA256 = make([]string, n)
+	jobs := make(chan int)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			buf := make([]byte, hashBuf)
+			var first error
+			for p := range jobs {
+				off, l := registry.PartRange(size, ps, p)
+				h := sha256.New()
+				if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, l), buf); err != nil && first == nil {
+					first = err
+				}
+				spec.PartSHA256[p-1] = hex.EncodeToString(h.Sum(nil))
+			}
+			errs <- first
+		}()
+	}
+	for p := 1; p <= n; p++ {
+		jobs <- p
+	}
+	close(jobs)
+	return errors.Join(<-errs, <-errs)
 }
 
 // Progress is told how many more bytes were transferred (negative when a

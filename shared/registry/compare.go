@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ func (s *Service) Compare(ctx context.Context, model string, numbers []int, by s
 			paramNames[k] = true
 		}
 	}
-	for _, name := range sortedKeys(metricNames) {
+	for _, name := range slices.Sorted(maps.Keys(metricNames)) {
 		row := MetricRow{Name: name, Values: map[int]float64{}, HigherIsBetter: HigherIsBetter(name)}
 		if name == byName {
 			row.HigherIsBetter = byHigher
@@ -112,7 +113,7 @@ func (s *Service) Compare(ctx context.Context, model string, numbers []int, by s
 		row.Best = bestOf(row.Values, row.HigherIsBetter, c.Versions)
 		c.Metrics = append(c.Metrics, row)
 	}
-	for _, name := range sortedKeys(paramNames) {
+	for _, name := range slices.Sorted(maps.Keys(paramNames)) {
 		row := ParamRow{Name: name, Values: map[int]string{}}
 		for i, v := range c.Versions {
 			val, ok := v.Params[name]
@@ -181,13 +182,4 @@ func bestOf(values map[int]float64, higher bool, order []Version) []int {
 		}
 	}
 	return best
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

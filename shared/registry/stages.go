@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -32,10 +33,7 @@ func (s *Service) Transition(ctx context.Context, model string, number int, to S
 		return TransitionResult{}, err
 	}
 	if to == StageProduction {
-		if s.cfg.Workflow == nil {
-			return TransitionResult{}, Errorf(NotImplemented, "promotion to Production goes through the approval workflow, which this registry does not run yet; move the version to Staging and point an alias at it meanwhile")
-		}
-		return TransitionResult{}, Errorf(NotImplemented, "promotion to Production is not wired to the workflow yet")
+		return TransitionResult{}, Errorf(NotImplemented, "promotion to Production goes through the approval workflow, which this registry does not run yet; move the version to Staging and point an alias at it meanwhile")
 	}
 	allowedFrom, ok := directMoves[to]
 	if !ok {
@@ -47,7 +45,7 @@ func (s *Service) Transition(ctx context.Context, model string, number int, to S
 			return Errorf(Conflict, "version %d of %s is already in %s", number, model, to)
 		case v.Stage == StageProduction:
 			return Errorf(Conflict, "version %d of %s is in Production: promote another version (or roll back) to replace it", number, model)
-		case !contains(allowedFrom, v.Stage):
+		case !slices.Contains(allowedFrom, v.Stage):
 			return Errorf(Conflict, "version %d of %s cannot move from %s to %s", number, model, v.Stage, to)
 		case to == StageStaging && v.Status != StatusReady:
 			return Errorf(Conflict, "version %d of %s is %s: only READY versions move to Staging (finish its upload first)", number, model, v.Status)
@@ -62,15 +60,6 @@ func (s *Service) Transition(ctx context.Context, model string, number int, to S
 		return TransitionResult{}, err
 	}
 	return TransitionResult{Version: &v}, nil
-}
-
-func contains[T comparable](s []T, x T) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // StageVersion returns the version in a stage: the Production version, or

@@ -209,5 +209,3 @@ func NormalizeSHA256(s string) (string, error) {
 	}
 	return s, nil
 }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,6 +1,9 @@
 package registry
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Status is where a version is in its registration.
 type Status string
@@ -26,7 +29,7 @@ const (
 // ParseStage returns the Stage named s (case-insensitive), or an Invalid error.
 func ParseStage(s string) (Stage, error) {
 	for _, st := range []Stage{StageNone, StageStaging, StageProduction, StageArchived} {
-		if equalFold(s, string(st)) {
+		if strings.EqualFold(s, string(st)) {
 			return st, nil
 		}
 	}
