@@ -107,10 +107,10 @@ func (s *Service) ListModels(ctx context.Context, prefix, pageToken string, page
 
 // UpdateModel applies patch to a model. NotFound, Invalid.
 func (s *Service) UpdateModel(ctx context.Context, name string, patch ModelPatch) (Model, error) {
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, Model, error) {
 		m, err := s.GetModel(ctx, name)
 		if err != nil {
-			return nil, nil, err
+			return nil, Model{}, err
 		}
 		now := s.Now()
 		a := s.audit(ctx, now, name, 0, ActionModelUpdated)
@@ -128,7 +128,7 @@ func (s *Service) UpdateModel(ctx context.Context, name string, patch ModelPatch
 			a.Details["tags"] = fmt.Sprint(m.Tags)
 		}
 		if err := validateModelFields(m.Description, m.Owner, m.Tags); err != nil {
-			return nil, nil, err
+			return nil, Model{}, err
 		}
 		m.UpdatedAt = now
 		m.Revision++
@@ -137,7 +137,7 @@ func (s *Service) UpdateModel(ctx context.Context, name string, patch ModelPatch
 	if err != nil {
 		return Model{}, err
 	}
-	return res.(Model), nil
+	return res, nil
 }
 
 // DeleteModel deletes a model that has no versions. Versions are never
@@ -145,13 +145,13 @@ func (s *Service) UpdateModel(ctx context.Context, name string, patch ModelPatch
 // model with versions answers Conflict: archive its versions instead.
 // The model's audit trail is kept.
 func (s *Service) DeleteModel(ctx context.Context, name string) error {
-	_, err := s.update(ctx, func() (*Change, any, error) {
+	_, err := update(ctx, s, func() (*Change, Model, error) {
 		m, err := s.GetModel(ctx, name)
 		if err != nil {
-			return nil, nil, err
+			return nil, Model{}, err
 		}
 		if m.LatestVersion > 0 {
-			return nil, nil, Errorf(Conflict, "model %q has %d versions; models with versions cannot be deleted: archive the versions instead", name, m.LatestVersion)
+			return nil, Model{}, Errorf(Conflict, "model %q has %d versions; models with versions cannot be deleted: archive the versions instead", name, m.LatestVersion)
 		}
 		a := s.audit(ctx, s.Now(), name, 0, ActionModelDeleted)
 		return &Change{DeletedModels: []Model{m}, Audit: []AuditEntry{a}}, m, nil

@@ -89,27 +89,28 @@ const maxAttempts = 200
 // stale revision, or has tried maxAttempts times. Each attempt re-reads
 // what it needs and returns the Change to commit plus the result to
 // return; result is also what an idempotent request stores as its response.
-func (s *Service) update(ctx context.Context, attempt func() (*Change, any, error)) (any, error) {
+func update[T any](ctx context.Context, s *Service, attempt func() (*Change, T, error)) (T, error) {
+	var zero T
 	for i := 0; ; i++ {
 		ch, result, err := attempt()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
 		err = s.commit(ctx, ch, result)
 		if err == nil {
 			return result, nil
 		}
 		if !errors.Is(err, ErrStale) {
-			return nil, err
+			return zero, err
 		}
 		if i+1 >= maxAttempts {
-			return nil, Wrap(Unavailable, err, "too many concurrent changes; retry")
+			return zero, Wrap(Unavailable, err, "too many concurrent changes; retry")
 		}
 		// Jittered backoff, growing to about 20ms, so racing writers spread out.
 		d := time.Duration(rand.Int64N(int64(time.Millisecond)*int64(min(i+1, 20)))) + 100*time.Microsecond
 		select {
 		case <-ctx.Done():
-			return nil, Wrap(Unavailable, ctx.Err(), "request cancelled")
+			return zero, Wrap(Unavailable, ctx.Err(), "request cancelled")
 		case <-time.After(d):
 		}
 	}

@@ -106,13 +106,13 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, number int)
 	if err := ValidateAliasName(alias); err != nil {
 		return Alias{}, err
 	}
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, Alias, error) {
 		v, err := s.GetVersion(ctx, model, number)
 		if err != nil {
-			return nil, nil, err
+			return nil, Alias{}, err
 		}
 		if v.Status != StatusReady {
-			return nil, nil, Errorf(Conflict, "version %d of %s is %s: an alias points serving code at a version, so only READY versions can have one", number, model, v.Status)
+			return nil, Alias{}, Errorf(Conflict, "version %d of %s is %s: an alias points serving code at a version, so only READY versions can have one", number, model, v.Status)
 		}
 		now := s.Now()
 		al, err := s.cfg.Store.GetAlias(ctx, model, alias)
@@ -120,21 +120,21 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, number int)
 		switch {
 		case err == nil:
 			if al.Version == number {
-				return nil, nil, Errorf(Conflict, "alias %s of %s already points at version %d", alias, model, number)
+				return nil, Alias{}, Errorf(Conflict, "alias %s of %s already points at version %d", alias, model, number)
 			}
 			from = al.Version
 			al.Revision++
 		case IsCode(err, NotFound):
 			all, err := s.cfg.Store.ListAliases(ctx, model)
 			if err != nil {
-				return nil, nil, err
+				return nil, Alias{}, err
 			}
 			if len(all) >= MaxAliases {
-				return nil, nil, Errorf(Conflict, "model %s has %d aliases, the most it may have", model, MaxAliases)
+				return nil, Alias{}, Errorf(Conflict, "model %s has %d aliases, the most it may have", model, MaxAliases)
 			}
 			al = Alias{Model: model, Name: alias, Revision: 1}
 		default:
-			return nil, nil, err
+			return nil, Alias{}, err
 		}
 		al.Version, al.UpdatedBy, al.UpdatedAt = number, PrincipalFrom(ctx).Name, now
 		a := s.audit(ctx, now, model, number, ActionAliasSet)
@@ -149,12 +149,12 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, number int)
 	if err != nil {
 		return Alias{}, err
 	}
-	return res.(Alias), nil
+	return res, nil
 }
 
 // DeleteAlias removes an alias. NotFound.
 func (s *Service) DeleteAlias(ctx context.Context, model, alias string) error {
-	_, err := s.update(ctx, func() (*Change, any, error) {
+	_, err := update(ctx, s, func() (*Change, any, error) {
 		al, err := s.GetAlias(ctx, model, alias)
 		if err != nil {
 			return nil, nil, err

@@ -133,20 +133,20 @@ func (s *Service) CreateUpload(ctx context.Context, model string, number int, sp
 		return UploadTicket{}, err
 	}
 	var replaced *UploadSession
-	_, err = s.update(ctx, func() (*Change, any, error) {
+	_, err = update(ctx, s, func() (*Change, UploadTicket, error) {
 		v, err := s.GetVersion(ctx, model, number)
 		if err != nil {
-			return nil, nil, err
+			return nil, UploadTicket{}, err
 		}
 		if err := uploadable(v); err != nil {
-			return nil, nil, err
+			return nil, UploadTicket{}, err
 		}
 		ch := &Change{Uploads: []UploadSession{sess}}
 		replaced = nil
 		if v.UploadID != "" {
 			old, err := s.cfg.Store.GetUpload(ctx, v.UploadID)
 			if err != nil && !IsCode(err, NotFound) {
-				return nil, nil, err
+				return nil, UploadTicket{}, err
 			}
 			if err == nil && old.Status == UploadOpen {
 				old.Status, old.UpdatedAt = UploadAborted, now
@@ -252,13 +252,13 @@ func (s *Service) openSession(ctx context.Context, model string, number int, id 
 // RefreshUpload extends an open session and presigns again the parts not
 // yet received (after a crash, or when URLs expired). NotFound, Conflict.
 func (s *Service) RefreshUpload(ctx context.Context, model string, number int, id string) (UploadTicket, error) {
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, UploadTicket, error) {
 		sess, _, err := s.openSession(ctx, model, number, id)
 		if err != nil {
-			return nil, nil, err
+			return nil, UploadTicket{}, err
 		}
 		if sess.Status != UploadOpen {
-			return nil, nil, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
+			return nil, UploadTicket{}, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
 		}
 		now := s.Now()
 		sess.ExpiresAt, sess.UpdatedAt = now.Add(s.cfg.UploadTTL), now
@@ -270,7 +270,7 @@ func (s *Service) RefreshUpload(ctx context.Context, model string, number int, i
 			}
 			got, err := s.cfg.Artifacts.UploadedParts(ctx, sess, f)
 			if err != nil {
-				return nil, nil, fmt.Errorf("list parts of %s: %w", f.Path, err)
+				return nil, UploadTicket{}, fmt.Errorf("list parts of %s: %w", f.Path, err)
 			}
 			// No parts: either none came yet, or a completion verified the
 			// file and was cut off before it was recorded (the parts are gone
@@ -283,14 +283,14 @@ func (s *Service) RefreshUpload(ctx context.Context, model string, number int, i
 		}
 		t, err := s.ticket(ctx, sess, skip)
 		if err != nil {
-			return nil, nil, err
+			return nil, UploadTicket{}, err
 		}
 		return &Change{Uploads: []UploadSession{sess}}, t, nil
 	})
 	if err != nil {
 		return UploadTicket{}, err
 	}
-	return res.(UploadTicket), nil
+	return res, nil
 }
 
 // CompleteUpload verifies every file of the session (all parts, size,
@@ -340,13 +340,13 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 		}
 		return Version{}, err
 	}
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, Version, error) {
 		sess, v, err := s.openSession(ctx, model, number, id)
 		if err != nil {
-			return nil, nil, err
+			return nil, Version{}, err
 		}
 		if sess.Status != UploadOpen || v.UploadID != id {
-			return nil, nil, Errorf(Conflict, "upload %s is no longer the open upload of version %d", id, number)
+			return nil, Version{}, Errorf(Conflict, "upload %s is no longer the open upload of version %d", id, number)
 		}
 		now := s.Now()
 		sess.Status, sess.UpdatedAt = UploadCompleted, now
@@ -368,7 +368,7 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 	if err != nil {
 		return Version{}, err
 	}
-	return res.(Version), nil
+	return res, nil
 }
 
 // restartFile throws away a file that failed verification and begins it
@@ -394,7 +394,7 @@ func (s *Service) recordFiles(ctx context.Context, id string, done []int, restar
 	// This commit records progress, not the answer to the request (which
 	// is an error): it must not carry the request's idempotency record.
 	ctx = WithIdempotency(ctx, nil)
-	_, err := s.update(ctx, func() (*Change, any, error) {
+	_, err := update(ctx, s, func() (*Change, any, error) {
 		cur, err := s.cfg.Store.GetUpload(ctx, id)
 		if err != nil {
 			return nil, nil, err

@@ -67,10 +67,10 @@ func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersi
 	); err != nil {
 		return Version{}, err
 	}
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, Version, error) {
 		m, err := s.GetModel(ctx, model)
 		if err != nil {
-			return nil, nil, err
+			return nil, Version{}, err
 		}
 		now := s.Now()
 		v := Version{
@@ -96,7 +96,7 @@ func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersi
 	if err != nil {
 		return Version{}, fmt.Errorf("register version of %s: %w", model, err)
 	}
-	return res.(Version), nil
+	return res, nil
 }
 
 // GetVersion returns a version. NotFound.
@@ -199,15 +199,15 @@ func (s *Service) PushMetrics(ctx context.Context, model string, number int, val
 // audit entry, and commits both (with an event of each given type),
 // retrying on concurrent writes.
 func (s *Service) changeVersion(ctx context.Context, model string, number int, edit func(v *Version, a *AuditEntry) error, eventTypes ...string) (Version, error) {
-	res, err := s.update(ctx, func() (*Change, any, error) {
+	res, err := update(ctx, s, func() (*Change, Version, error) {
 		v, err := s.GetVersion(ctx, model, number)
 		if err != nil {
-			return nil, nil, err
+			return nil, Version{}, err
 		}
 		now := s.Now()
 		a := s.audit(ctx, now, model, number, "")
 		if err := edit(&v, &a); err != nil {
-			return nil, nil, err
+			return nil, Version{}, err
 		}
 		v.UpdatedAt = now
 		v.Revision++
@@ -220,7 +220,7 @@ func (s *Service) changeVersion(ctx context.Context, model string, number int, e
 	if err != nil {
 		return Version{}, err
 	}
-	return res.(Version), nil
+	return res, nil
 }
 
 func metricValues(m map[string]Metric) map[string]float64 {
