@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -25,19 +27,26 @@ const TokenPrefix = "mr_"
 // names and roles. Only the SHA-256 of each token is kept, in memory and
 // on disk:
 //
-//	{"tokens":[{"name":"alice","role":"publisher","sha256":"<hex>"}]}
+//	{"tokens":[{"name":"alice","role":"publisher","sha256":"<hex>","expires_at":"2027-01-01T00:00:00Z"}]}
 //
 // A presented token is hashed and compared in constant time with every
-// entry. Tokens is safe for concurrent use.
+// entry; a token past its expires_at (optional) is refused as expired.
+// Tokens is safe for concurrent use.
 type Tokens struct {
 	mu      sync.RWMutex
 	entries []tokenEntry
 }
 
 type tokenEntry struct {
-	name string
-	role registry.Role
-	sum  [sha256.Size]byte
+	name    string
+	role    registry.Role
+	sum     [sha256.Size]byte
+	expires time.Time // zero: never
+}
+
+// usable reports whether the token still works at now.
+func (e tokenEntry) usable(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
 }
 
 // tokenFile is the on-disk form of Tokens.
@@ -46,9 +55,10 @@ type tokenFile struct {
 }
 
 type tokenRecord struct {
-	Name   string        `json:"name"`
-	Role   registry.Role `json:"role"`
-	SHA256 string        `json:"sha256"`
+	Name      string        `json:"name"`
+	Role      registry.Role `json:"role"`
+	SHA256    string        `json:"sha256"`
+	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
 }
 
 var _ Authenticator = (*Tokens)(nil)
@@ -89,6 +99,9 @@ func LoadTokens(path string) (*Tokens, error) {
 		}
 		e := tokenEntry{name: rec.Name, role: role}
 		copy(e.sum[:], raw)
+		if rec.ExpiresAt != nil {
+			e.expires = *rec.ExpiresAt
+		}
 		t.entries = append(t.entries, e)
 	}
 	return t, nil
@@ -151,22 +164,73 @@ func (t *Tokens) set(name string, role registry.Role, plaintext string) error {
 	return nil
 }
 
-// Remove deletes name's token and reports whether there was one.
-func (t *Tokens) Remove(name string) bool {
+// ErrLastAdmin is returned by Revoke for the last usable admin token:
+// without it nobody could add tokens through the API's admin role or
+// decide what the registry may do. Add another admin first.
+var ErrLastAdmin = errors.New("it is the last admin token that has not expired")
+
+// Revoke deletes name's token: the next request carrying it is refused.
+// It is an error (wrapping ErrLastAdmin) to revoke the last unexpired
+// admin token, and an error if name has no token.
+func (t *Tokens) Revoke(name string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i := t.find(name)
 	if i < 0 {
-		return false
+		return fmt.Errorf("revoke token: %q has no token", name)
+	}
+	if t.entries[i].role == registry.RoleAdmin && !t.otherAdmin(i, time.Now()) {
+		return fmt.Errorf("revoke token %q: %w: add another admin first (modelreg tokens add NAME --role admin)", name, ErrLastAdmin)
 	}
 	t.entries = slices.Delete(t.entries, i, i+1)
-	return true
+	return nil
+}
+
+// otherAdmin reports whether an admin token other than entry i is usable
+// at now. The caller holds mu.
+func (t *Tokens) otherAdmin(i int, now time.Time) bool {
+	for j, e := range t.entries {
+		if j != i && e.role == registry.RoleAdmin && e.usable(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// Rotate gives name a new random token and returns it in plain text (the
+// only time it is seen); the old token stops working. The role stays;
+// the expiry is cleared (set it again with SetExpiry). It is an error if
+// name has no token.
+func (t *Tokens) Rotate(name string) (string, error) {
+	plaintext := TokenPrefix + registry.RandomToken(32)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.find(name)
+	if i < 0 {
+		return "", fmt.Errorf("rotate token: %q has no token (add one with modelreg tokens add)", name)
+	}
+	t.entries[i] = tokenEntry{name: name, role: t.entries[i].role, sum: sha256.Sum256([]byte(plaintext))}
+	return plaintext, nil
+}
+
+// SetExpiry makes name's token expire at at (the zero time: never). It is
+// an error if name has no token.
+func (t *Tokens) SetExpiry(name string, at time.Time) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.find(name)
+	if i < 0 {
+		return fmt.Errorf("set token expiry: %q has no token", name)
+	}
+	t.entries[i].expires = at
+	return nil
 }
 
 // TokenInfo is what List tells about a token: never the token itself.
 type TokenInfo struct {
-	Name string
-	Role registry.Role
+	Name      string
+	Role      registry.Role
+	ExpiresAt time.Time // zero: never
 }
 
 // List returns the names and roles of the tokens, ordered by name.
@@ -175,7 +239,7 @@ func (t *Tokens) List() []TokenInfo {
 	defer t.mu.RUnlock()
 	out := make([]TokenInfo, 0, len(t.entries))
 	for _, e := range t.entries {
-		out = append(out, TokenInfo{Name: e.name, Role: e.role})
+		out = append(out, TokenInfo{Name: e.name, Role: e.role, ExpiresAt: e.expires})
 	}
 	slices.SortFunc(out, func(a, b TokenInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -195,7 +259,12 @@ func (t *Tokens) Save(path string) error {
 	t.mu.RLock()
 	f := tokenFile{Tokens: make([]tokenRecord, 0, len(t.entries))}
 	for _, e := range t.entries {
-		f.Tokens = append(f.Tokens, tokenRecord{Name: e.name, Role: e.role, SHA256: hex.EncodeToString(e.sum[:])})
+		rec := tokenRecord{Name: e.name, Role: e.role, SHA256: hex.EncodeToString(e.sum[:])}
+		if !e.expires.IsZero() {
+			exp := e.expires.UTC()
+			rec.ExpiresAt = &exp
+		}
+		f.Tokens = append(f.Tokens, rec)
 	}
 	t.mu.RUnlock()
 	data, err := json.MarshalIndent(f, "", "  ")
@@ -230,7 +299,8 @@ func (t *Tokens) Save(path string) error {
 
 // Authenticate returns the caller whose token r carries in
 // "Authorization: Bearer <token>". Unauthenticated when the header is
-// missing or malformed or the token is unknown.
+// missing or malformed, the token is unknown, or it has expired (the
+// message says so).
 func (t *Tokens) Authenticate(r *http.Request) (registry.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -254,5 +324,10 @@ func (t *Tokens) Authenticate(r *http.Request) (registry.Principal, error) {
 	if match < 0 {
 		return registry.Principal{}, registry.Errorf(registry.Unauthenticated, "unknown token")
 	}
-	return registry.Principal{Name: t.entries[match].name, Role: t.entries[match].role}, nil
+	e := t.entries[match]
+	if !e.usable(time.Now()) {
+		return registry.Principal{}, registry.Errorf(registry.Unauthenticated,
+			"token %q expired at %s: ask an admin for a new one (modelreg tokens rotate %s)", e.name, e.expires.UTC().Format(time.RFC3339), e.name)
+	}
+	return registry.Principal{Name: e.name, Role: e.role}, nil
 }

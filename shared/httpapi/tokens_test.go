@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -67,7 +68,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	if loaded.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", loaded.Len())
 	}
-	if l := loaded.List(); len(l) != 2 || l[0] != (TokenInfo{"admin", registry.RoleAdmin}) || l[1] != (TokenInfo{"alice", registry.RolePublisher}) {
+	if l := loaded.List(); len(l) != 2 || l[0] != (TokenInfo{Name: "admin", Role: registry.RoleAdmin}) || l[1] != (TokenInfo{Name: "alice", Role: registry.RolePublisher}) {
 		t.Errorf("List = %+v", l)
 	}
 	// Replacing a token retires the old one.
@@ -104,8 +105,118 @@ func TestTokensRoundTrip(t *testing.T) {
 			t.Errorf("Authorization %q = %+v, %v; want unauthenticated", c.header, p, err)
 		}
 	}
-	if !loaded.Remove("alice") || loaded.Remove("alice") || loaded.Len() != 1 {
-		t.Error("Remove does not remove exactly once")
+	if loaded.Revoke("alice") != nil || loaded.Revoke("alice") == nil || loaded.Len() != 1 {
+		t.Error("Revoke does not remove exactly once")
+	}
+}
+
+// authAs authenticates a request carrying token.
+func authAs(toks *Tokens, token string) (registry.Principal, error) {
+	r := httptest.NewRequest("GET", "/v1/whoami", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return toks.Authenticate(r)
+}
+
+func TestTokensRevokeRotateExpire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	toks := NewTokens()
+	admin, err := toks.Add("admin", registry.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, err := toks.Add("bot", registry.RolePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Rotate: a new token, same role; the old one is refused.
+	bot2, err := toks.Rotate("bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bot2 == bot || !strings.HasPrefix(bot2, TokenPrefix) {
+		t.Fatalf("rotated token %q (old %q)", bot2, bot)
+	}
+	if _, err := authAs(toks, bot); !registry.IsCode(err, registry.Unauthenticated) {
+		t.Errorf("the token before rotation: %v, want unauthenticated", err)
+	}
+	if p, err := authAs(toks, bot2); err != nil || p != (registry.Principal{Name: "bot", Role: registry.RolePublisher}) {
+		t.Errorf("the rotated token: %+v, %v", p, err)
+	}
+	if _, err := toks.Rotate("nobody"); err == nil {
+		t.Error("Rotate of an unknown name succeeded")
+	}
+
+	// Expiry survives a save and a load; an expired token says it expired.
+	past := time.Now().Add(-time.Minute).Truncate(time.Second)
+	if err := toks.SetExpiry("bot", past); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := toks.SetExpiry("admin", future); err != nil {
+		t.Fatal(err)
+	}
+	if err := toks.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loaded.List()
+	if len(l) != 2 || !l[0].ExpiresAt.Equal(future) || !l[1].ExpiresAt.Equal(past) {
+		t.Fatalf("List after load = %+v", l)
+	}
+	_, err = authAs(loaded, bot2)
+	if !registry.IsCode(err, registry.Unauthenticated) || !strings.Contains(registry.ErrorMessage(err), "expired") {
+		t.Errorf("expired token: %v, want unauthenticated saying it expired", err)
+	}
+	if _, err := authAs(loaded, admin); err != nil {
+		t.Errorf("unexpired admin token: %v", err)
+	}
+	// Rotating clears the expiry.
+	bot3, err := loaded.Rotate("bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authAs(loaded, bot3); err != nil {
+		t.Errorf("token rotated after expiry: %v", err)
+	}
+
+	// Revoke: the last unexpired admin token stays.
+	if err := loaded.Revoke("admin"); !errors.Is(err, ErrLastAdmin) {
+		t.Fatalf("revoking the only admin: %v, want ErrLastAdmin", err)
+	}
+	if _, err := authAs(loaded, admin); err != nil {
+		t.Errorf("a refused revoke changed something: %v", err)
+	}
+	// An expired second admin does not count.
+	if _, err := loaded.Add("old-admin", registry.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.SetExpiry("old-admin", past); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Revoke("admin"); !errors.Is(err, ErrLastAdmin) {
+		t.Fatalf("revoking the only unexpired admin: %v, want ErrLastAdmin", err)
+	}
+	if err := loaded.Revoke("old-admin"); err != nil {
+		t.Fatalf("revoking an expired admin while another works: %v", err)
+	}
+	if _, err := loaded.Add("admin2", registry.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Revoke("admin"); err != nil {
+		t.Fatalf("revoking an admin while another exists: %v", err)
+	}
+	if _, err := authAs(loaded, admin); !registry.IsCode(err, registry.Unauthenticated) {
+		t.Errorf("revoked token: %v, want unauthenticated", err)
+	}
+	if err := loaded.Revoke("bot"); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Revoke("bot"); err == nil {
+		t.Error("revoking twice succeeded")
 	}
 }
 
