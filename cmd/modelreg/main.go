@@ -79,22 +79,36 @@ func main() {
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) == 2 && args[0] == "help" {
+			if _, ok := commands[args[1]]; ok {
+				return run(ctx, []string{args[1], "--help"}, out, errOut)
+			}
+		}
 		usage(out)
 		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(errOut, "modelreg: unknown command %q (see modelreg help)\n", args[0])
+		hint := ""
+		if s := closest(args[0], slices.Collect(maps.Keys(commands))); s != "" {
+			hint = fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		fmt.Fprintf(errOut, "modelreg: unknown command %q%s: run 'modelreg help' for the list\n", clean(args[0]), hint)
 		return exitUsage
 	}
 	err := cmd.run(ctx, args[1:], out)
 	if err == nil {
 		return exitOK
 	}
+	var help helpRequest
+	if errors.As(err, &help) {
+		fmt.Fprint(out, help.text)
+		return exitOK
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(errOut, "modelreg %s: %v\n", args[0], err)
+	fmt.Fprintf(errOut, "modelreg %s: %s\n", args[0], errorText(explain(err, args[1:])))
 	return exitCode(err)
 }
 
@@ -106,7 +120,7 @@ func usage(out io.Writer) {
 	}
 	fmt.Fprintln(out, "\nClient commands read MODELREG_URL (default http://127.0.0.1:8080) and MODELREG_TOKEN,")
 	fmt.Fprintln(out, "or --url and --token; --output json prints machine-readable results.")
-	fmt.Fprint(out, "Run 'modelreg COMMAND -h' for a command's flags.\n\n")
+	fmt.Fprint(out, "Run 'modelreg COMMAND --help' (or 'modelreg help COMMAND') for what it does, its flags and an example.\n\n")
 	fmt.Fprintln(out, exitCodesHelp)
 }
 
@@ -157,29 +171,24 @@ func (g *globals) client() *client.Client {
 func (g *globals) json() bool { return g.output == "json" }
 
 // newFlags returns a flag set for a client command with the global flags.
+// The token's default is not the flag's default (help would print it):
+// parse reads MODELREG_TOKEN when --token is not given.
 func newFlags(name, argsHelp string) (*flag.FlagSet, *globals) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := newPlainFlags(name, argsHelp)
 	g := &globals{}
 	fs.StringVar(&g.url, "url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "registry URL (env MODELREG_URL)")
-	fs.StringVar(&g.token, "token", os.Getenv("MODELREG_TOKEN"), "API token (env MODELREG_TOKEN)")
+	fs.StringVar(&g.token, "token", "", "API token (default: env MODELREG_TOKEN)")
 	fs.StringVar(&g.output, "output", "text", "output format: text or json")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: modelreg %s %s\n\nFlags:\n", name, argsHelp)
-		fs.PrintDefaults()
-	}
 	return fs, g
 }
 
 // parse parses flags that may stand before, between or after the
-// positional arguments, and checks the output format.
+// positional arguments, and checks the output format and the URL.
 func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err.Error()}
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -188,8 +197,17 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if g != nil && g.output != "text" && g.output != "json" {
+	if g == nil {
+		return pos, nil
+	}
+	if g.output != "text" && g.output != "json" {
 		return nil, usagef("--output must be text or json")
+	}
+	if !flagSet(fs, "token") {
+		g.token = os.Getenv("MODELREG_TOKEN")
+	}
+	if err := checkURL(g.url); err != nil {
+		return nil, err
 	}
 	return pos, nil
 }

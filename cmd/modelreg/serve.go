@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/httpapi"
@@ -42,7 +42,7 @@ func defaultDataDir() string {
 }
 
 func runServe(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newPlainFlags("serve", "[flags]")
 	var c serveConfig
 	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address; port 0 picks a free one (env MODELREG_ADDR)")
 	fs.StringVar(&c.dataDir, "data-dir", envOr("MODELREG_DATA_DIR", defaultDataDir()), "where the database, artifacts and tokens live (env MODELREG_DATA_DIR)")
@@ -60,7 +60,11 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) > 0 {
 		return usagef("serve takes no arguments, got %q", pos)
 	}
-	return serve(ctx, c, out)
+	err = serve(ctx, c, out)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another modelreg serve? pick another --addr or MODELREG_ADDR (port 0 picks a free one)", err)
+	}
+	return err
 }
 
 func durationEnv(key string, def time.Duration) time.Duration {
@@ -227,99 +231,4 @@ func firstAdminToken(tokensFile, dataDir string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "created an admin token: it is in %s\n  export MODELREG_TOKEN=$(cat %s)\n", tokenPath, tokenPath)
 	return nil
-}
-
-// reloadingAuth authenticates against the tokens file and re-reads it when
-// it changes, so `modelreg tokens add` takes effect without a restart.
-type reloadingAuth struct {
-	path    string
-	mu      sync.Mutex
-	cur     *httpapi.Tokens
-	mtime   time.Time
-	checked time.Time
-}
-
-func newReloadingAuth(path string) (*reloadingAuth, error) {
-	a := &reloadingAuth{path: path}
-	if err := a.reload(); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-func (a *reloadingAuth) reload() error {
-	st, err := os.Stat(a.path)
-	if err != nil {
-		return fmt.Errorf("tokens file: %w", err)
-	}
-	if st.ModTime().Equal(a.mtime) && a.cur != nil {
-		return nil
-	}
-	toks, err := httpapi.LoadTokens(a.path)
-	if err != nil {
-		return fmt.Errorf("tokens file: %w", err)
-	}
-	a.cur, a.mtime = toks, st.ModTime()
-	return nil
-}
-
-// Authenticate checks the request's bearer token.
-func (a *reloadingAuth) Authenticate(r *http.Request) (registry.Principal, error) {
-	a.mu.Lock()
-	if time.Since(a.checked) > time.Second {
-		a.checked = time.Now()
-		if err := a.reload(); err != nil {
-			slog.Warn("tokens file not reloaded; keeping the last good one", "err", err)
-		}
-	}
-	cur := a.cur
-	a.mu.Unlock()
-	return cur.Authenticate(r)
-}
-
-func runTokens(_ context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", envOr("MODELREG_DATA_DIR", defaultDataDir()), "the server's data directory (env MODELREG_DATA_DIR)")
-	file := fs.String("tokens", os.Getenv("MODELREG_TOKENS_FILE"), "tokens file (default DATA-DIR/tokens.json)")
-	role := fs.String("role", "reader", "role of the new token: reader, publisher, approver or admin")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: modelreg tokens add NAME --role ROLE | modelreg tokens list\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	pos, err := parse(fs, nil, args)
-	if err != nil {
-		return err
-	}
-	if *file == "" {
-		*file = filepath.Join(*dataDir, "tokens.json")
-	}
-	toks, err := httpapi.LoadTokens(*file)
-	if err != nil {
-		return fmt.Errorf("%w (run modelreg serve once to create it)", err)
-	}
-	switch {
-	case len(pos) == 1 && pos[0] == "list":
-		w := table(out)
-		fmt.Fprintln(w, "NAME\tROLE")
-		for _, t := range toks.List() {
-			fmt.Fprintf(w, "%s\t%s\n", t.Name, t.Role)
-		}
-		return w.Flush()
-	case len(pos) == 2 && pos[0] == "add":
-		r, err := registry.ParseRole(*role)
-		if err != nil {
-			return usagef("%s", registry.ErrorMessage(err))
-		}
-		plain, err := toks.Add(pos[1], r)
-		if err != nil {
-			return err
-		}
-		if err := toks.Save(*file); err != nil {
-			return err
-		}
-		fmt.Fprintln(out, plain)
-		fmt.Fprintf(os.Stderr, "added %s token %q to %s (shown once; the file keeps only its hash)\n", r, pos[1], *file)
-		return nil
-	}
-	return usagef("tokens takes 'add NAME --role ROLE' or 'list'")
 }

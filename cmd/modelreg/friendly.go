@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/modelreg/modelreg/shared/client"
+)
+
+// hintError adds what to do to an error; errors.Is and errors.As still
+// see the original (the exit code does not change).
+type hintError struct {
+	msg string
+	err error
+}
+
+func (e hintError) Error() string { return e.msg }
+func (e hintError) Unwrap() error { return e.err }
+
+// explain turns the errors a newcomer meets first into messages that say
+// what to do: a server that is not running, a host that does not resolve,
+// a missing or refused token. args are the verb's arguments (to tell
+// whether --token was given).
+func explain(err error, args []string) error {
+	var ue *url.Error
+	base := ""
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			base = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+		}
+	}
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return hintError{fmt.Sprintf("cannot reach modelreg at %s (connection refused): is `modelreg serve` running? set MODELREG_URL or --url", base), err}
+	case errors.As(err, &dns):
+		return hintError{fmt.Sprintf("cannot reach modelreg at %s: host %q not found: check MODELREG_URL or --url", base, dns.Name), err}
+	case client.IsStatus(err, http.StatusUnauthorized) && !tokenGiven(args):
+		return hintError{fmt.Sprintf("%v\nno token given: set MODELREG_TOKEN or pass --token (a local server writes its first admin token to DATA-DIR/admin-token, ~/.modelreg by default)", err), err}
+	case client.IsStatus(err, http.StatusUnauthorized):
+		return hintError{fmt.Sprintf("%v\nthe token in MODELREG_TOKEN or --token was refused: ask an admin for a valid one (modelreg tokens add|rotate)", err), err}
+	}
+	return err
+}
+
+// tokenGiven reports whether the command line or the environment has a
+// token.
+func tokenGiven(args []string) bool {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "token" {
+			continue
+		}
+		if hasVal {
+			return val != ""
+		}
+		return i+1 < len(args) && args[i+1] != ""
+	}
+	return os.Getenv("MODELREG_TOKEN") != ""
+}
+
+// errorText is how an error is printed: the server's message (which the
+// server's caller may have written: a name, a reason) fully escaped, the
+// rest with its newlines kept and everything else unprintable escaped.
+func errorText(err error) string {
+	msg := err.Error()
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		msg = strings.Replace(msg, ae.Error(), clean(ae.Error()), 1)
+	}
+	return cleanLines(msg)
+}
+
+// checkURL refuses a registry URL that is not http(s)://HOST[:PORT][/PATH]
+// with a message that shows the fix.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	hint := "e.g. http://127.0.0.1:8080"
+	if !strings.Contains(s, "://") {
+		hint = fmt.Sprintf("did you mean http://%s?", redactURL(s))
+	}
+	return usagef("registry URL %q (from --url or MODELREG_URL) needs a scheme and a host: %s", redactURL(s), hint)
+}
