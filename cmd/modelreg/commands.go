@@ -48,11 +48,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 		w := table(out)
 		fmt.Fprintln(w, "NAME\tLATEST\tPRODUCTION\tOWNER\tUPDATED\tDESCRIPTION")
 		for _, m := range all {
-			prod := "-"
-			if m.ProductionVersion > 0 {
-				prod = strconv.Itoa(m.ProductionVersion)
-			}
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Name, m.LatestVersion, prod, m.Owner, ts(m.UpdatedAt), m.Description)
+			outf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, versionOr(m.LatestVersion, "-"), versionOr(m.ProductionVersion, "-"), m.Owner, ts(m.UpdatedAt), m.Description)
 		}
 		return w.Flush()
 	}
@@ -85,7 +81,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 		if err := c.DeleteModel(ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "deleted model %s\n", name)
+		outf(out, "deleted model %s\n", name)
 		return nil
 	default:
 		return usagef("unknown models action %q: use create, get, update or delete", action)
@@ -97,10 +93,10 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, m)
 	}
 	w := table(out)
-	fmt.Fprintf(w, "Name:\t%s\nDescription:\t%s\nOwner:\t%s\nLatest version:\t%d\nProduction version:\t%d\nCreated:\t%s by %s\n",
-		m.Name, m.Description, m.Owner, m.LatestVersion, m.ProductionVersion, ts(m.CreatedAt), m.CreatedBy)
+	outf(w, "Name:\t%s\nDescription:\t%s\nOwner:\t%s\nLatest version:\t%s\nProduction version:\t%s\nCreated:\t%s by %s\n",
+		m.Name, m.Description, m.Owner, versionOr(m.LatestVersion, "none"), versionOr(m.ProductionVersion, "none"), ts(m.CreatedAt), m.CreatedBy)
 	for _, k := range slices.Sorted(maps.Keys(m.Tags)) {
-		fmt.Fprintf(w, "Tag:\t%s = %s\n", k, m.Tags[k])
+		outf(w, "Tag:\t%s = %s\n", k, m.Tags[k])
 	}
 	return w.Flush()
 }
@@ -212,7 +208,7 @@ func runDownload(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, map[string]any{"model": v.Model, "version": v.Number, "files": written})
 	}
 	for i, f := range set.Files {
-		fmt.Fprintf(out, "%s  %s  sha256:%s verified\n", written[i], humanBytes(f.Size), f.SHA256)
+		outf(out, "%s  %s  sha256:%s verified\n", written[i], humanBytes(f.Size), f.SHA256)
 	}
 	return nil
 }
@@ -247,15 +243,15 @@ func runPromote(ctx context.Context, args []string, out io.Writer) error {
 		if g.json() {
 			return printJSON(out, res.Version)
 		}
-		fmt.Fprintf(out, "%s version %d is now in %s\n", model, number, res.Version.Stage)
+		outf(out, "%s version %d is now in %s\n", model, number, res.Version.Stage)
 		return nil
 	}
-	fmt.Fprintf(os.Stderr, "%s version %d waits for approval %s\n", model, number, res.ApprovalID)
+	outf(os.Stderr, "%s version %d waits for approval %s\n", model, number, res.ApprovalID)
 	if !*wait {
 		if g.json() {
 			return printJSON(out, map[string]string{"approval_id": res.ApprovalID, "status": res.Status})
 		}
-		fmt.Fprintf(out, "approval %s %s\n", res.ApprovalID, res.Status)
+		outf(out, "approval %s %s\n", res.ApprovalID, res.Status)
 		return nil
 	}
 	deadline := time.Now().Add(*timeout)
@@ -270,7 +266,7 @@ func runPromote(ctx context.Context, args []string, out io.Writer) error {
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "approval %s %s by %s: %s\n", a.ID, a.Status, a.DecidedBy, a.Comment)
+				outf(out, "approval %s %s by %s: %s\n", a.ID, a.Status, a.DecidedBy, a.Comment)
 			}
 			if a.Status != registry.ApprovalApproved {
 				return &client.APIError{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("promotion was %s", a.Status)}
@@ -335,7 +331,7 @@ func runArchive(ctx context.Context, args []string, out io.Writer) error {
 	archived := []int{}
 	for _, n := range targets {
 		if *dryRun {
-			fmt.Fprintf(out, "would archive %s version %d\n", model, n)
+			outf(out, "would archive %s version %d\n", model, n)
 			continue
 		}
 		if _, err := c.Transition(ctx, model, n, string(registry.StageArchived), *reason); err != nil {
@@ -347,7 +343,7 @@ func runArchive(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, map[string]any{"model": model, "archived": archived, "dry_run": *dryRun})
 	}
 	if !*dryRun {
-		fmt.Fprintf(out, "archived %d versions of %s: %v\n", len(archived), model, archived)
+		outf(out, "archived %d versions of %s: %v\n", len(archived), model, archived)
 	}
 	return nil
 }
@@ -372,14 +368,14 @@ func runAlias(ctx context.Context, args []string, out io.Writer) error {
 		w := table(out)
 		fmt.Fprintln(w, "ALIAS\tVERSION\tUPDATED\tBY")
 		for _, a := range als {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", a.Name, a.Version, ts(a.UpdatedAt), a.UpdatedBy)
+			outf(w, "%s\t%d\t%s\t%s\n", a.Name, a.Version, ts(a.UpdatedAt), a.UpdatedBy)
 		}
 		return w.Flush()
 	case len(pos) == 2 && *del:
 		if err := c.DeleteAlias(ctx, pos[0], pos[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "deleted alias %s of %s\n", pos[1], pos[0])
+		outf(out, "deleted alias %s of %s\n", pos[1], pos[0])
 		return nil
 	case len(pos) == 2:
 		t, err := c.GetAlias(ctx, pos[0], pos[1])
@@ -389,7 +385,7 @@ func runAlias(ctx context.Context, args []string, out io.Writer) error {
 		if g.json() {
 			return printJSON(out, t)
 		}
-		fmt.Fprintf(out, "%s@%s → version %d\n", pos[0], pos[1], t.Alias.Version)
+		outf(out, "%s@%s → version %d\n", pos[0], pos[1], t.Alias.Version)
 		return printVersion(out, t.Version)
 	case len(pos) == 3 && !*del:
 		n, err := strconv.Atoi(pos[2])
@@ -403,7 +399,7 @@ func runAlias(ctx context.Context, args []string, out io.Writer) error {
 		if g.json() {
 			return printJSON(out, a)
 		}
-		fmt.Fprintf(out, "%s@%s → version %d\n", a.Model, a.Name, a.Version)
+		outf(out, "%s@%s → version %d\n", a.Model, a.Name, a.Version)
 		return nil
 	}
 	return usagef("alias takes NAME (list), NAME ALIAS (show), NAME ALIAS VERSION (set) or NAME ALIAS --delete")
@@ -505,20 +501,25 @@ func runHistory(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, all)
 	}
 	w := table(out)
-	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tDETAIL")
+	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tCHANGE\tREASON")
 	for _, e := range all {
-		detail := e.Reason
-		if e.From != "" || e.To != "" {
-			detail = strings.TrimSpace(fmt.Sprintf("%s → %s %s", e.From, e.To, e.Reason))
-		}
+		var change []string
 		if a := e.Details["alias"]; a != "" {
-			detail = strings.TrimSpace("alias " + a + " " + detail)
+			change = append(change, "alias "+clean(a))
 		}
-		ver := "-"
-		if e.Version > 0 {
-			ver = strconv.Itoa(e.Version)
+		if e.From != "" || e.To != "" {
+			change = append(change, clean(string(e.From))+" → "+clean(string(e.To)))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ts(e.At), ver, e.Action, e.Actor, detail)
+		reason, moved := e.Reason, strings.Join(change, " ")
+		if reason == "" {
+			reason = "-"
+		}
+		if moved == "" {
+			moved = "-"
+		}
+		// The change is escaped piece by piece (the arrow is the CLI's).
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.At), versionOr(e.Version, "-"), clean(string(e.Action)),
+			clean(e.Actor), moved, clean(reason))
 	}
 	return w.Flush()
 }
@@ -562,7 +563,7 @@ func printComparison(out io.Writer, cmp registry.Comparison) error {
 	fmt.Fprintln(w, header+"\tBEST")
 	fmt.Fprint(w, "stage")
 	for _, v := range cmp.Versions {
-		fmt.Fprintf(w, "\t%s", v.Stage)
+		outf(w, "\t%s", v.Stage)
 	}
 	fmt.Fprintln(w, "\t")
 	for _, row := range cmp.Metrics {
@@ -570,31 +571,31 @@ func printComparison(out io.Writer, cmp registry.Comparison) error {
 		if !row.HigherIsBetter {
 			dir = "↓"
 		}
-		fmt.Fprintf(w, "%s %s", row.Name, dir)
+		outf(w, "%s %s", row.Name, dir)
 		for _, v := range cmp.Versions {
 			val, ok := row.Values[v.Number]
 			switch {
 			case !ok:
 				fmt.Fprint(w, "\t-")
 			case slices.Contains(row.Best, v.Number):
-				fmt.Fprintf(w, "\t%g *", val)
+				outf(w, "\t%g *", val)
 			default:
-				fmt.Fprintf(w, "\t%g", val)
+				outf(w, "\t%g", val)
 			}
 		}
-		fmt.Fprintf(w, "\t%s\n", versionList(row.Best))
+		outf(w, "\t%s\n", versionList(row.Best))
 	}
 	for _, row := range cmp.Params {
 		if !row.Differs {
 			continue
 		}
-		fmt.Fprintf(w, "param %s", row.Name)
+		outf(w, "param %s", row.Name)
 		for _, v := range cmp.Versions {
 			val, ok := row.Values[v.Number]
 			if !ok {
 				val = "-"
 			}
-			fmt.Fprintf(w, "\t%s", val)
+			outf(w, "\t%s", val)
 		}
 		fmt.Fprintln(w, "\t")
 	}
@@ -602,9 +603,18 @@ func printComparison(out io.Writer, cmp registry.Comparison) error {
 		return err
 	}
 	if cmp.By != "" && len(cmp.Ranking) > 0 {
-		fmt.Fprintf(out, "\nRanked by %s: %s (best: v%d)\n", cmp.By, versionList(cmp.Ranking), cmp.Ranking[0])
+		outf(out, "\nRanked by %s: %s (best: v%d)\n", cmp.By, versionList(cmp.Ranking), cmp.Ranking[0])
 	}
 	return nil
+}
+
+// versionOr returns the version number n, or none when n is 0 (no such
+// version yet).
+func versionOr(n int, none string) string {
+	if n <= 0 {
+		return none
+	}
+	return strconv.Itoa(n)
 }
 
 func versionList(ns []int) string {
@@ -632,7 +642,7 @@ func runApprovals(ctx context.Context, args []string, out io.Writer) error {
 		if g.json() {
 			return printJSON(out, a)
 		}
-		fmt.Fprintf(out, "%s: %s v%d → %s, %s, requested by %s: %s\n", a.ID, a.Model, a.Version, a.TargetStage, a.Status, a.RequestedBy, a.Reason)
+		outf(out, "%s: %s v%d → %s, %s, requested by %s: %s\n", a.ID, a.Model, a.Version, a.TargetStage, a.Status, a.RequestedBy, a.Reason)
 		return nil
 	}
 	if len(pos) != 0 {
@@ -648,7 +658,7 @@ func runApprovals(ctx context.Context, args []string, out io.Writer) error {
 	w := table(out)
 	fmt.Fprintln(w, "ID\tMODEL\tVERSION\tTO\tSTATUS\tREQUESTED BY\tEXPIRES")
 	for _, a := range page.Items {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", a.ID, a.Model, a.Version, a.TargetStage, a.Status, a.RequestedBy, ts(a.ExpiresAt))
+		outf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", a.ID, a.Model, a.Version, a.TargetStage, a.Status, a.RequestedBy, ts(a.ExpiresAt))
 	}
 	return w.Flush()
 }
@@ -665,6 +675,6 @@ func runWhoami(ctx context.Context, args []string, out io.Writer) error {
 	if g.json() {
 		return printJSON(out, map[string]string{"name": p.Name, "role": string(p.Role)})
 	}
-	fmt.Fprintf(out, "%s (%s)\n", p.Name, p.Role)
+	outf(out, "%s (%s)\n", p.Name, p.Role)
 	return nil
 }

@@ -69,31 +69,31 @@ func printVersions(out io.Writer, vs []registry.Version) error {
 		if commit == "" {
 			commit = "-"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Number, v.Stage, v.Status, ts(v.CreatedAt), v.CreatedBy, commit, formatMetrics(v.Metrics))
+		outf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Number, v.Stage, v.Status, ts(v.CreatedAt), v.CreatedBy, commit, formatMetrics(v.Metrics))
 	}
 	return w.Flush()
 }
 
 func printVersion(out io.Writer, v registry.Version) error {
 	w := table(out)
-	fmt.Fprintf(w, "Model:\t%s\n", v.Model)
-	fmt.Fprintf(w, "Version:\t%d\n", v.Number)
-	fmt.Fprintf(w, "Stage:\t%s\n", v.Stage)
-	fmt.Fprintf(w, "Status:\t%s\n", v.Status)
+	outf(w, "Model:\t%s\n", v.Model)
+	outf(w, "Version:\t%d\n", v.Number)
+	outf(w, "Stage:\t%s\n", v.Stage)
+	outf(w, "Status:\t%s\n", v.Status)
 	if v.Description != "" {
-		fmt.Fprintf(w, "Description:\t%s\n", v.Description)
+		outf(w, "Description:\t%s\n", v.Description)
 	}
-	fmt.Fprintf(w, "Created:\t%s by %s\n", ts(v.CreatedAt), v.CreatedBy)
+	outf(w, "Created:\t%s by %s\n", ts(v.CreatedAt), v.CreatedBy)
 	l := v.Lineage
 	if l.Code.Commit != "" || l.Code.Repo != "" {
 		dirty := ""
 		if l.Code.Dirty {
 			dirty = " (dirty)"
 		}
-		fmt.Fprintf(w, "Code:\t%s %s%s %s\n", l.Code.Repo, l.Code.Commit, dirty, l.Code.EntryPoint)
+		outf(w, "Code:\t%s %s%s %s\n", l.Code.Repo, l.Code.Commit, dirty, l.Code.EntryPoint)
 	}
 	if l.Data.DatasetID != "" {
-		fmt.Fprintf(w, "Dataset:\t%s %s %s\n", l.Data.DatasetID, l.Data.DatasetVersion, l.Data.FeatureSetVersion)
+		outf(w, "Dataset:\t%s %s %s\n", l.Data.DatasetID, l.Data.DatasetVersion, l.Data.FeatureSetVersion)
 	}
 	if l.Run.RunID != "" || l.Run.StartedAt != nil || l.Run.EndedAt != nil {
 		run := l.Run.RunID
@@ -103,26 +103,26 @@ func printVersion(out io.Writer, v registry.Version) error {
 		if l.Run.EndedAt != nil {
 			run += " ended " + ts(*l.Run.EndedAt)
 		}
-		fmt.Fprintf(w, "Run:\t%s\n", strings.TrimSpace(run))
+		outf(w, "Run:\t%s\n", strings.TrimSpace(run))
 	}
 	if l.Environment.ImageURI != "" || l.Environment.RequirementsHash != "" {
-		fmt.Fprintf(w, "Environment:\t%s %s\n", l.Environment.ImageURI, l.Environment.RequirementsHash)
+		outf(w, "Environment:\t%s %s\n", l.Environment.ImageURI, l.Environment.RequirementsHash)
 	}
 	if l.SourceURI != "" {
-		fmt.Fprintf(w, "Source:\t%s\n", l.SourceURI)
+		outf(w, "Source:\t%s\n", l.SourceURI)
 	}
 	for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
 		m := v.Metrics[k]
-		fmt.Fprintf(w, "Metric:\t%s = %g (%s)\n", k, m.Value, m.Source)
+		outf(w, "Metric:\t%s = %g (%s)\n", k, m.Value, m.Source)
 	}
 	for _, k := range slices.Sorted(maps.Keys(v.Params)) {
-		fmt.Fprintf(w, "Param:\t%s = %s\n", k, v.Params[k])
+		outf(w, "Param:\t%s = %s\n", k, v.Params[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(v.Tags)) {
-		fmt.Fprintf(w, "Tag:\t%s = %s\n", k, v.Tags[k])
+		outf(w, "Tag:\t%s = %s\n", k, v.Tags[k])
 	}
 	for _, a := range v.Artifacts {
-		fmt.Fprintf(w, "Artifact:\t%s %s sha256:%s\n", a.Path, humanBytes(a.Size), a.SHA256)
+		outf(w, "Artifact:\t%s %s sha256:%s\n", a.Path, humanBytes(a.Size), a.SHA256)
 	}
 	return w.Flush()
 }
