@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -117,7 +118,8 @@ func endToEnd(t *testing.T, b backend) {
 		t.Fatalf("transition entry: %+v", e)
 	}
 	text := s.cli(adminToken, "history", "fraud_model", "2").must(t)
-	if !strings.Contains(text.stdout, "None → Staging beats v1 on accuracy") {
+	// The move and the reason are separate columns.
+	if !regexp.MustCompile(`None → Staging {2,}beats v1 on accuracy`).MatchString(text.stdout) {
 		t.Errorf("history text:\n%s", text.stdout)
 	}
 }

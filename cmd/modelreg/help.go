@@ -26,7 +26,7 @@ for artifacts (or DynamoDB and S3 with --store and --artifacts). Takes no
 arguments. On the first start it creates an admin token: MODELREG_ADMIN_TOKEN
 if set (at least 16 characters, no spaces), otherwise a random one written to
 DATA-DIR/admin-token.`,
-		example: "MODELREG_ADMIN_TOKEN=$(openssl rand -hex 16) modelreg serve --addr 127.0.0.1:8080",
+		example: "modelreg serve --addr 127.0.0.1:9090 --data-dir ./registry-data",
 	},
 	"tokens": {
 		about: `Manages the local server's API tokens, in DATA-DIR/tokens.json (only hashes are
