@@ -28,20 +28,29 @@ func (e hintError) Unwrap() error { return e.err }
 // a missing or refused token. args are the verb's arguments (to tell
 // whether --token was given).
 func explain(err error, args []string) error {
+	base := flagValue(args, "url", os.Getenv("MODELREG_URL"))
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	base = redactURL(base)
+	// A network failure: its Go text (Get "…": dial tcp …) is replaced by
+	// what to do, keeping whatever context the command wrapped it in.
 	var ue *url.Error
-	base := ""
 	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			base = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+		var dns *net.DNSError
+		friendly := ""
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			friendly = fmt.Sprintf("cannot reach modelreg at %s (connection refused): is `modelreg serve` running? set MODELREG_URL or --url", base)
+		case errors.As(err, &dns):
+			friendly = fmt.Sprintf("cannot reach modelreg at %s: host %q not found: check MODELREG_URL or --url", base, dns.Name)
+		}
+		if friendly != "" {
+			return hintError{strings.Replace(err.Error(), ue.Error(), friendly, 1), err}
 		}
 	}
-	var dns *net.DNSError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return hintError{fmt.Sprintf("cannot reach modelreg at %s (connection refused): is `modelreg serve` running? set MODELREG_URL or --url", base), err}
-	case errors.As(err, &dns):
-		return hintError{fmt.Sprintf("cannot reach modelreg at %s: host %q not found: check MODELREG_URL or --url", base, dns.Name), err}
-	case client.IsStatus(err, http.StatusUnauthorized) && !tokenGiven(args):
+	case client.IsStatus(err, http.StatusUnauthorized) && flagValue(args, "token", os.Getenv("MODELREG_TOKEN")) == "":
 		return hintError{fmt.Sprintf("%v\nno token given: set MODELREG_TOKEN or pass --token (a local server writes its first admin token to DATA-DIR/admin-token, ~/.modelreg by default)", err), err}
 	case client.IsStatus(err, http.StatusUnauthorized):
 		return hintError{fmt.Sprintf("%v\nthe token in MODELREG_TOKEN or --token was refused: ask an admin for a valid one (modelreg tokens add|rotate)", err), err}
@@ -49,23 +58,26 @@ func explain(err error, args []string) error {
 	return err
 }
 
-// tokenGiven reports whether the command line or the environment has a
-// token.
-func tokenGiven(args []string) bool {
+// flagValue returns the value of --name (or -name, --name=V) on the
+// command line, else def.
+func flagValue(args []string, name, def string) string {
 	for i, a := range args {
 		if a == "--" {
 			break
 		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "token" {
+		n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || n != name {
 			continue
 		}
 		if hasVal {
-			return val != ""
+			return val
 		}
-		return i+1 < len(args) && args[i+1] != ""
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+		return ""
 	}
-	return os.Getenv("MODELREG_TOKEN") != ""
+	return def
 }
 
 // errorText is how an error is printed: the server's message (which the
