@@ -196,8 +196,7 @@ type idempotencyItem struct {
 	itemKeys
 	Key         string `dynamodbav:"key"`
 	RequestHash string `dynamodbav:"request_hash"`
-	StatusCode  int    `dynamodbav:"status_code"`
-	Body        []byte `dynamodbav:"body,omitempty"`
+	Response    []byte `dynamodbav:"response,omitempty"`
 	CreatedAt   string `dynamodbav:"created_at"`
 	Expires     string `dynamodbav:"expires"`
 	ExpiresAt   int64  `dynamodbav:"expires_at"`
@@ -210,14 +209,14 @@ func toIdempotencyItem(r registry.IdempotencyRecord) idempotencyItem {
 	}
 	return idempotencyItem{
 		itemKeys: itemKeys{PK: idempotencyPK(r.Key), SK: skIdempotency, Kind: kindIdempotency},
-		Key:      r.Key, RequestHash: r.RequestHash, StatusCode: r.StatusCode, Body: r.Body,
+		Key:      r.Key, RequestHash: r.RequestHash, Response: r.Response,
 		CreatedAt: timeKey(r.CreatedAt), Expires: timeKey(r.ExpiresAt), ExpiresAt: ttl,
 	}
 }
 
 func (it idempotencyItem) record() (registry.IdempotencyRecord, error) {
 	var p timeParser
-	r := registry.IdempotencyRecord{Key: it.Key, RequestHash: it.RequestHash, StatusCode: it.StatusCode, Body: it.Body,
+	r := registry.IdempotencyRecord{Key: it.Key, RequestHash: it.RequestHash, Response: it.Response,
 		CreatedAt: p.time(it.CreatedAt), ExpiresAt: p.time(it.Expires)}
 	return r, p.err("idempotency record")
 }

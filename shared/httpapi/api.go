@@ -64,6 +64,9 @@ type route struct {
 	handle handlerFunc
 	// maxBody, if set, replaces the API's body limit for this route.
 	maxBody int64
+	// body, if set, replaces wireBody: the document answered for the
+	// service's result, fresh or replayed.
+	body func(result any) (any, error)
 }
 
 // UploadMaxBodyBytes is the body limit of upload-session requests: they
@@ -105,7 +108,7 @@ var routes = []route{
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/refresh", perm: publish, status: http.StatusOK, handle: (*api).refreshUpload},
 	{method: "GET", path: "/v1/models/{name}/versions/{version}/download", perm: read, status: http.StatusOK, handle: (*api).download},
 
-	{method: "POST", path: "/v1/models/{name}/versions/{version}/transitions", perm: publish, status: http.StatusOK, handle: (*api).transition},
+	{method: "POST", path: "/v1/models/{name}/versions/{version}/transitions", perm: publish, status: http.StatusOK, handle: (*api).transition, body: transitionBody},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/metrics", perm: publish, status: http.StatusOK, handle: (*api).pushMetrics},
 	{method: "GET", path: "/v1/models/{name}/stages/{stage}", perm: read, status: http.StatusOK, handle: (*api).stageVersion},
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
@@ -196,14 +198,12 @@ func (a *api) endpoint(rt route) http.Handler {
 			idem = &registry.Idempotency{
 				Key:         scopedKey(caller.Name, r.Method, r.URL.Path, key),
 				RequestHash: requestHash(r, in.body),
-				StatusCode:  rt.status,
 				Render:      rt.render,
 			}
 			if a.replay(w, r, idem, key, true) {
 				return
 			}
 			ctx = registry.WithIdempotency(ctx, idem)
-			in.idem = idem
 		}
 		res, err := rt.handle(a, ctx, in)
 		if err != nil {
@@ -216,12 +216,30 @@ func (a *api) endpoint(rt route) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		status := rt.status
-		if s, ok := res.(statusCoder); ok {
-			status = s.statusCode()
+		body, err := rt.wire(res)
+		if err != nil {
+			a.fail(w, r, registry.Wrap(registry.Internal, err, "encode response"))
+			return
 		}
-		a.reply(w, r, status, res)
+		a.reply(w, r, rt.statusFor(body), body)
 	})
+}
+
+// wire returns the /v1 document rt answers for a service result.
+func (rt route) wire(result any) (any, error) {
+	if rt.body != nil {
+		return rt.body(result)
+	}
+	return wireBody(result)
+}
+
+// statusFor is the success status of rt for a response body: the route's,
+// unless the body chooses its own.
+func (rt route) statusFor(body any) int {
+	if s, ok := body.(statusCoder); ok {
+		return s.statusCode()
+	}
+	return rt.status
 }
 
 // statusCoder is a response body that chooses its own status (202 for a
@@ -266,18 +284,50 @@ func (a *api) replay(w http.ResponseWriter, r *http.Request, idem *registry.Idem
 	if info := infoFrom(r.Context()); info != nil {
 		info.replayed = true
 	}
+	status, body, err := parseStoredResponse(rec.Response)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("replay Idempotency-Key: %w", err))
+		return true
+	}
 	w.Header().Set(HeaderReplayed, "true")
-	writeBody(w, rec.StatusCode, rec.Body)
+	writeBody(w, status, body)
 	return true
 }
 
-// render is the Idempotency.Render of rt: the body rt answers for the
-// service's result, encoded exactly as a fresh answer is.
+// render is the Idempotency.Render of rt: the response to store for the
+// service's result, its status and body encoded exactly as a fresh answer
+// is (see storedResponse), so that a replay is byte-identical.
 func (rt route) render(result any) ([]byte, error) {
-	if rt.status == http.StatusNoContent {
-		return nil, nil
+	body, err := rt.wire(result)
+	if err != nil {
+		return nil, err
 	}
-	return encode(present(result))
+	status := rt.statusFor(body)
+	var data []byte
+	if status != http.StatusNoContent && body != nil {
+		if data, err = encode(body); err != nil {
+			return nil, err
+		}
+	}
+	return storedResponse(status, data), nil
+}
+
+// storedResponse is the form of a response the registry stores for an
+// Idempotency-Key (opaque to it): the decimal status, a newline, the body.
+func storedResponse(status int, body []byte) []byte {
+	return append([]byte(strconv.Itoa(status)+"\n"), body...)
+}
+
+// parseStoredResponse reads what storedResponse wrote.
+func parseStoredResponse(b []byte) (status int, body []byte, err error) {
+	head, body, ok := bytes.Cut(b, []byte("\n"))
+	if ok {
+		status, err = strconv.Atoi(string(head))
+	}
+	if !ok || err != nil || status < 200 || status > 299 {
+		return 0, nil, fmt.Errorf("stored response is not a status line and a body (%d bytes; written by an older server?)", len(b))
+	}
+	return status, body, nil
 }
 
 // scopedKey is the stored key of an Idempotency-Key: the same header value

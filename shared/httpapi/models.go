@@ -28,11 +28,11 @@ func (a *api) whoami(ctx context.Context, _ *input) (any, error) {
 }
 
 func (a *api) createModel(ctx context.Context, in *input) (any, error) {
-	var req registry.NewModel
+	var req NewModel
 	if err := in.decode(&req); err != nil {
 		return nil, err
 	}
-	return a.svc.CreateModel(ctx, req)
+	return a.svc.CreateModel(ctx, req.domain())
 }
 
 func (a *api) listModels(ctx context.Context, in *input) (any, error) {
@@ -48,11 +48,11 @@ func (a *api) getModel(ctx context.Context, in *input) (any, error) {
 }
 
 func (a *api) updateModel(ctx context.Context, in *input) (any, error) {
-	var patch registry.ModelPatch
+	var patch ModelPatch
 	if err := in.decode(&patch); err != nil {
 		return nil, err
 	}
-	return a.svc.UpdateModel(ctx, in.name(), patch)
+	return a.svc.UpdateModel(ctx, in.name(), patch.domain())
 }
 
 func (a *api) deleteModel(ctx context.Context, in *input) (any, error) {

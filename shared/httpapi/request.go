@@ -18,10 +18,6 @@ import (
 type input struct {
 	r    *http.Request
 	body []byte
-	// idem is the idempotency request passed to the service, nil without
-	// an Idempotency-Key. A handler whose success status depends on the
-	// request (transitions) sets its StatusCode before calling the service.
-	idem *registry.Idempotency
 }
 
 // name is the {name} path value: the model.

@@ -23,27 +23,6 @@ type TransitionAccepted struct {
 
 func (TransitionAccepted) statusCode() int { return http.StatusAccepted }
 
-// present turns a service result into the response body: a pending
-// approval becomes TransitionAccepted, a TransitionResult its version or
-// approval; everything else is sent as it is. Fresh answers and stored
-// idempotent ones both go through it.
-func present(result any) any {
-	switch v := result.(type) {
-	case registry.TransitionResult:
-		if v.Approval != nil {
-			return present(*v.Approval)
-		}
-		if v.Version != nil {
-			return *v.Version
-		}
-	case registry.Approval:
-		return TransitionAccepted{ApprovalID: v.ID, Status: v.Status}
-	case *registry.Approval:
-		return TransitionAccepted{ApprovalID: v.ID, Status: v.Status}
-	}
-	return result
-}
-
 func (a *api) transition(ctx context.Context, in *input) (any, error) {
 	n, err := in.version()
 	if err != nil {
@@ -60,17 +39,7 @@ func (a *api) transition(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if to == registry.StageProduction && in.idem != nil {
-		in.idem.StatusCode = http.StatusAccepted
-	}
-	res, err := a.svc.Transition(ctx, in.name(), n, to, req.Reason)
-	if err != nil {
-		return nil, err
-	}
-	if res.Version == nil && res.Approval == nil {
-		return nil, registry.Errorf(registry.Internal, "transition returned neither a version nor an approval")
-	}
-	return present(res), nil
+	return a.svc.Transition(ctx, in.name(), n, to, req.Reason)
 }
 
 func (a *api) stageVersion(ctx context.Context, in *input) (any, error) {
@@ -92,8 +61,8 @@ func (a *api) stageVersion(ctx context.Context, in *input) (any, error) {
 // AliasTarget is the body of GET …/aliases/{alias}: the alias and the
 // version it points at.
 type AliasTarget struct {
-	Alias   registry.Alias   `json:"alias"`
-	Version registry.Version `json:"version"`
+	Alias   Alias   `json:"alias"`
+	Version Version `json:"version"`
 }
 
 // SetAliasRequest is the body of PUT …/aliases/{alias}.
@@ -118,7 +87,7 @@ func (a *api) getAlias(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return AliasTarget{Alias: al, Version: v}, nil
+	return AliasTarget{Alias: aliasOut(al), Version: versionOut(v)}, nil
 }
 
 func (a *api) setAlias(ctx context.Context, in *input) (any, error) {

@@ -1,10 +1,6 @@
 package httpapi
 
-import (
-	"context"
-
-	"github.com/modelreg/modelreg/shared/registry"
-)
+import "context"
 
 // Like every write, the upload routes store their response with the
 // change they make, so a retry with the same Idempotency-Key gets the same
@@ -12,7 +8,7 @@ import (
 
 // UploadRequest is the body of POST …/versions/{version}/uploads.
 type UploadRequest struct {
-	Files []registry.FileSpec `json:"files"`
+	Files []FileSpec `json:"files"`
 }
 
 func (a *api) createUpload(ctx context.Context, in *input) (any, error) {
@@ -24,7 +20,7 @@ func (a *api) createUpload(ctx context.Context, in *input) (any, error) {
 	if err := in.decode(&req); err != nil {
 		return nil, err
 	}
-	return a.svc.CreateUpload(ctx, in.name(), n, req.Files)
+	return a.svc.CreateUpload(ctx, in.name(), n, fileSpecsIn(req.Files))
 }
 
 func (a *api) completeUpload(ctx context.Context, in *input) (any, error) {

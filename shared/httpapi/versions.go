@@ -11,20 +11,30 @@ import (
 
 // RegisterRequest is the body of POST /v1/models/{name}/versions: a
 // registry.NewVersion whose metrics may each be a plain number (source
-// training) or an object {"value":0.9,"source":"validation"}.
+// training) or an object {"value":0.9,"source":"validation"}. Empty
+// fields are left out when a client encodes it.
 type RegisterRequest struct {
-	Description string                 `json:"description"`
-	Metrics     map[string]MetricInput `json:"metrics"`
-	Params      map[string]string      `json:"params"`
-	Tags        map[string]string      `json:"tags"`
-	Lineage     registry.Lineage       `json:"lineage"`
-	Source      string                 `json:"source"`
+	Description string                 `json:"description,omitempty"`
+	Metrics     map[string]MetricInput `json:"metrics,omitempty"`
+	Params      map[string]string      `json:"params,omitempty"`
+	Tags        map[string]string      `json:"tags,omitempty"`
+	Lineage     Lineage                `json:"lineage"`
+	Source      string                 `json:"source,omitempty"`
 }
 
 // MetricInput is one metric of a RegisterRequest.
 type MetricInput struct {
 	Value  float64
 	Source registry.MetricSource
+}
+
+// MarshalJSON encodes m as {"value":N,"source":"…"}, without the source
+// when it is empty (the server then takes training).
+func (m MetricInput) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Value  float64               `json:"value"`
+		Source registry.MetricSource `json:"source,omitempty"`
+	}{m.Value, m.Source})
 }
 
 // UnmarshalJSON accepts a number or {"value":N,"source":"…"} (value
@@ -57,7 +67,7 @@ func (m *MetricInput) UnmarshalJSON(b []byte) error {
 func (req RegisterRequest) NewVersion() registry.NewVersion {
 	nv := registry.NewVersion{
 		Description: req.Description, Params: req.Params, Tags: req.Tags,
-		Lineage: req.Lineage, Source: req.Source,
+		Lineage: req.Lineage.domain(), Source: req.Source,
 	}
 	if req.Metrics != nil {
 		nv.Metrics = make(map[string]registry.Metric, len(req.Metrics))
@@ -120,18 +130,18 @@ func (a *api) updateVersion(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var patch registry.VersionPatch
+	var patch VersionPatch
 	if err := in.decode(&patch); err != nil {
 		return nil, err
 	}
-	return a.svc.UpdateVersion(ctx, in.name(), n, patch)
+	return a.svc.UpdateVersion(ctx, in.name(), n, patch.domain())
 }
 
 // PushMetricsRequest is the body of POST …/versions/{version}/metrics.
 type PushMetricsRequest struct {
 	Metrics map[string]float64 `json:"metrics"`
 	// Source is production unless given.
-	Source registry.MetricSource `json:"source"`
+	Source registry.MetricSource `json:"source,omitempty"`
 }
 
 func (a *api) pushMetrics(ctx context.Context, in *input) (any, error) {

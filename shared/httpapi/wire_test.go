@@ -67,7 +67,7 @@ func wireCases() map[string]any {
 		"versions_empty": registry.List[registry.Version]{Items: []registry.Version{}},
 		"aliases_nil":    registry.List[registry.Alias]{},
 		"alias":          alias,
-		"alias_target":   AliasTarget{Alias: alias, Version: bare},
+		"alias_target":   AliasTarget{Alias: aliasOut(alias), Version: versionOut(bare)},
 		"audit_page": registry.List[registry.AuditEntry]{Items: []registry.AuditEntry{
 			{ID: "au-2", Model: "fraud_model", Version: 7, Action: registry.ActionStageChanged, Actor: "anna", Reason: "approved",
 				From: registry.StageStaging, To: registry.StageProduction, Criteria: map[string]float64{"accuracy": 0.931},
@@ -130,7 +130,17 @@ func TestWireBodies(t *testing.T) {
 	}
 }
 
-// renderBody is the body a route answers for a service result.
+// renderBody is the body a route answers for a service result, through
+// the stored (idempotent) response, which a fresh answer shares.
 func renderBody(result any) ([]byte, error) {
-	return route{status: http.StatusOK}.render(result)
+	rt := route{status: http.StatusOK}
+	if _, ok := result.(registry.TransitionResult); ok {
+		rt.body = transitionBody
+	}
+	stored, err := rt.render(result)
+	if err != nil {
+		return nil, err
+	}
+	_, body, err := parseStoredResponse(stored)
+	return body, err
 }

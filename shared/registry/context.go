@@ -73,13 +73,14 @@ func PrincipalFrom(ctx context.Context) Principal {
 }
 
 // Idempotency asks the service to store the response to this write under
-// Key in the same transaction as the write (see Change.Idempotency).
+// Key in the same transaction as the write (see Change.Idempotency). The
+// response is the caller's: the service only stores the bytes Render
+// makes of the operation's result, and the caller replays them.
 type Idempotency struct {
 	Key         string
 	RequestHash string
-	// StatusCode is the status the caller answers on success.
-	StatusCode int
-	// Render turns the operation's result into the response body.
+	// Render turns the operation's result into the response to store
+	// (the REST API keeps its status and body there).
 	Render func(result any) ([]byte, error)
 }
 

@@ -126,8 +126,8 @@ func (s *Service) commit(ctx context.Context, ch *Change, result any) error {
 		}
 		now := s.Now()
 		ch.Idempotency = &IdempotencyRecord{
-			Key: idem.Key, RequestHash: idem.RequestHash, StatusCode: idem.StatusCode,
-			Body: body, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL),
+			Key: idem.Key, RequestHash: idem.RequestHash,
+			Response: body, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL),
 		}
 	}
 	if err := s.cfg.Store.Commit(ctx, ch); err != nil {

@@ -113,11 +113,12 @@ type PartRequest struct {
 // Idempotency-Key so that a retry gets the same response.
 type IdempotencyRecord struct {
 	// Key is scoped by the caller: principal, method, path and the header value.
-	Key string `json:"key"`
+	Key string
 	// RequestHash is the SHA-256 of the request (method, path, body).
-	RequestHash string    `json:"request_hash"`
-	StatusCode  int       `json:"status_code"`
-	Body        []byte    `json:"body"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	RequestHash string
+	// Response is what Idempotency.Render made of the result: opaque bytes
+	// the caller replays (stores keep them byte for byte).
+	Response  []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

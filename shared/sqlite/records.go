@@ -351,22 +351,21 @@ func fromEventRecord(r eventRecord) registry.Event {
 type idempotencyRecord struct {
 	Key         string    `json:"key"`
 	RequestHash string    `json:"request_hash"`
-	StatusCode  int       `json:"status_code"`
-	Body        []byte    `json:"body,omitempty"` // base64: the exact bytes
+	Response    []byte    `json:"response,omitempty"` // base64: the exact bytes
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 }
 
 func toIdempotencyRecord(i registry.IdempotencyRecord) idempotencyRecord {
 	return idempotencyRecord{
-		Key: i.Key, RequestHash: i.RequestHash, StatusCode: i.StatusCode, Body: i.Body,
+		Key: i.Key, RequestHash: i.RequestHash, Response: i.Response,
 		CreatedAt: i.CreatedAt.UTC(), ExpiresAt: i.ExpiresAt.UTC(),
 	}
 }
 
 func fromIdempotencyRecord(r idempotencyRecord) registry.IdempotencyRecord {
 	return registry.IdempotencyRecord{
-		Key: r.Key, RequestHash: r.RequestHash, StatusCode: r.StatusCode, Body: r.Body,
+		Key: r.Key, RequestHash: r.RequestHash, Response: r.Response,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 	}
 }

@@ -43,7 +43,7 @@ func testFailedConditionWritesNothing(t *testing.T, s registry.Store) {
 			Uploads:     []registry.UploadSession{upload("up-n", "n", 1)},
 			Audit:       []registry.AuditEntry{auditEntry("A1", "n", 0, registry.ActionModelCreated, at(time.Second)), auditEntry("A2", "m", 1, registry.ActionVersionRegistered, at(time.Second))},
 			Events:      []registry.Event{event("E1", at(time.Second))},
-			Idempotency: &registry.IdempotencyRecord{Key: key, RequestHash: "h", StatusCode: 201, Body: []byte("{}"), CreatedAt: n, ExpiresAt: n.Add(time.Hour)},
+			Idempotency: &registry.IdempotencyRecord{Key: key, RequestHash: "h", Response: []byte("201\n{}"), CreatedAt: n, ExpiresAt: n.Add(time.Hour)},
 		}
 	}
 	at2 := func(rec registry.Model, rev int64) registry.Model { rec.Revision = rev; return rec }
@@ -175,7 +175,7 @@ func second[T any](_ T, err error) error { return err }
 
 func idem(key string, created time.Time, body string) *registry.IdempotencyRecord {
 	return &registry.IdempotencyRecord{
-		Key: key, RequestHash: "sha256:" + body, StatusCode: 201, Body: []byte(body),
+		Key: key, RequestHash: "sha256:" + body, Response: []byte(body),
 		CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour),
 	}
 }
@@ -183,16 +183,15 @@ func idem(key string, created time.Time, body string) *registry.IdempotencyRecor
 func testIdempotencyStoreAndGet(t *testing.T, s registry.Store) {
 	n := now()
 	rec := idem("alice:POST:/v1/models:k1", n, "")
-	rec.Body = []byte("{\"name\": \"m\"}\n\x00\xff\xfe binary \u00e9")
-	rec.StatusCode = 202
+	rec.Response = []byte("202\n{\"name\": \"m\"}\n\x00\xff\xfe binary \u00e9")
 	commit(t, s, &registry.Change{Models: []registry.Model{model("m")}, Idempotency: rec})
 	got, err := s.GetIdempotency(ctx(t), rec.Key, n)
 	if err != nil {
 		t.Fatalf("GetIdempotency: %v", err)
 	}
 	assertEqual(t, "idempotency record", got, *rec)
-	if string(got.Body) != string(rec.Body) {
-		t.Errorf("body: got %q, want %q byte for byte", got.Body, rec.Body)
+	if string(got.Response) != string(rec.Response) {
+		t.Errorf("response: got %q, want %q byte for byte", got.Response, rec.Response)
 	}
 	_, err = s.GetIdempotency(ctx(t), "alice:POST:/v1/models:k2", n)
 	wantCode(t, "GetIdempotency of another key", err, registry.NotFound)

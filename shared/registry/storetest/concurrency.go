@@ -147,8 +147,8 @@ func testRaceIdempotency(t *testing.T, s registry.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf(`{"writer":%d}`, w); string(rec.Body) != want {
-		t.Errorf("stored response %s, want the winner's %s", rec.Body, want)
+	if want := fmt.Sprintf(`{"writer":%d}`, w); string(rec.Response) != want {
+		t.Errorf("stored response %s, want the winner's %s", rec.Response, want)
 	}
 }
 
