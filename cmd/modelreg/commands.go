@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/client"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -30,7 +31,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 	}
 	c := g.client()
 	if len(pos) == 0 {
-		var all []registry.Model
+		var all []httpapi.Model
 		token := ""
 		for {
 			page, err := c.ListModels(ctx, *prefix, token, registry.MaxPageSize)
@@ -59,14 +60,14 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var m registry.Model
+	var m httpapi.Model
 	switch action, name := pos[0], pos[1]; action {
 	case "create":
-		m, err = c.CreateModel(ctx, registry.NewModel{Name: name, Description: *description, Owner: *owner, Tags: tagMap})
+		m, err = c.CreateModel(ctx, httpapi.NewModel{Name: name, Description: *description, Owner: *owner, Tags: tagMap})
 	case "get":
 		m, err = c.GetModel(ctx, name)
 	case "update":
-		var p registry.ModelPatch
+		var p httpapi.ModelPatch
 		if flagSet(fs, "description") {
 			p.Description = description
 		}
@@ -130,7 +131,7 @@ func runVersions(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return usagef("versions takes NAME and optionally a VERSION")
 	}
-	var all []registry.Version
+	var all []httpapi.Version
 	token := ""
 	for {
 		size := registry.MaxPageSize
@@ -155,7 +156,7 @@ func runVersions(ctx context.Context, args []string, out io.Writer) error {
 
 // resolveVersion reads a version reference: a number, a stage name, or an
 // alias (with or without a leading @).
-func resolveVersion(ctx context.Context, c *client.Client, model, ref string) (registry.Version, error) {
+func resolveVersion(ctx context.Context, c *client.Client, model, ref string) (httpapi.Version, error) {
 	if n, err := strconv.Atoi(ref); err == nil {
 		return c.GetVersion(ctx, model, n)
 	}
@@ -482,7 +483,7 @@ func runHistory(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	c := g.client()
-	var all []registry.AuditEntry
+	var all []httpapi.AuditEntry
 	token := ""
 	for {
 		page, err := c.History(ctx, pos[0], version, token, registry.MaxPageSize)
@@ -554,7 +555,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 
 // printComparison writes the comparison as a table, the best value of each
 // metric marked with *.
-func printComparison(out io.Writer, cmp registry.Comparison) error {
+func printComparison(out io.Writer, cmp httpapi.Comparison) error {
 	w := table(out)
 	header := "METRIC"
 	for _, v := range cmp.Versions {

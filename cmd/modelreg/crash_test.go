@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/client"
 	"github.com/modelreg/modelreg/shared/failpoint"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -60,10 +61,10 @@ func setupModel(t *testing.T) string {
 	s := startServer(t, dir)
 	c := noRetry(s.url)
 	ctx := context.Background()
-	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "crashy"}); err != nil {
+	if _, err := c.CreateModel(ctx, httpapi.NewModel{Name: "crashy"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RegisterVersion(ctx, "crashy", client.NewVersion{Source: "s3://b/v1"}); err != nil {
+	if _, err := c.RegisterVersion(ctx, "crashy", httpapi.RegisterRequest{Source: "s3://b/v1"}); err != nil {
 		t.Fatal(err)
 	}
 	s.stop()
@@ -73,7 +74,7 @@ func setupModel(t *testing.T) string {
 func TestCrashBeforeCommit(t *testing.T) {
 	dir := setupModel(t)
 	s := startServer(t, dir, failpoint.Env+"="+failpoint.StoreBeforeCommit)
-	_, err := noRetry(s.url).RegisterVersion(context.Background(), "crashy", client.NewVersion{Source: "s3://b/v2"})
+	_, err := noRetry(s.url).RegisterVersion(context.Background(), "crashy", httpapi.RegisterRequest{Source: "s3://b/v2"})
 	if err == nil {
 		t.Fatal("the registration answered although the server died before committing")
 	}
@@ -87,7 +88,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 	if got := auditActions(t, c, "crashy"); !slices.Equal(got, []string{"version.registered", "model.created"}) {
 		t.Fatalf("audit %v", got)
 	}
-	v, err := c.RegisterVersion(context.Background(), "crashy", client.NewVersion{Source: "s3://b/v2"})
+	v, err := c.RegisterVersion(context.Background(), "crashy", httpapi.RegisterRequest{Source: "s3://b/v2"})
 	if err != nil || v.Number != 2 {
 		t.Fatalf("next registration: %+v, %v (want version 2: no gap)", v, err)
 	}
@@ -114,7 +115,7 @@ func TestCrashAfterCommitRetryReplays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v registry.Version
+	var v httpapi.Version
 	if resp.status != http.StatusCreated || json.Unmarshal(resp.body, &v) != nil || v.Number != 2 || resp.replayed != "true" {
 		t.Fatalf("retry: %d %s replayed=%q", resp.status, resp.body, resp.replayed)
 	}

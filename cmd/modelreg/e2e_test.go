@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/client"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -33,7 +34,7 @@ func endToEnd(t *testing.T, b backend) {
 
 	s.cli(adminToken, "models", "create", "fraud_model", "--description", "card fraud").must(t)
 	out := s.cli(adminToken, "models", "--output", "json").must(t)
-	var models []registry.Model
+	var models []httpapi.Model
 	decode(t, out.stdout, &models)
 	if len(models) != 1 || models[0].Name != "fraud_model" || models[0].Description != "card fraud" {
 		t.Fatalf("models: %+v", models)
@@ -43,7 +44,7 @@ func endToEnd(t *testing.T, b backend) {
 	v1 := s.cli(adminToken, "register", "fraud_model", "--artifact", small,
 		"--metric", "accuracy=0.91", "--metric", "loss=0.30", "--param", "lr=0.01",
 		"--dataset", "transactions@2026-11", "--run-id", "job-1", "--tag", "team=risk", "--output", "json").must(t)
-	var ver registry.Version
+	var ver httpapi.Version
 	decode(t, v1.stdout, &ver)
 	if ver.Number != 1 || ver.Status != registry.StatusReady || len(ver.Artifacts) != 1 {
 		t.Fatalf("v1: %+v", ver)
@@ -102,7 +103,7 @@ func endToEnd(t *testing.T, b backend) {
 	}
 
 	hist := s.cli(adminToken, "history", "fraud_model", "--output", "json").must(t)
-	var entries []registry.AuditEntry
+	var entries []httpapi.AuditEntry
 	decode(t, hist.stdout, &entries)
 	var actions []string
 	for _, e := range entries {
@@ -136,7 +137,7 @@ func concurrentRegistrations(t *testing.T, b backend) {
 	s := startServer(t, t.TempDir(), b.env...)
 	c := client.New(s.url, adminToken)
 	ctx := context.Background()
-	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "busy"}); err != nil {
+	if _, err := c.CreateModel(ctx, httpapi.NewModel{Name: "busy"}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -146,7 +147,7 @@ func concurrentRegistrations(t *testing.T, b backend) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := c.RegisterVersion(ctx, "busy", client.NewVersion{Source: fmt.Sprintf("s3://bucket/run-%d", i)})
+			v, err := c.RegisterVersion(ctx, "busy", httpapi.RegisterRequest{Source: fmt.Sprintf("s3://bucket/run-%d", i)})
 			nums[i], errs[i] = v.Number, err
 		}()
 	}
@@ -207,7 +208,7 @@ func TestCLIExitCodes(t *testing.T) {
 		t.Fatalf("archive --keep-last 2 archived %v, want [2]", archived.Archived)
 	}
 	out := s.cli(adminToken, "versions", "m1", "--stage", "Archived", "--output", "json").must(t)
-	var vs []registry.Version
+	var vs []httpapi.Version
 	decode(t, out.stdout, &vs)
 	if len(vs) != 2 || vs[0].Number != 2 || vs[1].Number != 1 {
 		t.Fatalf("archived versions: %+v", vs)

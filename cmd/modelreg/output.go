@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/httpapi"
 )
 
 func printJSON(out io.Writer, v any) error {
@@ -46,7 +46,7 @@ func ts(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-func formatMetrics(m map[string]registry.Metric) string {
+func formatMetrics(m map[string]httpapi.Metric) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
@@ -55,7 +55,7 @@ func formatMetrics(m map[string]registry.Metric) string {
 	return strings.Join(parts, " ")
 }
 
-func printVersions(out io.Writer, vs []registry.Version) error {
+func printVersions(out io.Writer, vs []httpapi.Version) error {
 	w := table(out)
 	fmt.Fprintln(w, "VERSION\tSTAGE\tSTATUS\tCREATED\tBY\tCOMMIT\tMETRICS")
 	for _, v := range vs {
@@ -74,7 +74,7 @@ func printVersions(out io.Writer, vs []registry.Version) error {
 	return w.Flush()
 }
 
-func printVersion(out io.Writer, v registry.Version) error {
+func printVersion(out io.Writer, v httpapi.Version) error {
 	w := table(out)
 	outf(w, "Model:\t%s\n", v.Model)
 	outf(w, "Version:\t%d\n", v.Number)

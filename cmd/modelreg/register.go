@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/client"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -50,7 +51,7 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 		return usagef("give --artifact or --source, not both")
 	}
 	model := pos[0]
-	in := client.NewVersion{Description: *description, Source: *source}
+	in := httpapi.RegisterRequest{Description: *description, Source: *source}
 	if in.Metrics, err = parseMetrics(metrics); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 	v, err := c.RegisterVersion(ctx, model, in)
 	if client.IsStatus(err, http.StatusNotFound) {
 		if _, gerr := c.GetModel(ctx, model); client.IsStatus(gerr, http.StatusNotFound) {
-			if _, err = c.CreateModel(ctx, registry.NewModel{Name: model}); err != nil {
+			if _, err = c.CreateModel(ctx, httpapi.NewModel{Name: model}); err != nil {
 				return fmt.Errorf("create model %s: %w", model, err)
 			}
 			fmt.Fprintf(os.Stderr, "created model %s\n", model)
@@ -120,7 +121,7 @@ func runUpload(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	c := g.client()
-	var v registry.Version
+	var v httpapi.Version
 	if *resume {
 		v, err = resumeUpload(ctx, c, model, number, files, *parallel)
 	} else {
@@ -212,8 +213,8 @@ func prepareAll(files []artifactFile) ([]client.LocalFile, error) {
 	return out, nil
 }
 
-func uploadNew(ctx context.Context, c *client.Client, model string, number int, files []client.LocalFile, parallel int) (registry.Version, error) {
-	specs := make([]registry.FileSpec, len(files))
+func uploadNew(ctx context.Context, c *client.Client, model string, number int, files []client.LocalFile, parallel int) (httpapi.Version, error) {
+	specs := make([]httpapi.FileSpec, len(files))
 	local := map[string]string{}
 	for i, f := range files {
 		specs[i] = f.Spec
@@ -221,12 +222,12 @@ func uploadNew(ctx context.Context, c *client.Client, model string, number int, 
 	}
 	ticket, err := c.CreateUpload(ctx, model, number, specs)
 	if err != nil {
-		return registry.Version{Number: number}, err
+		return httpapi.Version{Number: number}, err
 	}
 	return sendAndComplete(ctx, c, ticket, local, parallel)
 }
 
-func resumeUpload(ctx context.Context, c *client.Client, model string, number int, files []artifactFile, parallel int) (registry.Version, error) {
+func resumeUpload(ctx context.Context, c *client.Client, model string, number int, files []artifactFile, parallel int) (httpapi.Version, error) {
 	v, err := c.GetVersion(ctx, model, number)
 	if err != nil {
 		return v, err
@@ -249,7 +250,7 @@ func resumeUpload(ctx context.Context, c *client.Client, model string, number in
 	return sendAndComplete(ctx, c, ticket, local, parallel)
 }
 
-func sendAndComplete(ctx context.Context, c *client.Client, ticket registry.UploadTicket, local map[string]string, parallel int) (registry.Version, error) {
+func sendAndComplete(ctx context.Context, c *client.Client, ticket httpapi.UploadTicket, local map[string]string, parallel int) (httpapi.Version, error) {
 	var total int64
 	for _, f := range ticket.Files {
 		for _, p := range f.Parts {
@@ -260,20 +261,20 @@ func sendAndComplete(ctx context.Context, c *client.Client, ticket registry.Uplo
 	err := c.UploadParts(ctx, ticket, local, parallel, bar.add)
 	bar.finish(err == nil)
 	if err != nil {
-		return registry.Version{Number: ticket.Version}, err
+		return httpapi.Version{Number: ticket.Version}, err
 	}
 	v, err := c.CompleteUpload(ctx, ticket.Model, ticket.Version, ticket.UploadID)
 	if err != nil {
-		return registry.Version{Number: ticket.Version}, err
+		return httpapi.Version{Number: ticket.Version}, err
 	}
 	return v, nil
 }
 
-func parseMetrics(l []string) (map[string]client.MetricValue, error) {
+func parseMetrics(l []string) (map[string]httpapi.MetricInput, error) {
 	if len(l) == 0 {
 		return nil, nil
 	}
-	m := map[string]client.MetricValue{}
+	m := map[string]httpapi.MetricInput{}
 	for _, kv := range l {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -284,15 +285,15 @@ func parseMetrics(l []string) (map[string]client.MetricValue, error) {
 		if err != nil {
 			return nil, usagef("--metric %s: %q is not a number", k, val)
 		}
-		m[k] = client.MetricValue{Value: f, Source: src}
+		m[k] = httpapi.MetricInput{Value: f, Source: registry.MetricSource(src)}
 	}
 	return m, nil
 }
 
 // detectLineage fills lineage from flags, the git checkout around the
 // current directory, and the environment of common training systems.
-func detectLineage(files []artifactFile, noGit bool, repo, commit, entry, image, dataset, featureSet, runID, started, ended string) (registry.Lineage, error) {
-	var l registry.Lineage
+func detectLineage(files []artifactFile, noGit bool, repo, commit, entry, image, dataset, featureSet, runID, started, ended string) (httpapi.Lineage, error) {
+	var l httpapi.Lineage
 	l.Code.EntryPoint, l.Environment.ImageURI, l.Data.FeatureSetVersion = entry, image, featureSet
 	l.Data.DatasetID, l.Data.DatasetVersion, _ = strings.Cut(dataset, "@")
 	if !noGit {

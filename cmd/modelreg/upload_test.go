@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/modelreg/modelreg/shared/client"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -37,10 +38,10 @@ func TestUploadWrongChecksumThenReplace(t *testing.T) {
 	c := noRetry(s.url)
 	ctx := context.Background()
 	work := t.TempDir()
-	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "up"}); err != nil {
+	if _, err := c.CreateModel(ctx, httpapi.NewModel{Name: "up"}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := c.RegisterVersion(ctx, "up", client.NewVersion{})
+	v, err := c.RegisterVersion(ctx, "up", httpapi.RegisterRequest{})
 	if err != nil || v.Status != registry.StatusPendingUpload {
 		t.Fatalf("register: %+v, %v", v, err)
 	}
@@ -49,7 +50,7 @@ func TestUploadWrongChecksumThenReplace(t *testing.T) {
 	local := map[string]string{"model.bin": writeFile(t, work, "model.bin", good), "config.json": writeFile(t, work, "config.json", cfg)}
 
 	// config.json is declared with the digest of other bytes.
-	specs := []registry.FileSpec{
+	specs := []httpapi.FileSpec{
 		{Path: "model.bin", Size: int64(len(good)), SHA256: sum(good)},
 		{Path: "config.json", Size: int64(len(cfg)), SHA256: sum([]byte(`{"layers": 4}`))},
 	}
@@ -89,7 +90,7 @@ func TestUploadWrongChecksumThenReplace(t *testing.T) {
 	// model.bin (other bytes, same path) and the right config.
 	better := []byte(strings.Repeat("WEIGHTS", 1000))
 	local["model.bin"] = writeFile(t, work, "model2.bin", better)
-	specs = []registry.FileSpec{
+	specs = []httpapi.FileSpec{
 		{Path: "model.bin", Size: int64(len(better)), SHA256: sum(better)},
 		{Path: "config.json", Size: int64(len(cfg)), SHA256: sum(cfg)},
 	}
@@ -159,10 +160,10 @@ func TestCompleteTooEarlyKeepsParts(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	c := noRetry(s.url)
 	ctx := context.Background()
-	if _, err := c.CreateModel(ctx, registry.NewModel{Name: "early"}); err != nil {
+	if _, err := c.CreateModel(ctx, httpapi.NewModel{Name: "early"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RegisterVersion(ctx, "early", client.NewVersion{}); err != nil {
+	if _, err := c.RegisterVersion(ctx, "early", httpapi.RegisterRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	path, _ := randomFile(t, t.TempDir(), "w.bin", registry.SinglePartMax+1000) // 2 parts
@@ -170,12 +171,12 @@ func TestCompleteTooEarlyKeepsParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ticket, err := c.CreateUpload(ctx, "early", 1, []registry.FileSpec{lf.Spec})
+	ticket, err := c.CreateUpload(ctx, "early", 1, []httpapi.FileSpec{lf.Spec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := ticket
-	first.Files = []registry.FileTicket{ticket.Files[0]}
+	first.Files = []httpapi.FileTicket{ticket.Files[0]}
 	first.Files[0].Parts = first.Files[0].Parts[:1]
 	if err := c.UploadParts(ctx, first, map[string]string{"w.bin": path}, 1, nil); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -170,12 +171,7 @@ func (c *Client) send(ctx context.Context, method, u string, payload []byte, ide
 }
 
 func decodeError(resp *http.Response) error {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body httpapi.ErrorBody
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(data, &body); err != nil || body.Error.Message == "" {
 		msg := strings.TrimSpace(string(data))
@@ -184,7 +180,7 @@ func decodeError(resp *http.Response) error {
 		}
 		return &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: msg}
 	}
-	return &APIError{Status: resp.StatusCode, Code: body.Error.Code, Message: body.Error.Message}
+	return &APIError{Status: resp.StatusCode, Code: string(body.Error.Code), Message: body.Error.Message}
 }
 
 func esc(s string) string { return url.PathEscape(s) }
@@ -193,52 +189,43 @@ func versionPath(model string, version int) string {
 	return "/v1/models/" + esc(model) + "/versions/" + strconv.Itoa(version)
 }
 
-// List is one page of a listing.
-type List[T any] struct {
-	Items         []T    `json:"items"`
-	NextPageToken string `json:"next_page_token,omitempty"`
-}
-
 // Health returns the server's health document.
-func (c *Client) Health(ctx context.Context) (map[string]any, error) {
-	var out map[string]any
+func (c *Client) Health(ctx context.Context) (httpapi.Health, error) {
+	var out httpapi.Health
 	return out, c.do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
 }
 
 // Whoami returns the caller's name and role.
 func (c *Client) Whoami(ctx context.Context) (registry.Principal, error) {
-	var out struct {
-		Name string        `json:"name"`
-		Role registry.Role `json:"role"`
-	}
+	var out httpapi.WhoAmI
 	err := c.do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &out)
 	return registry.Principal{Name: out.Name, Role: out.Role}, err
 }
 
 // CreateModel creates a model.
-func (c *Client) CreateModel(ctx context.Context, m registry.NewModel) (registry.Model, error) {
-	var out registry.Model
+func (c *Client) CreateModel(ctx context.Context, m httpapi.NewModel) (httpapi.Model, error) {
+	var out httpapi.Model
 	return out, c.do(ctx, http.MethodPost, "/v1/models", nil, m, &out)
 }
 
 // GetModel returns a model.
-func (c *Client) GetModel(ctx context.Context, name string) (registry.Model, error) {
-	var out registry.Model
+func (c *Client) GetModel(ctx context.Context, name string) (httpapi.Model, error) {
+	var out httpapi.Model
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(name), nil, nil, &out)
 }
 
 // ListModels returns one page of models.
-func (c *Client) ListModels(ctx context.Context, prefix, pageToken string, pageSize int) (List[registry.Model], error) {
+func (c *Client) ListModels(ctx context.Context, prefix, pageToken string, pageSize int) (httpapi.List[httpapi.Model], error) {
 	q := url.Values{}
 	setIf(q, "prefix", prefix)
 	setPage(q, pageToken, pageSize)
-	var out List[registry.Model]
+	var out httpapi.List[httpapi.Model]
 	return out, c.do(ctx, http.MethodGet, "/v1/models", q, nil, &out)
 }
 
 // UpdateModel changes a model.
-func (c *Client) UpdateModel(ctx context.Context, name string, p registry.ModelPatch) (registry.Model, error) {
-	var out registry.Model
+func (c *Client) UpdateModel(ctx context.Context, name string, p httpapi.ModelPatch) (httpapi.Model, error) {
+	var out httpapi.Model
 	return out, c.do(ctx, http.MethodPatch, "/v1/models/"+esc(name), nil, p, &out)
 }
 
@@ -247,31 +234,15 @@ func (c *Client) DeleteModel(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, nil, nil)
 }
 
-// MetricValue is a metric as sent at registration.
-type MetricValue struct {
-	Value  float64 `json:"value"`
-	Source string  `json:"source,omitempty"`
-}
-
-// NewVersion is the body of a registration.
-type NewVersion struct {
-	Description string                 `json:"description,omitempty"`
-	Metrics     map[string]MetricValue `json:"metrics,omitempty"`
-	Params      map[string]string      `json:"params,omitempty"`
-	Tags        map[string]string      `json:"tags,omitempty"`
-	Lineage     registry.Lineage       `json:"lineage"`
-	Source      string                 `json:"source,omitempty"`
-}
-
 // RegisterVersion registers the next version of a model.
-func (c *Client) RegisterVersion(ctx context.Context, model string, v NewVersion) (registry.Version, error) {
-	var out registry.Version
+func (c *Client) RegisterVersion(ctx context.Context, model string, v httpapi.RegisterRequest) (httpapi.Version, error) {
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodPost, "/v1/models/"+esc(model)+"/versions", nil, v, &out)
 }
 
 // GetVersion returns a version.
-func (c *Client) GetVersion(ctx context.Context, model string, version int) (registry.Version, error) {
-	var out registry.Version
+func (c *Client) GetVersion(ctx context.Context, model string, version int) (httpapi.Version, error) {
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodGet, versionPath(model, version), nil, nil, &out)
 }
 
@@ -281,7 +252,7 @@ type VersionFilter struct {
 }
 
 // ListVersions returns one page of a model's versions, newest first.
-func (c *Client) ListVersions(ctx context.Context, model string, f VersionFilter, pageToken string, pageSize int) (List[registry.Version], error) {
+func (c *Client) ListVersions(ctx context.Context, model string, f VersionFilter, pageToken string, pageSize int) (httpapi.List[httpapi.Version], error) {
 	q := url.Values{}
 	setIf(q, "stage", f.Stage)
 	setIf(q, "status", f.Status)
@@ -290,47 +261,47 @@ func (c *Client) ListVersions(ctx context.Context, model string, f VersionFilter
 	setIf(q, "dataset", f.Dataset)
 	setIf(q, "run_id", f.RunID)
 	setPage(q, pageToken, pageSize)
-	var out List[registry.Version]
+	var out httpapi.List[httpapi.Version]
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/versions", q, nil, &out)
 }
 
 // UpdateVersion changes a version's description or tags.
-func (c *Client) UpdateVersion(ctx context.Context, model string, version int, p registry.VersionPatch) (registry.Version, error) {
-	var out registry.Version
+func (c *Client) UpdateVersion(ctx context.Context, model string, version int, p httpapi.VersionPatch) (httpapi.Version, error) {
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodPatch, versionPath(model, version), nil, p, &out)
 }
 
 // CreateUpload opens an upload session for a version's files.
-func (c *Client) CreateUpload(ctx context.Context, model string, version int, files []registry.FileSpec) (registry.UploadTicket, error) {
-	var out registry.UploadTicket
-	body := map[string]any{"files": files}
+func (c *Client) CreateUpload(ctx context.Context, model string, version int, files []httpapi.FileSpec) (httpapi.UploadTicket, error) {
+	var out httpapi.UploadTicket
+	body := httpapi.UploadRequest{Files: files}
 	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads", nil, body, &out)
 }
 
 // RefreshUpload returns fresh URLs for the parts not yet uploaded.
-func (c *Client) RefreshUpload(ctx context.Context, model string, version int, uploadID string) (registry.UploadTicket, error) {
-	var out registry.UploadTicket
+func (c *Client) RefreshUpload(ctx context.Context, model string, version int, uploadID string) (httpapi.UploadTicket, error) {
+	var out httpapi.UploadTicket
 	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads/"+esc(uploadID)+"/refresh", nil, struct{}{}, &out)
 }
 
 // CompleteUpload verifies the uploaded files and makes the version READY.
-func (c *Client) CompleteUpload(ctx context.Context, model string, version int, uploadID string) (registry.Version, error) {
-	var out registry.Version
+func (c *Client) CompleteUpload(ctx context.Context, model string, version int, uploadID string) (httpapi.Version, error) {
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/uploads/"+esc(uploadID)+"/complete", nil, struct{}{}, &out)
 }
 
 // Downloads returns download links for a READY version's files.
-func (c *Client) Downloads(ctx context.Context, model string, version int, path string) (registry.DownloadSet, error) {
+func (c *Client) Downloads(ctx context.Context, model string, version int, path string) (httpapi.DownloadSet, error) {
 	q := url.Values{}
 	setIf(q, "path", path)
-	var out registry.DownloadSet
+	var out httpapi.DownloadSet
 	return out, c.do(ctx, http.MethodGet, versionPath(model, version)+"/download", q, nil, &out)
 }
 
 // TransitionResult is the answer to a transition: the moved version, or
 // the approval a Production request waits for.
 type TransitionResult struct {
-	Version    *registry.Version
+	Version    *httpapi.Version
 	ApprovalID string
 	Status     string
 }
@@ -338,18 +309,15 @@ type TransitionResult struct {
 // Transition moves a version to another stage.
 func (c *Client) Transition(ctx context.Context, model string, version int, to, reason string) (TransitionResult, error) {
 	var raw json.RawMessage
-	body := map[string]string{"to": to, "reason": reason}
+	body := httpapi.TransitionRequest{To: to, Reason: reason}
 	if err := c.do(ctx, http.MethodPost, versionPath(model, version)+"/transitions", nil, body, &raw); err != nil {
 		return TransitionResult{}, err
 	}
-	var pending struct {
-		ApprovalID string `json:"approval_id"`
-		Status     string `json:"status"`
-	}
+	var pending httpapi.TransitionAccepted
 	if err := json.Unmarshal(raw, &pending); err == nil && pending.ApprovalID != "" {
-		return TransitionResult{ApprovalID: pending.ApprovalID, Status: pending.Status}, nil
+		return TransitionResult{ApprovalID: pending.ApprovalID, Status: string(pending.Status)}, nil
 	}
-	var v registry.Version
+	var v httpapi.Version
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return TransitionResult{}, fmt.Errorf("decode transition answer: %w", err)
 	}
@@ -357,41 +325,32 @@ func (c *Client) Transition(ctx context.Context, model string, version int, to, 
 }
 
 // PushMetrics records metrics measured after deployment.
-func (c *Client) PushMetrics(ctx context.Context, model string, version int, metrics map[string]float64, source string) (registry.Version, error) {
-	body := map[string]any{"metrics": metrics}
-	if source != "" {
-		body["source"] = source
-	}
-	var out registry.Version
+func (c *Client) PushMetrics(ctx context.Context, model string, version int, metrics map[string]float64, source string) (httpapi.Version, error) {
+	body := httpapi.PushMetricsRequest{Metrics: metrics, Source: registry.MetricSource(source)}
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodPost, versionPath(model, version)+"/metrics", nil, body, &out)
 }
 
 // StageVersion returns the version in a stage, or the one that was in
 // Production at a given time.
-func (c *Client) StageVersion(ctx context.Context, model, stage string, at *time.Time) (registry.Version, error) {
+func (c *Client) StageVersion(ctx context.Context, model, stage string, at *time.Time) (httpapi.Version, error) {
 	q := url.Values{}
 	if at != nil {
 		q.Set("at", at.UTC().Format(time.RFC3339Nano))
 	}
-	var out registry.Version
+	var out httpapi.Version
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/stages/"+esc(stage), q, nil, &out)
 }
 
 // SetAlias points an alias at a version.
-func (c *Client) SetAlias(ctx context.Context, model, alias string, version int) (registry.Alias, error) {
-	var out registry.Alias
-	return out, c.do(ctx, http.MethodPut, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, map[string]int{"version": version}, &out)
-}
-
-// AliasTarget is an alias with the version it points at.
-type AliasTarget struct {
-	Alias   registry.Alias   `json:"alias"`
-	Version registry.Version `json:"version"`
+func (c *Client) SetAlias(ctx context.Context, model, alias string, version int) (httpapi.Alias, error) {
+	var out httpapi.Alias
+	return out, c.do(ctx, http.MethodPut, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, httpapi.SetAliasRequest{Version: version}, &out)
 }
 
 // GetAlias returns an alias and its version.
-func (c *Client) GetAlias(ctx context.Context, model, alias string) (AliasTarget, error) {
-	var out AliasTarget
+func (c *Client) GetAlias(ctx context.Context, model, alias string) (httpapi.AliasTarget, error) {
+	var out httpapi.AliasTarget
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/aliases/"+esc(alias), nil, nil, &out)
 }
 
@@ -401,48 +360,48 @@ func (c *Client) DeleteAlias(ctx context.Context, model, alias string) error {
 }
 
 // ListAliases returns a model's aliases.
-func (c *Client) ListAliases(ctx context.Context, model string) ([]registry.Alias, error) {
-	var out List[registry.Alias]
+func (c *Client) ListAliases(ctx context.Context, model string) ([]httpapi.Alias, error) {
+	var out httpapi.List[httpapi.Alias]
 	return out.Items, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/aliases", nil, nil, &out)
 }
 
 // History returns one page of a model's audit trail (of one version when
 // version > 0), newest first.
-func (c *Client) History(ctx context.Context, model string, version int, pageToken string, pageSize int) (List[registry.AuditEntry], error) {
+func (c *Client) History(ctx context.Context, model string, version int, pageToken string, pageSize int) (httpapi.List[httpapi.AuditEntry], error) {
 	q := url.Values{}
 	if version > 0 {
 		q.Set("version", strconv.Itoa(version))
 	}
 	setPage(q, pageToken, pageSize)
-	var out List[registry.AuditEntry]
+	var out httpapi.List[httpapi.AuditEntry]
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/history", q, nil, &out)
 }
 
 // Compare sets versions side by side; by ranks them on a metric.
-func (c *Client) Compare(ctx context.Context, model string, versions []int, by string) (registry.Comparison, error) {
+func (c *Client) Compare(ctx context.Context, model string, versions []int, by string) (httpapi.Comparison, error) {
 	nums := make([]string, len(versions))
 	for i, v := range versions {
 		nums[i] = strconv.Itoa(v)
 	}
 	q := url.Values{"versions": {strings.Join(nums, ",")}}
 	setIf(q, "by", by)
-	var out registry.Comparison
+	var out httpapi.Comparison
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/compare", q, nil, &out)
 }
 
 // ListApprovals returns one page of approvals.
-func (c *Client) ListApprovals(ctx context.Context, status, model, pageToken string, pageSize int) (List[registry.Approval], error) {
+func (c *Client) ListApprovals(ctx context.Context, status, model, pageToken string, pageSize int) (httpapi.List[httpapi.Approval], error) {
 	q := url.Values{}
 	setIf(q, "status", status)
 	setIf(q, "model", model)
 	setPage(q, pageToken, pageSize)
-	var out List[registry.Approval]
+	var out httpapi.List[httpapi.Approval]
 	return out, c.do(ctx, http.MethodGet, "/v1/approvals", q, nil, &out)
 }
 
 // GetApproval returns an approval.
-func (c *Client) GetApproval(ctx context.Context, id string) (registry.Approval, error) {
-	var out registry.Approval
+func (c *Client) GetApproval(ctx context.Context, id string) (httpapi.Approval, error) {
+	var out httpapi.Approval
 	return out, c.do(ctx, http.MethodGet, "/v1/approvals/"+esc(id), nil, nil, &out)
 }
 

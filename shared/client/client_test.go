@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/httpapi"
 )
 
 // TestNetworkErrorsHideSignatures: a failed part upload or download does
@@ -22,11 +22,11 @@ func TestNetworkErrorsHideSignatures(t *testing.T) {
 	c.Retries = 0
 	const secret = "X-Amz-Signature=deadbeefsecret&X-Amz-Security-Token=tok"
 	u := "http://" + addr + "/bucket/model.bin?" + secret
-	_, err = c.putPart(context.Background(), registry.PartRequest{Number: 1, Method: "PUT", URL: u, Size: 3}, strings.NewReader("abc"))
+	_, err = c.putPart(context.Background(), httpapi.PartRequest{Number: 1, Method: "PUT", URL: u, Size: 3}, strings.NewReader("abc"))
 	if err == nil || strings.Contains(err.Error(), "deadbeef") || !strings.Contains(err.Error(), "/bucket/model.bin") {
 		t.Errorf("part upload error: %v", err)
 	}
-	err = c.DownloadFile(context.Background(), registry.DownloadLink{Artifact: registry.Artifact{Path: "model.bin", Size: 3}, URL: u}, t.TempDir()+"/m", nil)
+	err = c.DownloadFile(context.Background(), httpapi.DownloadLink{Artifact: httpapi.Artifact{Path: "model.bin", Size: 3}, URL: u}, t.TempDir()+"/m", nil)
 	if err == nil || strings.Contains(err.Error(), "deadbeef") || strings.Contains(err.Error(), "tok") {
 		t.Errorf("download error: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -24,7 +25,7 @@ type LocalFile struct {
 	// Local is the path on this machine.
 	Local string
 	// Spec is what the registry is told about it.
-	Spec registry.FileSpec
+	Spec httpapi.FileSpec
 }
 
 // hashBuf is the read size for hashing and transfers.
@@ -50,7 +51,7 @@ func PrepareFile(local, regPath string) (LocalFile, error) {
 	size := st.Size()
 	ps := registry.PartSize(size)
 	n := registry.PartCount(size, ps)
-	spec := registry.FileSpec{Path: regPath, Size: size, PartSize: ps}
+	spec := httpapi.FileSpec{Path: regPath, Size: size, PartSize: ps}
 
 	wholeDone := make(chan error, 1)
 	go func() {
@@ -68,7 +69,7 @@ func PrepareFile(local, regPath string) (LocalFile, error) {
 
 // hashParts fills spec.PartSHA256 for a file of n > 1 parts of ps bytes,
 // two parts at a time.
-func hashParts(f *os.File, size, ps int64, n int, spec *registry.FileSpec) error {
+func hashParts(f *os.File, size, ps int64, n int, spec *httpapi.FileSpec) error {
 	if n <= 1 {
 		return nil
 	}
@@ -105,10 +106,10 @@ type Progress func(delta int64)
 // the local files (matched by registry path). A failed part is retried with
 // backoff; when one still fails, the others stop and the error names it.
 // The session stays open: RefreshUpload and UploadParts again resume it.
-func (c *Client) UploadParts(ctx context.Context, ticket registry.UploadTicket, local map[string]string, parallel int, progress Progress) error {
+func (c *Client) UploadParts(ctx context.Context, ticket httpapi.UploadTicket, local map[string]string, parallel int, progress Progress) error {
 	type job struct {
 		path string
-		part registry.PartRequest
+		part httpapi.PartRequest
 	}
 	var jobs []job
 	for _, f := range ticket.Files {
@@ -152,7 +153,7 @@ func (c *Client) UploadParts(ctx context.Context, ticket registry.UploadTicket, 
 
 // sendPart PUTs one part exactly as presigned, retrying network failures
 // and 5xx answers.
-func (c *Client) sendPart(ctx context.Context, local string, p registry.PartRequest, progress Progress) error {
+func (c *Client) sendPart(ctx context.Context, local string, p httpapi.PartRequest, progress Progress) error {
 	f, err := os.Open(local)
 	if err != nil {
 		return err
@@ -177,7 +178,7 @@ func (c *Client) sendPart(ctx context.Context, local string, p registry.PartRequ
 	}
 }
 
-func (c *Client) putPart(ctx context.Context, p registry.PartRequest, body io.Reader) (int, error) {
+func (c *Client) putPart(ctx context.Context, p httpapi.PartRequest, body io.Reader) (int, error) {
 	var rd io.Reader = body
 	if p.Size == 0 {
 		rd = http.NoBody
@@ -239,7 +240,7 @@ var ErrChecksum = errors.New("checksum mismatch")
 // DownloadFile fetches one file to dest, verifying its size and SHA-256
 // while it streams. The file appears at dest only once verified (it is
 // written to dest.partial and renamed).
-func (c *Client) DownloadFile(ctx context.Context, link registry.DownloadLink, dest string, progress Progress) error {
+func (c *Client) DownloadFile(ctx context.Context, link httpapi.DownloadLink, dest string, progress Progress) error {
 	if progress == nil {
 		progress = func(int64) {}
 	}
@@ -266,7 +267,7 @@ func (c *Client) DownloadFile(ctx context.Context, link registry.DownloadLink, d
 	}
 }
 
-func (c *Client) fetch(ctx context.Context, link registry.DownloadLink, tmp string, progress Progress) (int64, int, error) {
+func (c *Client) fetch(ctx context.Context, link httpapi.DownloadLink, tmp string, progress Progress) (int64, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link.URL, nil)
 	if err != nil {
 		return 0, 0, err

@@ -15,7 +15,7 @@ import (
 )
 
 // sendPart makes the request a ticket describes, with exactly its headers.
-func (e *env) sendPart(p registry.PartRequest, body []byte) {
+func (e *env) sendPart(p PartRequest, body []byte) {
 	e.t.Helper()
 	r, err := http.NewRequest(p.Method, p.URL, bytes.NewReader(body))
 	if err != nil {
@@ -51,12 +51,12 @@ func TestFlow(t *testing.T) {
 	}
 
 	// A model and two versions with metrics.
-	var m registry.Model
+	var m Model
 	e.must(201, req{method: "POST", path: "/v1/models", token: paul, body: `{"name":"fraud","description":"card fraud","tags":{"team":"risk"}}`}, &m)
 	if m.Name != "fraud" || m.Owner != "paul" || m.Tags["team"] != "risk" {
 		t.Errorf("created model = %+v", m)
 	}
-	var v1, v2 registry.Version
+	var v1, v2 Version
 	e.must(201, req{method: "POST", path: "/v1/models/fraud/versions", token: paul, body: `{
 		"metrics": {"auc": 0.91, "loss": {"value": 0.30, "source": "validation"}},
 		"params": {"lr": "0.1"},
@@ -73,7 +73,7 @@ func TestFlow(t *testing.T) {
 	// Upload an artifact through the ticket's URLs, then complete.
 	content := []byte("weights of a very small model\n")
 	sum := sha256.Sum256(content)
-	var ticket registry.UploadTicket
+	var ticket UploadTicket
 	e.must(201, req{method: "POST", path: "/v1/models/fraud/versions/2/uploads", token: paul,
 		body: fmt.Sprintf(`{"files":[{"path":"model/weights.bin","size":%d,"sha256":"%x"}]}`, len(content), sum)}, &ticket)
 	if len(ticket.Files) != 1 || len(ticket.Files[0].Parts) == 0 {
@@ -82,7 +82,7 @@ func TestFlow(t *testing.T) {
 	for _, p := range ticket.Files[0].Parts {
 		e.sendPart(p, content[p.Offset:p.Offset+p.Size])
 	}
-	var refreshed registry.UploadTicket
+	var refreshed UploadTicket
 	e.must(200, req{method: "POST", path: "/v1/models/fraud/versions/2/uploads/" + ticket.UploadID + "/refresh", token: paul}, &refreshed)
 	if refreshed.UploadID != ticket.UploadID || len(refreshed.Files[0].Parts) != 0 {
 		t.Errorf("refresh after the upload = %+v, want no parts left", refreshed)
@@ -95,7 +95,7 @@ func TestFlow(t *testing.T) {
 	e.must(200, req{method: "POST", path: complete, token: paul}, nil) // completing again is fine
 
 	// Download through the link.
-	var set registry.DownloadSet
+	var set DownloadSet
 	e.must(200, req{method: "GET", path: "/v1/models/fraud/versions/2/download?path=model/weights.bin", token: rita}, &set)
 	if len(set.Files) != 1 {
 		t.Fatalf("download set = %+v", set)
@@ -115,7 +115,7 @@ func TestFlow(t *testing.T) {
 	if v2.Stage != registry.StageStaging {
 		t.Fatalf("stage after transition = %s", v2.Stage)
 	}
-	var staged registry.Version
+	var staged Version
 	e.must(200, req{method: "GET", path: "/v1/models/fraud/stages/Staging", token: rita}, &staged)
 	if staged.Number != 2 {
 		t.Errorf("Staging holds v%d, want v2", staged.Number)
@@ -131,7 +131,7 @@ func TestFlow(t *testing.T) {
 	}
 
 	// Aliases: set, get, list, delete.
-	var al registry.Alias
+	var al Alias
 	e.must(200, req{method: "PUT", path: "/v1/models/fraud/aliases/champion", token: paul, body: `{"version":2}`}, &al)
 	if al.Name != "champion" || al.Version != 2 {
 		t.Errorf("alias = %+v", al)
@@ -141,7 +141,7 @@ func TestFlow(t *testing.T) {
 	if target.Alias.Version != 2 || target.Version.Number != 2 || target.Version.Status != registry.StatusReady {
 		t.Errorf("alias target = %+v", target)
 	}
-	var aliases registry.List[registry.Alias]
+	var aliases List[Alias]
 	e.must(200, req{method: "GET", path: "/v1/models/fraud/aliases", token: rita}, &aliases)
 	if len(aliases.Items) != 1 {
 		t.Errorf("aliases = %+v", aliases)
@@ -150,7 +150,7 @@ func TestFlow(t *testing.T) {
 	e.must(404, req{method: "GET", path: "/v1/models/fraud/aliases/champion", token: rita}, nil)
 
 	// History lists the events, newest first.
-	var hist registry.List[registry.AuditEntry]
+	var hist List[AuditEntry]
 	e.must(200, req{method: "GET", path: "/v1/models/fraud/history", token: rita}, &hist)
 	var actions []registry.Action
 	for _, a := range hist.Items {
@@ -171,7 +171,7 @@ func TestFlow(t *testing.T) {
 	}
 
 	// Compare marks the best.
-	var cmp registry.Comparison
+	var cmp Comparison
 	e.must(200, req{method: "GET", path: "/v1/models/fraud/compare?versions=1,2&by=auc", token: rita}, &cmp)
 	if !slices.Equal(cmp.Ranking, []int{2, 1}) {
 		t.Errorf("ranking = %v, want [2 1]", cmp.Ranking)
@@ -195,7 +195,7 @@ func TestFlow(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("pagination does not end")
 		}
-		var page registry.List[registry.Version]
+		var page List[Version]
 		e.must(200, req{method: "GET", path: "/v1/models/fraud/versions?page_size=2&page_token=" + url.QueryEscape(token), token: rita}, &page)
 		if len(page.Items) > 2 {
 			t.Fatalf("page of %d items, want at most 2", len(page.Items))
@@ -216,7 +216,7 @@ func TestFlow(t *testing.T) {
 		"stage=Staging": {2}, "git_commit=abcdef1": {1}, "dataset=tx-2026": {1},
 		"status=pending_upload": {1}, "status=READY": {5, 4, 3, 2},
 	} {
-		var page registry.List[registry.Version]
+		var page List[Version]
 		e.must(200, req{method: "GET", path: "/v1/models/fraud/versions?" + q, token: rita}, &page)
 		var nums []int
 		for _, v := range page.Items {
@@ -229,7 +229,7 @@ func TestFlow(t *testing.T) {
 
 	// Models: list with a prefix, patch, and approvals (none yet).
 	e.must(201, req{method: "POST", path: "/v1/models", token: paul, body: `{"name":"churn"}`}, nil)
-	var models registry.List[registry.Model]
+	var models List[Model]
 	e.must(200, req{method: "GET", path: "/v1/models?prefix=fr", token: rita}, &models)
 	if len(models.Items) != 1 || models.Items[0].Name != "fraud" {
 		t.Errorf("models?prefix=fr = %+v", models.Items)
@@ -240,7 +240,7 @@ func TestFlow(t *testing.T) {
 	}
 	e.must(204, req{method: "DELETE", path: "/v1/models/churn", token: tok("adam")}, nil)
 	e.must(404, req{method: "GET", path: "/v1/models/churn", token: rita}, nil)
-	var approvals registry.List[registry.Approval]
+	var approvals List[Approval]
 	e.must(200, req{method: "GET", path: "/v1/approvals?status=pending", token: rita}, &approvals)
 	if approvals.Items == nil || len(approvals.Items) != 0 {
 		t.Errorf("approvals = %+v, want an empty list", approvals)

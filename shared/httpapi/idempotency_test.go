@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -191,7 +192,7 @@ func TestUploadRoutesReplay(t *testing.T) {
 	if first.status != 201 || retry.status != 201 || string(first.body) != string(retry.body) {
 		t.Fatalf("create then retry: %d %s / %d %s", first.status, first.body, retry.status, retry.body)
 	}
-	var ticket registry.UploadTicket
+	var ticket UploadTicket
 	if err := json.Unmarshal(retry.body, &ticket); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestUploadRoutesReplay(t *testing.T) {
 		e.sendPart(p, content[p.Offset:p.Offset+p.Size])
 	}
 	done := req{method: "POST", path: "/v1/models/m/versions/1/uploads/" + ticket.UploadID + "/complete", token: tok("paul"), header: withKey("done")}
-	var v1, v2 registry.Version
+	var v1, v2 Version
 	e.must(200, done, &v1)
 	e.must(200, done, &v2)
 	if v1.Status != registry.StatusReady || v2.Status != registry.StatusReady || v1.Revision != v2.Revision {
@@ -211,5 +212,31 @@ func TestUploadRoutesReplay(t *testing.T) {
 	r.header = withKey(strings.Repeat("x", MaxIdempotencyKeyLen+1))
 	if res := e.do(r); res.status != http.StatusBadRequest {
 		t.Errorf("a %d-character key = %d, want 400", MaxIdempotencyKeyLen+1, res.status)
+	}
+}
+
+// TestUnreadableStoredResponse: a stored response the API cannot read (as
+// an older server's bare body would be) is a 500, and the write is not
+// made a second time.
+func TestUnreadableStoredResponse(t *testing.T) {
+	e := newEnv(t)
+	e.seedModel("m", 0)
+	path, body := "/v1/models/m/versions", `{}`
+	now := e.svc.Now()
+	rec := &registry.IdempotencyRecord{
+		Key:         scopedKey("paul", "POST", path, "old-1"),
+		RequestHash: hashParts("POST", path, "", body),
+		Response:    []byte(`{"model":"m","version":1}` + "\n"),
+		CreatedAt:   now, ExpiresAt: now.Add(time.Hour),
+	}
+	if err := e.store.Commit(as("paul"), &registry.Change{Idempotency: rec}); err != nil {
+		t.Fatal(err)
+	}
+	res := e.do(req{method: "POST", path: path, token: tok("paul"), body: body, header: withKey("old-1")})
+	if res.status != http.StatusInternalServerError {
+		t.Errorf("replay of an unreadable response: %d %s, want 500", res.status, res.body)
+	}
+	if n := e.latest("m"); n != 0 {
+		t.Errorf("%d versions registered, want none", n)
 	}
 }

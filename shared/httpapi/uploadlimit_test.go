@@ -21,9 +21,9 @@ func TestUploadSessionOfAShardedCheckpoint(t *testing.T) {
 	}
 	spec := func(files, parts int) string {
 		digest := strings.Repeat("ab", 32)
-		var fs []registry.FileSpec
+		var fs []FileSpec
 		for i := range files {
-			f := registry.FileSpec{Path: fmt.Sprintf("shard-%02d.safetensors", i), Size: int64(parts) * registry.MinPartSize,
+			f := FileSpec{Path: fmt.Sprintf("shard-%02d.safetensors", i), Size: int64(parts) * registry.MinPartSize,
 				SHA256: digest, PartSize: registry.MinPartSize}
 			for range parts {
 				f.PartSHA256 = append(f.PartSHA256, digest)

@@ -28,19 +28,19 @@ const (
 // Action ActionStageChanged and From/To set.
 type AuditEntry struct {
 	// ID is unique and sorts by time within a model (see NewID).
-	ID      string `json:"id"`
-	Model   string `json:"model"`
-	Version int    `json:"version,omitempty"` // 0 for model-level entries
-	Action  Action `json:"action"`
-	Actor   string `json:"actor"`
-	Reason  string `json:"reason,omitempty"`
-	From    Stage  `json:"from,omitempty"`
-	To      Stage  `json:"to,omitempty"`
+	ID      string
+	Model   string
+	Version int // 0 for model-level entries
+	Action  Action
+	Actor   string
+	Reason  string
+	From    Stage
+	To      Stage
 	// Criteria is the metric snapshot the decision was made on.
-	Criteria   map[string]float64 `json:"criteria,omitempty"`
-	ApprovalID string             `json:"approval_id,omitempty"`
-	Rollback   bool               `json:"rollback,omitempty"`
+	Criteria   map[string]float64
+	ApprovalID string
+	Rollback   bool
 	// Details holds action-specific facts (alias name, old/new values).
-	Details map[string]string `json:"details,omitempty"`
-	At      time.Time         `json:"at"`
+	Details map[string]string
+	At      time.Time
 }

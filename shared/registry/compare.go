@@ -13,33 +13,33 @@ const MaxCompare = 20
 
 // Comparison sets versions of one model side by side.
 type Comparison struct {
-	Model    string      `json:"model"`
-	Versions []Version   `json:"versions"`
-	Metrics  []MetricRow `json:"metrics"`
-	Params   []ParamRow  `json:"params"`
+	Model    string
+	Versions []Version
+	Metrics  []MetricRow
+	Params   []ParamRow
 	// By is the metric the versions are ranked on ("" if none was asked).
-	By string `json:"by,omitempty"`
+	By string
 	// Ranking lists version numbers best first by the By metric; versions
 	// without it come last.
-	Ranking []int `json:"ranking,omitempty"`
+	Ranking []int
 }
 
 // MetricRow is one metric across the compared versions.
 type MetricRow struct {
-	Name string `json:"name"`
+	Name string
 	// Values maps version number to value; a version without the metric is absent.
-	Values map[int]float64 `json:"values"`
+	Values map[int]float64
 	// HigherIsBetter says which way Best was chosen.
-	HigherIsBetter bool `json:"higher_is_better"`
+	HigherIsBetter bool
 	// Best lists the versions with the best value (several on a tie).
-	Best []int `json:"best"`
+	Best []int
 }
 
 // ParamRow is one parameter across the compared versions.
 type ParamRow struct {
-	Name    string         `json:"name"`
-	Values  map[int]string `json:"values"`
-	Differs bool           `json:"differs"`
+	Name    string
+	Values  map[int]string
+	Differs bool
 }
 
 var lowerBetterRE = regexp.MustCompile(`(?i)(loss|error|(^|[^a-z])err([^a-z]|$)|mse|mae|mape|latency|perplexity|(^|[^a-z])(wer|cer)([^a-z]|$)|_time|duration)`)

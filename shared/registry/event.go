@@ -18,6 +18,14 @@ const (
 // Event is a domain event. It is written to the outbox in the same
 // transaction as the change it reports and delivered at least once;
 // consumers are idempotent by ID.
+//
+// Event and EventDetail are the one exception to "domain types carry no
+// JSON tags": their JSON is the event contract itself, the EventBridge
+// envelope (id, detail-type, source, time, detail) that consumers' rules
+// match and that the DynamoDB outbox stores exactly as it is published.
+// Changing a tag changes what every consumer and every stored outbox record
+// sees (TestEventContract pins it); the /v1 API's documents live in
+// shared/httpapi instead.
 type Event struct {
 	ID     string      `json:"id"`
 	Type   string      `json:"detail-type"`
@@ -43,8 +51,8 @@ type EventDetail struct {
 
 // OutboxRecord is an event waiting in the outbox.
 type OutboxRecord struct {
-	Event         Event     `json:"event"`
-	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at"`
-	LastError     string    `json:"last_error,omitempty"`
+	Event         Event
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
 }

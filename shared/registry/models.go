@@ -9,18 +9,18 @@ import (
 
 // NewModel is the input of CreateModel.
 type NewModel struct {
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Owner       string            `json:"owner"`
-	Tags        map[string]string `json:"tags"`
+	Name        string
+	Description string
+	Owner       string
+	Tags        map[string]string
 }
 
 // ModelPatch changes a model; nil fields are left alone. Tags, when given,
 // replace all tags.
 type ModelPatch struct {
-	Description *string            `json:"description"`
-	Owner       *string            `json:"owner"`
-	Tags        *map[string]string `json:"tags"`
+	Description *string
+	Owner       *string
+	Tags        *map[string]string
 }
 
 // CheckModelName checks name against the domain pattern and the naming

@@ -240,11 +240,11 @@ type Notifier interface {
 
 // DeployRequest asks for the serving endpoint of Model to run Version.
 type DeployRequest struct {
-	Model   string `json:"model"`
-	Version int    `json:"version"`
+	Model   string
+	Version int
 	// EventID is the event that caused the deploy: deployers use it to
 	// ignore a redelivery.
-	EventID string `json:"event_id"`
+	EventID string
 }
 
 // Deployer redeploys serving when Production changes.

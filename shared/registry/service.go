@@ -214,6 +214,6 @@ func pageLimit(n int) (int, error) {
 
 // List is one page of a listing as callers see it.
 type List[T any] struct {
-	Items         []T    `json:"items"`
-	NextPageToken string `json:"next_page_token,omitempty"`
+	Items         []T
+	NextPageToken string
 }

@@ -11,8 +11,8 @@ import (
 // TransitionResult is what a transition did: a direct move returns the
 // version; a move that needs approval returns the pending approval.
 type TransitionResult struct {
-	Version  *Version  `json:"version,omitempty"`
-	Approval *Approval `json:"approval,omitempty"`
+	Version  *Version
+	Approval *Approval
 }
 
 // directMoves lists the stage changes a publisher may make without an

@@ -65,18 +65,18 @@ func PartRange(size, partSize int64, n int) (offset, length int64) {
 
 // UploadFile is one file of an upload session.
 type UploadFile struct {
-	Path     string `json:"path"`
-	Size     int64  `json:"size"`
-	SHA256   string `json:"sha256"` // lowercase hex of the whole file
-	PartSize int64  `json:"part_size"`
-	Parts    int    `json:"parts"`
+	Path     string
+	Size     int64
+	SHA256   string // lowercase hex of the whole file
+	PartSize int64
+	Parts    int
 	// PartSHA256 optionally holds the lowercase hex SHA-256 of each part; when
 	// given, each part's URL only accepts a body with that digest.
-	PartSHA256 []string `json:"part_sha256,omitempty"`
+	PartSHA256 []string
 	// BackendID is the adapter's handle for the file's upload (an S3
 	// multipart UploadId); empty for the filesystem.
-	BackendID string `json:"backend_id,omitempty"`
-	Completed bool   `json:"completed"`
+	BackendID string
+	Completed bool
 }
 
 // Multipart reports whether the file goes up in more than one part.
@@ -84,29 +84,29 @@ func (f UploadFile) Multipart() bool { return f.Parts > 1 }
 
 // UploadSession is an upload of a version's artifacts in progress.
 type UploadSession struct {
-	ID        string       `json:"upload_id"`
-	Model     string       `json:"model"`
-	Version   int          `json:"version"`
-	Status    UploadStatus `json:"status"`
-	Files     []UploadFile `json:"files"`
-	CreatedBy string       `json:"created_by,omitempty"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	ID        string
+	Model     string
+	Version   int
+	Status    UploadStatus
+	Files     []UploadFile
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// ExpiresAt is when the session's URLs stop working; refresh extends it.
-	ExpiresAt time.Time `json:"expires_at"`
-	Revision  int64     `json:"revision"`
+	ExpiresAt time.Time
+	Revision  int64
 }
 
 // PartRequest is the HTTP request a client makes to upload one part: it
 // sends exactly Method, URL and Headers (checksum headers are signed), with
 // a body of Size bytes (Content-Length, which may be signed too).
 type PartRequest struct {
-	Number  int               `json:"number"`
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers"`
-	Offset  int64             `json:"offset"`
-	Size    int64             `json:"size"`
+	Number  int
+	Method  string
+	URL     string
+	Headers map[string]string
+	Offset  int64
+	Size    int64
 }
 
 // IdempotencyRecord remembers the response to a write made with an

@@ -11,33 +11,33 @@ import (
 
 // FileSpec declares one file a client is about to upload.
 type FileSpec struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Path   string
+	Size   int64
+	SHA256 string
 	// PartSize, if set, is the client's choice of part size
 	// (MinPartSize..MaxPartSize, at most MaxParts parts); else PartSize(Size).
-	PartSize int64 `json:"part_size,omitempty"`
+	PartSize int64
 	// PartSHA256, if set, is the SHA-256 of each part: each part's URL then
 	// only accepts that exact body.
-	PartSHA256 []string `json:"part_sha256,omitempty"`
+	PartSHA256 []string
 }
 
 // UploadTicket tells a client where to send each part.
 type UploadTicket struct {
-	UploadID  string       `json:"upload_id"`
-	Model     string       `json:"model"`
-	Version   int          `json:"version"`
-	ExpiresAt time.Time    `json:"expires_at"`
-	Files     []FileTicket `json:"files"`
+	UploadID  string
+	Model     string
+	Version   int
+	ExpiresAt time.Time
+	Files     []FileTicket
 }
 
 // FileTicket is one file's parts in an UploadTicket. Parts lists only the
 // parts still to send.
 type FileTicket struct {
-	Path     string        `json:"path"`
-	Size     int64         `json:"size"`
-	PartSize int64         `json:"part_size"`
-	Parts    []PartRequest `json:"parts"`
+	Path     string
+	Size     int64
+	PartSize int64
+	Parts    []PartRequest
 }
 
 func (s *Service) planFiles(specs []FileSpec) ([]UploadFile, error) {
@@ -417,17 +417,17 @@ func (s *Service) recordFiles(ctx context.Context, id string, done []int, restar
 
 // DownloadSet lists download links for a version's artifacts.
 type DownloadSet struct {
-	Model     string         `json:"model"`
-	Version   int            `json:"version"`
-	SourceURI string         `json:"source_uri,omitempty"`
-	ExpiresAt time.Time      `json:"expires_at"`
-	Files     []DownloadLink `json:"files"`
+	Model     string
+	Version   int
+	SourceURI string
+	ExpiresAt time.Time
+	Files     []DownloadLink
 }
 
 // DownloadLink is one artifact with a short-lived URL.
 type DownloadLink struct {
 	Artifact
-	URL string `json:"url"`
+	URL string
 }
 
 // Downloads returns short-lived links to a READY version's files (only the

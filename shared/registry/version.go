@@ -48,76 +48,76 @@ const (
 
 // Metric is one named measurement of a version.
 type Metric struct {
-	Value      float64      `json:"value"`
-	Source     MetricSource `json:"source"`
-	RecordedAt time.Time    `json:"recorded_at"`
+	Value      float64
+	Source     MetricSource
+	RecordedAt time.Time
 }
 
 // CodeLineage records the code that trained a version.
 type CodeLineage struct {
-	Repo       string `json:"repo,omitempty"`
-	Commit     string `json:"commit,omitempty"`
-	Dirty      bool   `json:"dirty,omitempty"`
-	EntryPoint string `json:"entry_point,omitempty"`
+	Repo       string
+	Commit     string
+	Dirty      bool
+	EntryPoint string
 }
 
 // DataLineage records the data a version was trained on.
 type DataLineage struct {
-	DatasetID         string `json:"dataset_id,omitempty"`
-	DatasetVersion    string `json:"dataset_version,omitempty"`
-	FeatureSetVersion string `json:"feature_set_version,omitempty"`
+	DatasetID         string
+	DatasetVersion    string
+	FeatureSetVersion string
 }
 
 // RunLineage records the training run.
 type RunLineage struct {
-	RunID     string     `json:"run_id,omitempty"` // training job name or run id
-	StartedAt *time.Time `json:"started_at,omitempty"`
-	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	RunID     string // training job name or run id
+	StartedAt *time.Time
+	EndedAt   *time.Time
 }
 
 // EnvLineage records the environment the run used.
 type EnvLineage struct {
-	ImageURI         string `json:"image_uri,omitempty"`
-	RequirementsHash string `json:"requirements_hash,omitempty"`
+	ImageURI         string
+	RequirementsHash string
 }
 
 // Lineage says where a version came from.
 type Lineage struct {
-	Code        CodeLineage `json:"code"`
-	Data        DataLineage `json:"data"`
-	Run         RunLineage  `json:"run"`
-	Environment EnvLineage  `json:"environment"`
+	Code        CodeLineage
+	Data        DataLineage
+	Run         RunLineage
+	Environment EnvLineage
 	// SourceURI is set when the version's artifacts live elsewhere
 	// (e.g. s3://bucket/prefix written by a SageMaker job).
-	SourceURI string `json:"source_uri,omitempty"`
+	SourceURI string
 }
 
 // Artifact is one file of a version.
 type Artifact struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"` // lowercase hex
+	Path   string
+	Size   int64
+	SHA256 string // lowercase hex
 }
 
 // Version is one registered version of a model.
 type Version struct {
-	Model       string            `json:"model"`
-	Number      int               `json:"version"`
-	Status      Status            `json:"status"`
-	Stage       Stage             `json:"stage"`
-	Description string            `json:"description,omitempty"`
-	Metrics     map[string]Metric `json:"metrics,omitempty"`
-	Params      map[string]string `json:"params,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
-	Lineage     Lineage           `json:"lineage"`
-	Artifacts   []Artifact        `json:"artifacts,omitempty"`
+	Model       string
+	Number      int
+	Status      Status
+	Stage       Stage
+	Description string
+	Metrics     map[string]Metric
+	Params      map[string]string
+	Tags        map[string]string
+	Lineage     Lineage
+	Artifacts   []Artifact
 	// UploadID is the open upload session, if any.
-	UploadID       string    `json:"upload_id,omitempty"`
-	CreatedBy      string    `json:"created_by,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	StageChangedAt time.Time `json:"stage_changed_at"`
-	Revision       int64     `json:"revision"`
+	UploadID       string
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StageChangedAt time.Time
+	Revision       int64
 }
 
 // TotalSize is the sum of the sizes of v's artifacts.

@@ -9,15 +9,15 @@ import (
 
 // NewVersion is the input of RegisterVersion.
 type NewVersion struct {
-	Description string            `json:"description"`
-	Metrics     map[string]Metric `json:"metrics"`
-	Params      map[string]string `json:"params"`
-	Tags        map[string]string `json:"tags"`
-	Lineage     Lineage           `json:"lineage"`
+	Description string
+	Metrics     map[string]Metric
+	Params      map[string]string
+	Tags        map[string]string
+	Lineage     Lineage
 	// Source, if set, is an external location of the artifacts (recorded as
 	// Lineage.SourceURI): the version is READY at once and nothing is
 	// uploaded.
-	Source string `json:"source"`
+	Source string
 }
 
 // VersionPatch changes a version's description or tags; nil fields are
@@ -25,8 +25,8 @@ type NewVersion struct {
 // was made and do not change (production metrics are pushed with
 // PushMetrics).
 type VersionPatch struct {
-	Description *string            `json:"description"`
-	Tags        *map[string]string `json:"tags"`
+	Description *string
+	Tags        *map[string]string
 }
 
 // VersionFilter selects versions in ListVersions; empty fields do not filter.
