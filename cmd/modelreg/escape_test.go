@@ -117,7 +117,7 @@ func TestTextOutputEscapesControls(t *testing.T) {
 
 	// JSON stays exact.
 	js := s.cli(adminToken, "history", "fraud_model", "--output", "json").must(t)
-	var entries []registry.AuditEntry
+	var entries []httpapi.AuditEntry
 	if err := json.Unmarshal([]byte(js.stdout), &entries); err != nil {
 		t.Fatal(err)
 	}
