@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# moto's server (a third-party AWS emulator with a Step Functions ASL
+# interpreter) for the Step Functions adapter's and the promotion workflow's
+# tests (shared/sfn, shared/workflow). Protocol: scripts/test.d/README.md.
+#
+#   moto.sh start STATE_DIR   install moto into the shared virtualenv if
+#                             needed, start `moto_server` on 127.0.0.1 and
+#                             print MODELREG_MOTO_ENDPOINT=http://127.0.0.1:PORT
+#   moto.sh stop STATE_DIR    stop it by the pid saved in STATE_DIR
+#
+# The virtualenv is _tools/venv: one environment for all the project's Python
+# tooling (moto now; the MLflow and Python client tests later add their pinned
+# packages to the same one). A marker file records what was installed, so a
+# warm start only checks it. Needs python3 with venv and curl.
+#
+# Logs go to stderr and STATE_DIR/moto.log; stdout carries only the KEY=VALUE line.
+set -euo pipefail
+
+MOTO_REQUIREMENT='moto[server]==5.2.5'
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+venv="$root/_tools/venv"
+marker="$venv/.modelreg-moto-5.2.5"
+
+log() { echo "moto.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+usage() { die "usage: $0 start|stop STATE_DIR"; }
+[ $# -eq 2 ] || usage
+cmd=$1 state=$2
+pidfile="$state/moto.pid"
+logfile="$state/moto.log"
+
+# install creates the shared virtualenv if missing and installs the pinned
+# moto into it unless the marker says it is there. A lock keeps two
+# concurrent starts (or another Python plug-in) from installing at once.
+install() {
+  mkdir -p "$root/_tools"
+  exec 9>"$root/_tools/venv.lock"
+  flock 9 2>/dev/null || true # flock may be missing on a minimal machine
+  if [ -f "$marker" ] && [ -x "$venv/bin/moto_server" ]; then
+    exec 9>&-
+    return
+  fi
+  command -v python3 >/dev/null || die "python3 not found"
+  local start
+  start=$(date +%s)
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating the virtualenv $venv"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  fi
+  log "installing $MOTO_REQUIREMENT into $venv (about 2 minutes the first time)"
+  "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
+    "$MOTO_REQUIREMENT" >&2 || die "pip install $MOTO_REQUIREMENT failed"
+  touch "$marker"
+  log "installed in $(($(date +%s) - start)) s"
+  exec 9>&-
+}
+
+# free_port prints a TCP port nothing listens on.
+free_port() {
+  "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  mkdir -p "$state"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    die "already running (pid $(cat "$pidfile")); stop it first"
+  fi
+  install
+  local port pid
+  port=$(free_port)
+  log "starting moto_server on 127.0.0.1:$port (log: $logfile)"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$logfile" 2>&1 &
+  pid=$!
+  echo "$pid" >"$pidfile"
+  for ((i = 0; i < 600; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cat "$logfile" >&2
+      rm -f "$pidfile"
+      die "moto_server exited during startup"
+    fi
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/moto-api/"; then
+      log "ready after $((i / 10)).$((i % 10)) s (pid $pid)"
+      echo "MODELREG_MOTO_ENDPOINT=http://127.0.0.1:$port"
+      return
+    fi
+    sleep 0.1
+  done
+  cat "$logfile" >&2
+  stop
+  die "moto_server did not answer on 127.0.0.1:$port within 60 s"
+}
+
+stop() {
+  [ -f "$pidfile" ] || { log "not running (no $pidfile)"; return 0; }
+  local pid
+  pid=$(cat "$pidfile")
+  # Only kill what we started: the pid must still be our moto_server.
+  if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server; then
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    log "stopped (pid $pid)"
+  else
+    log "pid $pid is not running"
+  fi
+  rm -f "$pidfile"
+}
+
+case $cmd in
+start) start ;;
+stop) stop ;;
+*) usage ;;
+esac
