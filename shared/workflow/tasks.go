@@ -55,11 +55,18 @@ type ValidateInput struct {
 	TargetStage string `json:"target_stage"`
 }
 
-// ValidateOutput is the result of the Validate task.
+// ValidateOutput is the result of the Validate task. A policy refusal is a
+// result, not an error: the Validate handler records each check, and the
+// document's Choice sends a refusal to RecordOutcome (OutcomePolicyFailed,
+// with Reason as the error's Cause).
 type ValidateOutput struct {
+	// Passed reports that every policy check passed.
+	Passed bool `json:"passed"`
 	// AutoApprove skips the wait for a person (the model's policy approves
 	// automatically); Promote still records the decision.
 	AutoApprove bool `json:"auto_approve"`
+	// Reason says which checks failed ("" when Passed).
+	Reason string `json:"reason"`
 }
 
 // RequestApprovalInput is the payload of the RequestApproval task, invoked
@@ -108,7 +115,7 @@ const (
 	OutcomeRejected     Outcome = "REJECTED"      // an approver rejected it (ErrorRejected)
 	OutcomeCancelled    Outcome = "CANCELLED"     // the requester or an admin cancelled it (ErrorCancelled)
 	OutcomeExpired      Outcome = "EXPIRED"       // nobody decided in time (States.Timeout)
-	OutcomePolicyFailed Outcome = "POLICY_FAILED" // Validate found failed policy checks (ErrorPolicyFailed)
+	OutcomePolicyFailed Outcome = "POLICY_FAILED" // Validate found failed policy checks (ValidateOutput.Passed false)
 	OutcomeFailed       Outcome = "FAILED"        // a task failed (after its retries)
 )
 
@@ -126,9 +133,11 @@ type OutcomeInput struct {
 }
 
 // The error names of the document: a handler returns a *TaskError with one
-// of them, or the approval's decision sends it with SendTaskFailure.
+// of them, or the approval's decision sends ErrorRejected or ErrorCancelled
+// with SendTaskFailure.
 const (
-	// ErrorPolicyFailed: Validate found that the policy refuses the promotion.
+	// ErrorPolicyFailed is the error RecordOutcome receives when Validate
+	// found that the policy refuses the promotion.
 	ErrorPolicyFailed = "Modelreg.PolicyFailed"
 	// ErrorRejected: an approver rejected the request (SendTaskFailure).
 	ErrorRejected = "Modelreg.Rejected"
