@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -61,7 +62,7 @@ func (x *harness) open() {
 		x.t.Fatal(err)
 	}
 	x.store = s
-	e, err := New(Config{Store: s, Handlers: x.h, Now: x.clock.Now,
+	e, err := New(Config{Store: s, Handlers: x.h, Now: x.clock.Now, Logger: slog.New(slog.DiscardHandler),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			x.mu.Lock()
 			x.sleeps = append(x.sleeps, d)
