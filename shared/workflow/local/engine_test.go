@@ -170,7 +170,10 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 			ex = x.wait(ex.ID)
-			checkScenario(t, sc, ex, x.path(ex.ID), h)
+			workflowtest.Check(t, sc, ex.ID, ex.Status, ex.Error, x.path(ex.ID), h)
+			if ex.TaskToken != "" || !ex.TimeoutAt.IsZero() {
+				t.Errorf("ended execution keeps token %q / timeout %v", ex.TaskToken, ex.TimeoutAt)
+			}
 			if sc.Action == workflowtest.TransientThenApprove {
 				if want := []time.Duration{time.Second}; !slices.Equal(x.sleeps, want) {
 					t.Errorf("retry waits %v, want %v (the document's IntervalSeconds)", x.sleeps, want)
@@ -183,43 +186,3 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-func checkScenario(t *testing.T, sc workflowtest.Scenario, ex registry.Execution, path []string, h *workflowtest.Recorder) {
-	t.Helper()
-	if !slices.Equal(path, sc.WantPath) {
-		t.Errorf("path %v\nwant %v", path, sc.WantPath)
-	}
-	if ex.Status != sc.WantStatus || ex.Error != sc.WantError {
-		t.Errorf("execution %s %q (%s), want %s %q", ex.Status, ex.Error, ex.Cause, sc.WantStatus, sc.WantError)
-	}
-	if ex.TaskToken != "" || !ex.TimeoutAt.IsZero() {
-		t.Errorf("ended execution keeps token %q / timeout %v", ex.TaskToken, ex.TimeoutAt)
-	}
-	_, requests, promotes, outcomes := h.Counts()
-	if requests != sc.WantWaits {
-		t.Errorf("RequestApproval ran %d times, want %d", requests, sc.WantWaits)
-	}
-	switch {
-	case sc.WantOutcome == "":
-		if promotes != 1 || outcomes != 0 {
-			t.Fatalf("Promote ran %d times, RecordOutcome %d; want 1 and 0", promotes, outcomes)
-		}
-		p := h.Promotes[0]
-		if p.ApprovalID != ex.ID || p.Model != "fraud" || p.Version != 2 || p.TargetStage != "Production" {
-			t.Errorf("Promote input %+v", p)
-		}
-		if sc.Validate.AutoApprove != p.Decision.AutoApproved || (!p.Decision.AutoApproved && p.Decision.DecidedBy != "bob") {
-			t.Errorf("Promote decision %+v", p.Decision)
-		}
-	default:
-		if promotes != 0 || outcomes != 1 {
-			t.Fatalf("Promote ran %d times, RecordOutcome %d; want 0 and 1", promotes, outcomes)
-		}
-		o := h.Outcomes[0]
-		if o.ApprovalID != ex.ID || o.Outcome != sc.WantOutcome || o.Error.Error != sc.WantRecord {
-			t.Errorf("RecordOutcome %+v, want outcome %s error %s", o, sc.WantOutcome, sc.WantRecord)
-		}
-		if sc.Name == "policy-failure" && o.Error.Cause != sc.Validate.Reason {
-			t.Errorf("policy failure cause %q, want %q", o.Error.Cause, sc.Validate.Reason)
-		}
-	}
-}

@@ -6,7 +6,9 @@ package workflowtest
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"testing"
 
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
@@ -157,4 +159,52 @@ func (r *Recorder) Counts() (validates, requests, promotes, outcomes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.Validates), len(r.Requests), len(r.Promotes), len(r.Outcomes)
+}
+
+// Check compares what an engine did with scenario sc: the execution's id,
+// final status and error, the path of states it entered, and the handler
+// calls in rec (on moto, rebuilt from the execution's history).
+func Check(t testing.TB, sc Scenario, id string, status registry.ExecutionStatus, errName string, path []string, rec *Recorder) {
+	t.Helper()
+	if !slices.Equal(path, sc.WantPath) {
+		t.Errorf("path %v\nwant %v", path, sc.WantPath)
+	}
+	if status != sc.WantStatus || errName != sc.WantError {
+		t.Errorf("execution %s %q, want %s %q", status, errName, sc.WantStatus, sc.WantError)
+	}
+	validates, requests, promotes, outcomes := rec.Counts()
+	if validates != 1 {
+		t.Errorf("Validate ran %d times, want 1", validates)
+	}
+	if requests != sc.WantWaits {
+		t.Errorf("RequestApproval ran %d times, want %d", requests, sc.WantWaits)
+	}
+	for i, r := range rec.Requests {
+		if r.ApprovalID != id || r.TaskToken == "" || (i > 0 && r.TaskToken == rec.Requests[i-1].TaskToken) {
+			t.Errorf("RequestApproval call %d: %+v (each attempt needs its own token)", i, r)
+		}
+	}
+	if sc.WantOutcome == "" {
+		if promotes != 1 || outcomes != 0 {
+			t.Fatalf("Promote ran %d times, RecordOutcome %d; want 1 and 0", promotes, outcomes)
+		}
+		p := rec.Promotes[0]
+		if p.ApprovalID != id || p.Model != "fraud" || p.Version != 2 || p.TargetStage != "Production" {
+			t.Errorf("Promote input %+v", p)
+		}
+		if sc.Validate.AutoApprove != p.Decision.AutoApproved || (!p.Decision.AutoApproved && p.Decision.DecidedBy != "bob") {
+			t.Errorf("Promote decision %+v", p.Decision)
+		}
+		return
+	}
+	if promotes != 0 || outcomes != 1 {
+		t.Fatalf("Promote ran %d times, RecordOutcome %d; want 0 and 1", promotes, outcomes)
+	}
+	o := rec.Outcomes[0]
+	if o.ApprovalID != id || o.Outcome != sc.WantOutcome || o.Error.Error != sc.WantRecord {
+		t.Errorf("RecordOutcome %+v, want outcome %s error %s", o, sc.WantOutcome, sc.WantRecord)
+	}
+	if sc.WantOutcome == workflow.OutcomePolicyFailed && o.Error.Cause != sc.Validate.Reason {
+		t.Errorf("policy failure cause %q, want %q", o.Error.Cause, sc.Validate.Reason)
+	}
 }
