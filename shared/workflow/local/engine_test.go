@@ -185,4 +185,3 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
-

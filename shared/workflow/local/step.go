@@ -369,4 +369,3 @@ func mustMarshal(v any) []byte {
 	}
 	return b
 }
-
