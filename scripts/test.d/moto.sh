@@ -4,7 +4,7 @@
 # tests (shared/sfn, shared/workflow). Protocol: scripts/test.d/README.md.
 #
 #   moto.sh start STATE_DIR   install moto into the shared virtualenv if
-#                             needed, start `moto_server` on 127.0.0.1 and
+#                             needed, start moto's server on 127.0.0.1 and
 #                             print MODELREG_MOTO_ENDPOINT=http://127.0.0.1:PORT
 #   moto.sh stop STATE_DIR    stop it by the pid saved in STATE_DIR
 #
@@ -38,7 +38,7 @@ install() {
   mkdir -p "$root/_tools"
   exec 9>"$root/_tools/venv.lock"
   flock 9 2>/dev/null || true # flock may be missing on a minimal machine
-  if [ -f "$marker" ] && [ -x "$venv/bin/moto_server" ]; then
+  if [ -f "$marker" ] && [ -x "$venv/bin/python" ]; then
     exec 9>&-
     return
   fi
@@ -47,7 +47,10 @@ install() {
   start=$(date +%s)
   if [ ! -x "$venv/bin/python" ]; then
     log "creating the virtualenv $venv"
-    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    # Created at its physical path (_tools may be a symlink shared by
+    # several work trees), and moto is run as `python -m moto.server`, so
+    # no script depends on the path of the tree that created it.
+    python3 -m venv "$(cd "$root/_tools" && pwd -P)/venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
   log "installing $MOTO_REQUIREMENT into $venv (about 2 minutes the first time)"
   "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
@@ -71,7 +74,7 @@ start() {
   local port pid
   port=$(free_port)
   log "starting moto_server on 127.0.0.1:$port (log: $logfile)"
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$logfile" 2>&1 &
+  "$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$port" </dev/null >"$logfile" 2>&1 &
   pid=$!
   echo "$pid" >"$pidfile"
   for ((i = 0; i < 600; i++)); do
@@ -96,8 +99,8 @@ stop() {
   [ -f "$pidfile" ] || { log "not running (no $pidfile)"; return 0; }
   local pid
   pid=$(cat "$pidfile")
-  # Only kill what we started: the pid must still be our moto_server.
-  if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server; then
+  # Only kill what we started: the pid must still be our moto server.
+  if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q 'moto\.server'; then
     kill "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
       kill -0 "$pid" 2>/dev/null || break
