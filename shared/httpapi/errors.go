@@ -21,11 +21,16 @@ var statusOf = map[registry.Code]int{
 	registry.Internal:        http.StatusInternalServerError,
 	registry.NotImplemented:  http.StatusNotImplemented,
 	registry.Unavailable:     http.StatusServiceUnavailable,
+	unsupportedMediaType:     http.StatusUnsupportedMediaType,
 }
 
 // methodNotAllowed is the code of a 405 answer. The domain has no such code
 // because only the router can make this mistake.
 const methodNotAllowed registry.Code = "method_not_allowed"
+
+// unsupportedMediaType is the code of a 415 answer: a body that is not
+// declared JSON. Like methodNotAllowed, only the HTTP edge can see it.
+const unsupportedMediaType registry.Code = "unsupported_media_type"
 
 // ErrorBody is the JSON document of every error response:
 // {"error":{"code":"…","message":"…"}}.

@@ -54,7 +54,7 @@ func TestErrorsChangeNothing(t *testing.T) {
 		{"two objects", req{"POST", "/v1/models", paul, `{"name":"team_new"}{"name":"team_two"}`, nil}, 400, registry.Invalid, "after the JSON object"},
 		{"oversized body", req{"POST", "/v1/models", paul, big, nil}, 413, registry.TooLarge, "larger than"},
 		{"oversized body without length", req{"POST", "/v1/models", paul, io.MultiReader(strings.NewReader(big)), nil}, 413, registry.TooLarge, "larger than"},
-		{"non-JSON content type", req{"POST", "/v1/models", paul, `{"name":"team_new"}`, map[string]string{"Content-Type": "text/plain"}}, 400, registry.Invalid, "Content-Type"},
+		{"non-JSON content type", req{"POST", "/v1/models", paul, `{"name":"team_new"}`, map[string]string{"Content-Type": "text/plain"}}, 415, unsupportedMediaType, "Content-Type"},
 		{"body on an action that takes none", req{"POST", v + "/3/uploads/X/complete", paul, `{"force":true}`, nil}, 400, registry.Invalid, `unknown field "force"`},
 		{"version not a number", req{"GET", v + "/abc", rita, nil, nil}, 400, registry.Invalid, "invalid version"},
 		{"version zero", req{"GET", v + "/0", rita, nil, nil}, 400, registry.Invalid, "invalid version"},

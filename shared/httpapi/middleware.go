@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -54,7 +55,8 @@ func RequestID(ctx context.Context) string {
 }
 
 // middleware gives every request an id, logs it, turns a panic into a 500
-// and answers unknown routes and methods with JSON errors.
+// and answers unknown routes and methods and unclean paths with JSON
+// errors.
 func (a *api) middleware(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -81,6 +83,10 @@ func (a *api) middleware(mux *http.ServeMux) http.Handler {
 				panic(p)
 			}
 		}()
+		if err := checkPath(r); err != nil {
+			a.fail(sw, r, err)
+			return
+		}
 		h, pattern := mux.Handler(r)
 		if pattern == "" {
 			a.unmatched(sw, r, h)
@@ -88,6 +94,34 @@ func (a *api) middleware(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(sw, r)
 	})
+}
+
+// checkPath refuses a path that is not in canonical form (an empty, "." or
+// ".." segment): ServeMux would answer it with a redirect to the cleaned
+// path, in HTML, and a client that follows it may act on another resource
+// than the one it named (/v1/models//versions is /v1/models/versions).
+func checkPath(r *http.Request) error {
+	p := r.URL.EscapedPath()
+	if p == cleanPath(p) {
+		return nil
+	}
+	return registry.Errorf(registry.Invalid, "path %q has an empty, \".\" or \"..\" segment: send the path without them (a model or version name is never empty)", r.URL.Path)
+}
+
+// cleanPath is ServeMux's canonical form of p: path.Clean, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // unmatched answers a request no route takes: 405 with Allow when the path
@@ -176,7 +210,12 @@ func (a *api) endpoint(rt route) http.Handler {
 			caller = p
 			ctx = registry.WithPrincipal(ctx, p)
 		}
-		in := &input{r: r}
+		q, err := parseQuery(r.URL.RawQuery)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		in := &input{r: r, q: q}
 		if isWrite(r.Method) {
 			limit := a.maxBody
 			if rt.maxBody > 0 {

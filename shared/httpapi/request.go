@@ -7,8 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -16,7 +19,9 @@ import (
 // input is one request as a handler sees it: the body already read (and
 // limited), path and query helpers that answer Invalid for bad values.
 type input struct {
-	r    *http.Request
+	r *http.Request
+	// q is the query, parsed once (parseQuery) before the handler runs.
+	q    url.Values
 	body []byte
 }
 
@@ -24,7 +29,39 @@ type input struct {
 func (in *input) name() string { return in.r.PathValue("name") }
 
 // query returns the query parameter k ("" if absent).
-func (in *input) query(k string) string { return in.r.URL.Query().Get(k) }
+func (in *input) query(k string) string { return in.q.Get(k) }
+
+// parseQuery parses a raw query string strictly: a broken %-escape, a ';'
+// separator, a name or value that is not UTF-8, or a parameter given twice
+// is Invalid, naming the parameter. (url.ParseQuery drops what it cannot
+// parse, which turns ?stage=Staging% into no filter at all.)
+func parseQuery(raw string) (url.Values, error) {
+	q := url.Values{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil || !utf8.ValidString(key) {
+			return nil, registry.Errorf(registry.Invalid, "query parameter name %q is not valid: %%-escape it as UTF-8 (%% itself is %%25)", rawKey)
+		}
+		if strings.Contains(pair, ";") {
+			return nil, registry.Errorf(registry.Invalid, "query parameter %s: ';' is not a separator: use '&' between parameters, or escape it as %%3B", key)
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil || !utf8.ValidString(value) {
+			return nil, registry.Errorf(registry.Invalid, "query parameter %s: %q is not a valid value: %%-escape it as UTF-8 (%% itself is %%25)", key, rawValue)
+		}
+		if q.Has(key) {
+			return nil, registry.Errorf(registry.Invalid, "query parameter %s is given twice: give it once", key)
+		}
+		q.Set(key, value)
+	}
+	return q, nil
+}
 
 // version is the {version} path value, a positive integer.
 func (in *input) version() (int, error) {
@@ -83,10 +120,15 @@ func (in *input) decodeEmpty() error {
 }
 
 // decodeStrict decodes exactly one JSON object from data into dst; what
-// names the document in error messages.
+// names the document in error messages. Beyond encoding/json's checks it
+// refuses duplicate keys, case-insensitive field matches and invalid UTF-8
+// (checkJSON).
 func decodeStrict(data []byte, dst any, what string) error {
 	if len(data) == 0 || data[0] != '{' {
 		return registry.Errorf(registry.Invalid, "%s must be a JSON object", what)
+	}
+	if err := checkJSON(data, reflect.TypeOf(dst), what); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -146,7 +188,10 @@ func jsonKind(kind string) string {
 }
 
 // readBody reads the body of a write, at most limit bytes (413 beyond),
-// and checks that a non-empty body is declared JSON (or not declared).
+// and checks that a non-empty body is declared JSON: another Content-Type
+// is 415. A body without a Content-Type is taken as JSON, so that
+// `curl -d '{…}'` users (who send form encoding by default) and clients that
+// set no header are not refused.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
@@ -164,11 +209,18 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 		return nil, registry.Wrap(registry.Invalid, err, "could not read the request body")
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-			return nil, registry.Errorf(registry.Invalid, "Content-Type %q is not accepted: send the body as application/json", ct)
+		if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) && !isCurlDefault(ct) {
+			return nil, registry.Errorf(unsupportedMediaType, "Content-Type %q is not accepted: send the body as application/json", ct)
 		}
 	}
 	return body, nil
+}
+
+// isCurlDefault reports whether ct is application/x-www-form-urlencoded,
+// what `curl -d` sends unless told otherwise. The body must still be JSON.
+func isCurlDefault(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // isJSON reports whether a Content-Type is JSON (application/json or a
