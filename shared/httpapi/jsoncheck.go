@@ -14,21 +14,23 @@ import (
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
-// checkJSON is the strictness encoding/json lacks, checked on the tokens of
-// data before it is decoded into a value of type t: a key given twice in
-// one object (at any depth, maps included), a key that names a field of t
-// only case-insensitively (encoding/json would take {"NAME":…} for name),
-// and invalid UTF-8 (encoding/json would replace it silently). Each is
-// Invalid, naming the key and where it is; what names the document.
+// checkJSON is the strictness encoding/json lacks, checked on data before
+// it is decoded into a value of type t: a key given twice in one object (at
+// any depth, maps included), a key that names a field of t only
+// case-insensitively (encoding/json would take {"NAME":…} for name), and
+// invalid UTF-8 in a string (encoding/json would replace it silently). Each
+// is Invalid, naming the key and where it is; what names the document.
 // Syntax errors are left to the decoder, which says more about them.
+//
+// It is a small scanner rather than a walk over json.Decoder.Token, which
+// allocates per token and cost more than the decode itself on an 8 MiB
+// upload-session body (BenchmarkDecodeUploadBody).
 func checkJSON(data []byte, t reflect.Type, what string) error {
-	bad := -1
+	c := jsonChecker{data: data, bad: -1, what: what}
 	if !utf8.Valid(data) {
-		bad = firstInvalidUTF8(data)
+		c.bad = firstInvalidUTF8(data)
 	}
-	c := jsonChecker{dec: json.NewDecoder(bytes.NewReader(data)), bad: int64(bad), what: what}
-	c.dec.UseNumber() // numbers stay text: nothing to parse
-	err := c.value(t, "")
+	err := c.value(t, 0)
 	if errors.Is(err, errSyntax) {
 		return nil
 	}
@@ -39,96 +41,245 @@ func checkJSON(data []byte, t reflect.Type, what string) error {
 // message.
 var errSyntax = errors.New("syntax")
 
-// jsonChecker walks one document token by token.
+// maxDepth is encoding/json's nesting limit: deeper documents are refused
+// by the decoder, and the check must not recurse without bound.
+const maxDepth = 10000
+
+// jsonChecker scans one document.
 type jsonChecker struct {
-	dec  *json.Decoder
-	bad  int64 // offset of the first invalid UTF-8 byte, -1 if none
+	data []byte
+	i    int // the next byte to read
+	bad  int // offset of the first invalid UTF-8 byte, -1 if none
 	what string
+	// path leads to the value being read: keys, and -1-index for an
+	// array element. It is named only in an error, so it costs nothing
+	// on the way.
+	path []pathStep
 }
 
-// token reads the next token; where is the value it belongs to.
-func (c *jsonChecker) token(where string) (json.Token, error) {
-	tok, err := c.dec.Token()
-	if err != nil {
-		return nil, errSyntax
-	}
-	if c.bad >= 0 && c.dec.InputOffset() > c.bad {
-		if where == "" {
-			return nil, registry.Errorf(registry.Invalid, "%s is not valid UTF-8 (at byte %d)", c.what, c.bad)
+// pathStep is one step of jsonChecker.path: a key, or an array index.
+type pathStep struct {
+	key   string
+	index int // -1 for a key
+}
+
+// where names the value the checker is in: files[0].path ("" at the top).
+func (c *jsonChecker) where() string {
+	var b strings.Builder
+	for _, s := range c.path {
+		switch {
+		case s.index >= 0:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case b.Len() > 0:
+			b.WriteString("." + s.key)
+		default:
+			b.WriteString(s.key)
 		}
-		return nil, registry.Errorf(registry.Invalid, "%s is not valid UTF-8 (at byte %d, in %s)", c.what, c.bad, where)
 	}
-	return tok, nil
+	return b.String()
+}
+
+// space skips white space.
+func (c *jsonChecker) space() {
+	for c.i < len(c.data) {
+		switch c.data[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
 }
 
 // value checks one value, which decodes into t (nil when not known: inside
 // an interface or a type with its own UnmarshalJSON, only duplicates and
-// UTF-8 are checked); path names it ("" at the top).
-func (c *jsonChecker) value(t reflect.Type, path string) error {
-	tok, err := c.token(path)
-	if err != nil {
+// UTF-8 are checked); c.path leads to it.
+func (c *jsonChecker) value(t reflect.Type, depth int) error {
+	c.space()
+	if c.i >= len(c.data) || depth > maxDepth {
+		return errSyntax
+	}
+	switch c.data[c.i] {
+	case '{':
+		return c.object(structural(t), depth+1)
+	case '[':
+		return c.array(structural(t), depth+1)
+	case '"':
+		_, _, err := c.str()
 		return err
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
+	// A number, true, false or null: the decoder checks which.
+	for c.i < len(c.data) {
+		switch c.data[c.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return nil
+		}
+		c.i++
+	}
+	return nil
+}
+
+// str reads the string at c.i and returns its bytes between the quotes and
+// whether it holds an escape.
+func (c *jsonChecker) str() (raw []byte, escaped bool, err error) {
+	start := c.i + 1
+	j := start
+	for {
+		q := bytes.IndexByte(c.data[j:], '"')
+		if q < 0 {
+			return nil, false, errSyntax
+		}
+		b := bytes.IndexByte(c.data[j:j+q], '\\')
+		if b < 0 {
+			j += q
+			break
+		}
+		escaped = true
+		j += b + 2 // the backslash and the byte it escapes
+		if j > len(c.data) {
+			return nil, false, errSyntax
+		}
+	}
+	c.i = j + 1
+	if c.bad >= start && c.bad < j {
+		where := c.where()
+		if where == "" {
+			return nil, false, registry.Errorf(registry.Invalid, "%s is not valid UTF-8 (at byte %d)", c.what, c.bad)
+		}
+		return nil, false, registry.Errorf(registry.Invalid, "%s is not valid UTF-8 (at byte %d, in %s)", c.what, c.bad, where)
+	}
+	return c.data[start:j], escaped, nil
+}
+
+// array checks the array at c.i, whose elements decode into t's.
+func (c *jsonChecker) array(t reflect.Type, depth int) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	c.i++ // [
+	c.space()
+	if c.i < len(c.data) && c.data[c.i] == ']' {
+		c.i++
 		return nil
 	}
-	t = structural(t)
-	switch d {
-	case '[':
-		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
+	c.path = append(c.path, pathStep{})
+	defer func() { c.path = c.path[:len(c.path)-1] }()
+	for n := 0; ; n++ {
+		c.path[len(c.path)-1] = pathStep{index: n}
+		if err := c.value(elem, depth); err != nil {
+			return err
 		}
-		for i := 0; c.dec.More(); i++ {
-			if err := c.value(elem, path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
+		c.space()
+		if c.i >= len(c.data) {
+			return errSyntax
 		}
-	case '{':
-		var fields map[string]reflect.Type
-		var elem reflect.Type
-		if t != nil {
-			switch t.Kind() {
-			case reflect.Struct:
-				fields = jsonFields(t)
-			case reflect.Map:
-				elem = t.Elem()
-			}
-		}
-		seen := make(map[string]struct{})
-		for c.dec.More() {
-			tok, err := c.token(path)
-			if err != nil {
-				return err
-			}
-			key, ok := tok.(string)
-			if !ok {
-				return errSyntax
-			}
-			at := joinPath(path, key)
-			if _, dup := seen[key]; dup {
-				return registry.Errorf(registry.Invalid, "%s: key %q appears twice%s: give each key once", c.what, key, in(path))
-			}
-			seen[key] = struct{}{}
-			vt := elem
-			if fields != nil {
-				ft, known := fields[key]
-				if !known {
-					if name, near := foldMatch(fields, key); near {
-						return registry.Errorf(registry.Invalid, "%s: unknown field %q%s (field names are case-sensitive: did you mean %q?)", c.what, key, in(path), name)
-					}
-					// Unknown outright: the decoder refuses it by name.
-				}
-				vt = ft
-			}
-			if err := c.value(vt, at); err != nil {
-				return err
-			}
+		c.i++
+		switch c.data[c.i-1] {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return errSyntax
 		}
 	}
-	_, err = c.token(path) // the closing delimiter
-	return err
+}
+
+// object checks the object at c.i, which decodes into t: a struct (keys
+// must match its fields exactly) or a map.
+func (c *jsonChecker) object(t reflect.Type, depth int) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = jsonFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	c.i++ // {
+	c.space()
+	if c.i < len(c.data) && c.data[c.i] == '}' {
+		c.i++
+		return nil
+	}
+	var seen []string // most objects have a few keys: a slice beats a map
+	var seenSet map[string]struct{}
+	for {
+		c.space()
+		if c.i >= len(c.data) || c.data[c.i] != '"' {
+			return errSyntax
+		}
+		raw, escaped, err := c.str()
+		if err != nil {
+			return err
+		}
+		key := string(raw)
+		if escaped {
+			if json.Unmarshal(c.data[c.i-len(raw)-2:c.i], &key) != nil {
+				return errSyntax
+			}
+		}
+		if seenSet != nil {
+			_, dup := seenSet[key]
+			seenSet[key] = struct{}{}
+			if dup {
+				return c.duplicate(key)
+			}
+		} else {
+			for _, k := range seen {
+				if k == key {
+					return c.duplicate(key)
+				}
+			}
+			if seen = append(seen, key); len(seen) > 16 {
+				seenSet = make(map[string]struct{}, 2*len(seen))
+				for _, k := range seen {
+					seenSet[k] = struct{}{}
+				}
+			}
+		}
+		vt := elem
+		if fields != nil {
+			ft, known := fields[key]
+			if !known {
+				if name, near := foldMatch(fields, key); near {
+					return registry.Errorf(registry.Invalid, "%s: unknown field %q%s (field names are case-sensitive: did you mean %q?)", c.what, key, in(c.where()), name)
+				}
+				// Unknown outright: the decoder refuses it by name.
+			}
+			vt = ft
+		}
+		c.space()
+		if c.i >= len(c.data) || c.data[c.i] != ':' {
+			return errSyntax
+		}
+		c.i++
+		c.path = append(c.path, pathStep{key: key, index: -1})
+		err = c.value(vt, depth)
+		c.path = c.path[:len(c.path)-1]
+		if err != nil {
+			return err
+		}
+		c.space()
+		if c.i >= len(c.data) {
+			return errSyntax
+		}
+		c.i++
+		switch c.data[c.i-1] {
+		case ',':
+		case '}':
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// duplicate is the error for key given twice in the current object.
+func (c *jsonChecker) duplicate(key string) error {
+	return registry.Errorf(registry.Invalid, "%s: key %q appears twice%s: give each key once", c.what, key, in(c.where()))
 }
 
 // in says where a key is: "" at the top, else " in PATH".
@@ -137,14 +288,6 @@ func in(path string) string {
 		return ""
 	}
 	return " in " + path
-}
-
-// joinPath names key inside path: a.b, or just key at the top.
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 // foldMatch returns the field whose name equals key case-insensitively.
