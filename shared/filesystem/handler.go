@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/failpoint"
 	"github.com/modelreg/modelreg/shared/registry"
@@ -61,7 +62,7 @@ func (a *Artifacts) putPart(w http.ResponseWriter, r *http.Request) {
 	var sum string
 	if err == nil {
 		var gen uint64
-		sum, gen, err = a.writePart(c, r.Body)
+		sum, gen, err = a.writePart(c, progressBody(w, r))
 		if err == nil {
 			// Hash on the way in, now that the part is durable and marked.
 			a.received(uploadKey(c.Upload, c.Path), c.Offset, c.Size, gen)
@@ -73,6 +74,50 @@ func (a *Artifacts) putPart(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", `"`+sum+`"`)
 	w.WriteHeader(http.StatusOK)
+}
+
+// progressBody returns r's body with a read deadline that moves while the
+// body makes progress. The server's ReadTimeout bounds the whole request,
+// which would cut a large part on a slow but steady link; here it bounds
+// only a stall: each read that brings bytes extends the connection's read
+// deadline by ReadTimeout (at most once a second, to stay cheap). Without a
+// ReadTimeout, or a server that allows no deadlines, the body is unchanged.
+func progressBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil || srv.ReadTimeout <= 0 {
+		return r.Body
+	}
+	p := &progressReader{body: r.Body, rc: http.NewResponseController(w), window: srv.ReadTimeout}
+	if !p.extend(time.Now()) {
+		return r.Body
+	}
+	return p
+}
+
+// progressReader extends a read deadline as bytes arrive.
+type progressReader struct {
+	body     io.Reader
+	rc       *http.ResponseController
+	window   time.Duration
+	extended time.Time
+}
+
+// extend moves the read deadline to now+window; false if the connection
+// does not support deadlines.
+func (p *progressReader) extend(now time.Time) bool {
+	p.extended = now
+	return p.rc.SetReadDeadline(now.Add(p.window)) == nil
+}
+
+// Read reads from the body and, when bytes came, extends the deadline.
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.body.Read(b)
+	if n > 0 {
+		if now := time.Now(); now.Sub(p.extended) >= min(time.Second, p.window/4) {
+			p.extend(now)
+		}
+	}
+	return n, err
 }
 
 // checkPart validates the claims of a part URL before they touch the disk.
