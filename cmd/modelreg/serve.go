@@ -30,6 +30,7 @@ type serveConfig struct {
 	addr, dataDir, publicURL, tokensFile string
 	namePattern, nameHint                string
 	uploadTTL                            time.Duration
+	readTimeout                          time.Duration
 	logLevel                             string
 	backend                              backendConfig
 }
@@ -51,6 +52,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.namePattern, "name-pattern", os.Getenv("MODELREG_NAME_PATTERN"), "naming policy: a regular expression every new model name must match, e.g. '^[a-z]+_[a-z0-9_]+$' (env MODELREG_NAME_PATTERN)")
 	fs.StringVar(&c.nameHint, "name-hint", os.Getenv("MODELREG_NAME_HINT"), "the naming policy in words, for error messages, e.g. 'team_model' (env MODELREG_NAME_HINT)")
 	fs.DurationVar(&c.uploadTTL, "upload-ttl", durationEnv("MODELREG_UPLOAD_TTL", time.Hour), "how long upload URLs stay valid (env MODELREG_UPLOAD_TTL)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", durationEnv("MODELREG_READ_TIMEOUT", defaultReadTimeout), "longest time a request may take to send its body; an upload part may take longer as long as its bytes keep arriving (env MODELREG_READ_TIMEOUT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
 	c.backend.flags(fs)
 	pos, err := parse(fs, nil, args)
@@ -66,6 +68,17 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	return err
 }
+
+// Server timeouts. Headers must arrive within headerTimeout; a request's
+// body within the read timeout (--read-timeout), except on the blob routes,
+// which extend it while the body makes progress; an idle keep-alive
+// connection is closed after idleTimeout. Responses have no write timeout:
+// a download of a large file may take as long as it needs.
+const (
+	headerTimeout      = 10 * time.Second
+	defaultReadTimeout = time.Minute
+	idleTimeout        = 2 * time.Minute
+)
 
 func durationEnv(key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
@@ -132,12 +145,11 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ln.Close()
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", httpapi.New(svc, auth, httpapi.Options{Logger: logger, Version: buildVersion}))
-	if be.blobs != nil {
-		mux.Handle("/blobs/", be.blobs)
+	if c.readTimeout <= 0 {
+		c.readTimeout = defaultReadTimeout
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: routeByPrefix(httpapi.New(svc, auth, httpapi.Options{Logger: logger, Version: buildVersion}), be.blobs),
+		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -163,6 +175,20 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// routeByPrefix sends /blobs/ to blobs (when set) and everything else to
+// the API, which answers unknown and unclean paths with JSON errors. It is
+// not a ServeMux on purpose: ServeMux answers an unclean path such as
+// /v1/models/.. with an HTML redirect before the API sees it.
+func routeByPrefix(api, blobs http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if blobs != nil && strings.HasPrefix(r.URL.Path, "/blobs/") {
+			blobs.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // loadSecret reads the server's signing secret, creating it on first start.

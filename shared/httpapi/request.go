@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -205,6 +206,10 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, tooLarge
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, registry.Errorf(registry.Invalid, "the request body stalled: %d bytes arrived before the server's read timeout", len(body))
 		}
 		return nil, registry.Wrap(registry.Invalid, err, "could not read the request body")
 	}
