@@ -81,8 +81,8 @@ func commitPK(model, commit string) string {
 	// exactly) under themselves. A cut through a UTF-8 character is filed
 	// as "~x"+hex: DynamoDB keys must be valid UTF-8, and at 16 bytes it
 	// cannot equal a 7-byte prefix.
-	if len(commit) > commitPrefixLen {
-		commit = commit[:commitPrefixLen]
+	if len(commit) > registry.CommitPrefixLen {
+		commit = commit[:registry.CommitPrefixLen]
 		if !utf8.ValidString(commit) {
 			commit = "~x" + hex.EncodeToString([]byte(commit))
 		}
@@ -104,9 +104,6 @@ func approvalModelStatusPK(model string, s registry.ApprovalStatus) string {
 	return "APX#" + model + "#" + string(s)
 }
 func executionStatusPK(s registry.ExecutionStatus) string { return "EXS#" + string(s) }
-
-// commitPrefixLen is the shortest git commit filter matched as a prefix.
-const commitPrefixLen = 7
 
 // timeKey formats t as fixed-width UTC text with nanoseconds: exact, and
 // sorting as text sorts by time (years 0001..9999).

@@ -106,7 +106,7 @@ func (s *Store) DeferEvent(ctx context.Context, id string, next time.Time, lastE
 			return err
 		}
 		if m == nil {
-			return notFound("event %q is not in the outbox", id)
+			return registry.Errorf(registry.NotFound, "event %q is not in the outbox", id)
 		}
 		it, err := decode[eventItem](m)
 		if err != nil {
@@ -139,12 +139,14 @@ func (s *Store) DeferEvent(ctx context.Context, id string, next time.Time, lastE
 // the expiry is checked here). NotFound otherwise.
 func (s *Store) GetIdempotency(ctx context.Context, key string, now time.Time) (registry.IdempotencyRecord, error) {
 	r, err := getRecord[idempotencyItem, registry.IdempotencyRecord](ctx, s, itemKey{idempotencyPK(key), skIdempotency}, "idempotency record",
-		func() error { return notFound("no response stored under this idempotency key") })
+		func() error {
+			return registry.Errorf(registry.NotFound, "no response stored under this idempotency key")
+		})
 	if err != nil {
 		return registry.IdempotencyRecord{}, err
 	}
 	if r.Key != key || r.ExpiresAt.Before(now) {
-		return registry.IdempotencyRecord{}, notFound("no response stored under this idempotency key")
+		return registry.IdempotencyRecord{}, registry.Errorf(registry.NotFound, "no response stored under this idempotency key")
 	}
 	return r, nil
 }

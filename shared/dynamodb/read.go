@@ -17,13 +17,13 @@ import (
 // GetModel returns the model named name (GetItem, consistent). NotFound.
 func (s *Store) GetModel(ctx context.Context, name string) (registry.Model, error) {
 	return getRecord[modelItem, registry.Model](ctx, s, itemKey{modelPK(name), skModel}, "model "+name,
-		func() error { return notFound("model %q not found", name) })
+		func() error { return registry.Errorf(registry.NotFound, "model %q not found", name) })
 }
 
 // ListModels returns models ordered by name (byte order), from index gsi1.
 // Invalid for a bad cursor or limit.
 func (s *Store) ListModels(ctx context.Context, q registry.ModelQuery) (registry.Page[registry.Model], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Model]{}, err
 	}
 	scope := scopeOf("models", q.Prefix)
@@ -43,7 +43,9 @@ func (s *Store) ListModels(ctx context.Context, q registry.ModelQuery) (registry
 
 // GetVersion returns version number of model (GetItem, consistent). NotFound.
 func (s *Store) GetVersion(ctx context.Context, model string, number int) (registry.Version, error) {
-	missing := func() error { return notFound("version %d of model %q not found", number, model) }
+	missing := func() error {
+		return registry.Errorf(registry.NotFound, "version %d of model %q not found", number, model)
+	}
 	if number < 1 || number > maxVersionNumber {
 		return registry.Version{}, missing()
 	}
@@ -56,7 +58,7 @@ func (s *Store) GetVersion(ctx context.Context, model string, number int) (regis
 // tag, status), checking every filter on the versions it reads. Invalid
 // for a bad cursor or limit.
 func (s *Store) ListVersions(ctx context.Context, q registry.VersionQuery) (registry.Page[registry.Version], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Version]{}, err
 	}
 	if q.TagKey == "" {
@@ -79,7 +81,7 @@ func (s *Store) ListVersions(ctx context.Context, q registry.VersionQuery) (regi
 		}
 	}
 	l := &listing[registry.Version]{
-		indexed: filters > 0, scope: scope, limit: q.Limit, filtered: filters > 1 || len(q.GitCommit) > commitPrefixLen,
+		indexed: filters > 0, scope: scope, limit: q.Limit, filtered: filters > 1 || len(q.GitCommit) > registry.CommitPrefixLen,
 		decode: decodeRecord[versionItem, registry.Version],
 		keep:   func(v registry.Version) bool { return v.Model == q.Model && matches(v, q) },
 	}
@@ -127,10 +129,8 @@ func matches(v registry.Version, q registry.VersionQuery) bool {
 			return false
 		}
 	}
-	if c := v.Lineage.Code.Commit; q.GitCommit != "" {
-		if len(q.GitCommit) >= commitPrefixLen && !strings.HasPrefix(c, q.GitCommit) || len(q.GitCommit) < commitPrefixLen && c != q.GitCommit {
-			return false
-		}
+	if q.GitCommit != "" && !registry.MatchCommit(v.Lineage.Code.Commit, q.GitCommit) {
+		return false
 	}
 	return (q.DatasetID == "" || v.Lineage.Data.DatasetID == q.DatasetID) && (q.RunID == "" || v.Lineage.Run.RunID == q.RunID)
 }
@@ -138,7 +138,7 @@ func matches(v registry.Version, q registry.VersionQuery) bool {
 // GetAlias returns the alias name of model (GetItem, consistent). NotFound.
 func (s *Store) GetAlias(ctx context.Context, model, name string) (registry.Alias, error) {
 	return getRecord[aliasItem, registry.Alias](ctx, s, itemKey{modelPK(model), aliasSK(name)}, "alias "+model+"/"+name,
-		func() error { return notFound("model %q has no alias %q", model, name) })
+		func() error { return registry.Errorf(registry.NotFound, "model %q has no alias %q", model, name) })
 }
 
 // ListAliases returns all aliases of model ordered by name (a consistent
@@ -164,7 +164,7 @@ func (s *Store) ListAliases(ctx context.Context, model string) ([]registry.Alias
 // a consistent Query of the model's partition, or index gsi1 for one
 // version. Invalid for a bad cursor or limit.
 func (s *Store) ListAudit(ctx context.Context, q registry.AuditQuery) (registry.Page[registry.AuditEntry], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.AuditEntry]{}, err
 	}
 	scope := scopeOf("audit", q.Model, strconv.Itoa(q.Version))
@@ -196,7 +196,7 @@ func (s *Store) StageAt(ctx context.Context, model string, stage registry.Stage,
 			return registry.AuditEntry{}, err
 		}
 		if !ok {
-			return registry.AuditEntry{}, notFound("no %s change of model %q at or before %s", stage, model, at.UTC().Format(time.RFC3339Nano))
+			return registry.AuditEntry{}, registry.Errorf(registry.NotFound, "no %s change of model %q at or before %s", stage, model, at.UTC().Format(time.RFC3339Nano))
 		}
 		it, err := s.getItem(ctx, keyOf(e), "audit entry")
 		if err != nil || it == nil {
@@ -218,14 +218,14 @@ func (s *Store) StageAt(ctx context.Context, model string, stage registry.Stage,
 // GetApproval returns the approval with the given id (GetItem). NotFound.
 func (s *Store) GetApproval(ctx context.Context, id string) (registry.Approval, error) {
 	return getRecord[approvalItem, registry.Approval](ctx, s, itemKey{approvalPK(id), skApproval}, "approval "+id,
-		func() error { return notFound("approval %q not found", id) })
+		func() error { return registry.Errorf(registry.NotFound, "approval %q not found", id) })
 }
 
 // ListApprovals returns approvals newest first (CreatedAt, then ID) from
 // index gsi1 (all), gsi2 (status), gsi3 (model) or gsi4 (model and
 // status). Invalid for a bad cursor or limit.
 func (s *Store) ListApprovals(ctx context.Context, q registry.ApprovalQuery) (registry.Page[registry.Approval], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Approval]{}, err
 	}
 	scope := scopeOf("approvals", string(q.Status), q.Model)
@@ -257,13 +257,13 @@ func (s *Store) ListApprovals(ctx context.Context, q registry.ApprovalQuery) (re
 // GetExecution returns the workflow execution with the given id. NotFound.
 func (s *Store) GetExecution(ctx context.Context, id string) (registry.Execution, error) {
 	return getRecord[executionItem, registry.Execution](ctx, s, itemKey{executionPK(id), skExecution}, "execution "+id,
-		func() error { return notFound("execution %q not found", id) })
+		func() error { return registry.Errorf(registry.NotFound, "execution %q not found", id) })
 }
 
 // ListExecutions returns executions oldest first (StartedAt, then ID) from
 // index gsi1 (all) or gsi2 (status). Invalid for a bad cursor or limit.
 func (s *Store) ListExecutions(ctx context.Context, q registry.ExecutionQuery) (registry.Page[registry.Execution], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Execution]{}, err
 	}
 	scope := scopeOf("executions", string(q.Status))
@@ -328,7 +328,7 @@ func (s *Store) getUpload(ctx context.Context, id string) (registry.UploadSessio
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	if parent == nil {
-		return registry.UploadSession{}, notFound("upload %q not found", id)
+		return registry.UploadSession{}, registry.Errorf(registry.NotFound, "upload %q not found", id)
 	}
 	it, err := decode[uploadItem](parent)
 	if err != nil {

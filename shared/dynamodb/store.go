@@ -136,17 +136,6 @@ func corrupt(what string, err error) error {
 // item read with them (a concurrent update); GetUpload reads again.
 var errTornUpload = errors.New("upload session changed while it was read")
 
-func notFound(format string, args ...any) error {
-	return registry.Errorf(registry.NotFound, format, args...)
-}
-
-func checkLimit(n int) error {
-	if n < 1 || n > registry.MaxPageSize {
-		return registry.Errorf(registry.Invalid, "page size %d: want 1..%d", n, registry.MaxPageSize)
-	}
-	return nil
-}
-
 // item is one DynamoDB item.
 type item = map[string]types.AttributeValue
 

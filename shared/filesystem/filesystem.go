@@ -276,15 +276,10 @@ func (a *Artifacts) PresignDownload(ctx context.Context, model string, version i
 }
 
 // validateObject checks the names that make up a final path, so that no
-// name can reach outside the root.
+// name can reach outside the root: the registry's rule, and a local file
+// name on this system.
 func validateObject(model string, version int, path string) error {
-	if err := registry.ValidateModelName(model); err != nil {
-		return err
-	}
-	if version < 1 {
-		return registry.Errorf(registry.Invalid, "invalid version %d: versions start at 1", version)
-	}
-	if err := registry.ValidatePath(path); err != nil {
+	if err := registry.ValidateArtifact(model, version, path); err != nil {
 		return err
 	}
 	if !filepath.IsLocal(filepath.FromSlash(path)) {

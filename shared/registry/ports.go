@@ -56,7 +56,7 @@ type VersionQuery struct {
 	Status    Status
 	TagKey    string // versions having this tag...
 	TagValue  string // ...with this value ("" with TagKey set: any value)
-	GitCommit string // lineage.code.commit: exact, or a case-sensitive prefix of at least 7 characters
+	GitCommit string // lineage.code.commit, matched as MatchCommit says
 	DatasetID string // lineage.data.dataset_id
 	RunID     string // lineage.run.run_id
 	Cursor    string

@@ -202,6 +202,16 @@ func (s *Service) decodeToken(scope, token string) (string, error) {
 	return string(cursor), nil
 }
 
+// CheckPageSize checks the page size a store is asked for: 1 to
+// MaxPageSize (the service has already turned 0 into DefaultPageSize).
+// Invalid otherwise.
+func CheckPageSize(n int) error {
+	if n < 1 || n > MaxPageSize {
+		return Errorf(Invalid, "page size %d: want 1..%d", n, MaxPageSize)
+	}
+	return nil
+}
+
 func pageLimit(n int) (int, error) {
 	switch {
 	case n == 0:

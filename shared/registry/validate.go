@@ -45,6 +45,19 @@ func ValidateModelName(name string) error {
 	return nil
 }
 
+// ValidateArtifact checks the names that locate one artifact: model,
+// version and path. Artifacts adapters check it before a name reaches
+// their storage (and add their storage's own limits). Invalid otherwise.
+func ValidateArtifact(model string, version int, path string) error {
+	if err := ValidateModelName(model); err != nil {
+		return err
+	}
+	if version < 1 {
+		return Errorf(Invalid, "invalid version %d: versions start at 1", version)
+	}
+	return ValidatePath(path)
+}
+
 // ValidateAliasName checks an alias name: a letter then up to 63 letters,
 // digits, '_' or '-'; "latest" and stage names are reserved.
 func ValidateAliasName(name string) error {

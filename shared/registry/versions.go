@@ -39,6 +39,21 @@ type VersionFilter struct {
 	RunID     string
 }
 
+// CommitPrefixLen is the length of git's short hash: a git commit filter
+// of at least this many characters matches as a prefix; a shorter one (a
+// tag such as v1.2) only exactly.
+const CommitPrefixLen = 7
+
+// MatchCommit reports whether a version whose lineage names git commit
+// passes the filter: equal, or, for a filter of CommitPrefixLen characters
+// or more, starting with it (case-sensitive). Stores index by this rule.
+func MatchCommit(commit, filter string) bool {
+	if len(filter) >= CommitPrefixLen {
+		return strings.HasPrefix(commit, filter)
+	}
+	return commit == filter
+}
+
 // RegisterVersion assigns the model's next version number and records the
 // version. Concurrent registrations get consecutive numbers with no gaps
 // and no duplicates. NotFound if the model does not exist; Invalid.

@@ -348,15 +348,10 @@ func (a *Artifacts) copySource(key string) string {
 	return strings.Join(segs, "/")
 }
 
-// validateObject checks the names that make up a final key.
+// validateObject checks the names that make up a final key: the
+// registry's rule, and S3's key length.
 func (a *Artifacts) validateObject(model string, version int, path string) error {
-	if err := registry.ValidateModelName(model); err != nil {
-		return err
-	}
-	if version < 1 {
-		return registry.Errorf(registry.Invalid, "invalid version %d: versions start at 1", version)
-	}
-	if err := registry.ValidatePath(path); err != nil {
+	if err := registry.ValidateArtifact(model, version, path); err != nil {
 		return err
 	}
 	if n := len(a.finalKey(model, version, path)); n > maxKeyLen {

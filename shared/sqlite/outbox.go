@@ -70,7 +70,7 @@ func (s *Store) DeferEvent(ctx context.Context, id string, next time.Time, lastE
 		return dbError(err, "defer event %s", id)
 	}
 	if n == 0 {
-		return notFound("event %q is not in the outbox", id)
+		return registry.Errorf(registry.NotFound, "event %q is not in the outbox", id)
 	}
 	return nil
 }
@@ -82,7 +82,7 @@ func (s *Store) GetIdempotency(ctx context.Context, key string, now time.Time) (
 	err := s.r.QueryRowContext(ctx, `SELECT body FROM idempotency WHERE key = ? AND expires_at >= ?`,
 		key, timeKey(now)).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return registry.IdempotencyRecord{}, notFound("no response stored under this idempotency key")
+		return registry.IdempotencyRecord{}, registry.Errorf(registry.NotFound, "no response stored under this idempotency key")
 	}
 	if err != nil {
 		return registry.IdempotencyRecord{}, dbError(err, "get idempotency record")

@@ -11,7 +11,7 @@ import (
 
 // GetModel returns the model named name. NotFound.
 func (s *Store) GetModel(ctx context.Context, name string) (registry.Model, error) {
-	r, err := getBody[modelRecord](ctx, s.r, func() error { return notFound("model %q not found", name) },
+	r, err := getBody[modelRecord](ctx, s.r, func() error { return registry.Errorf(registry.NotFound, "model %q not found", name) },
 		"model "+name, `SELECT body FROM models WHERE name = ?`, name)
 	return fromModelRecord(r), err
 }
@@ -23,7 +23,7 @@ type nameCursor struct {
 // ListModels returns models ordered by name (byte order). Invalid for a
 // bad cursor or limit.
 func (s *Store) ListModels(ctx context.Context, q registry.ModelQuery) (registry.Page[registry.Model], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Model]{}, err
 	}
 	where, args := []string{"1"}, []any{}
@@ -48,7 +48,9 @@ func (s *Store) ListModels(ctx context.Context, q registry.ModelQuery) (registry
 
 // GetVersion returns version number of model. NotFound.
 func (s *Store) GetVersion(ctx context.Context, model string, number int) (registry.Version, error) {
-	r, err := getBody[versionRecord](ctx, s.r, func() error { return notFound("version %d of model %q not found", number, model) },
+	r, err := getBody[versionRecord](ctx, s.r, func() error {
+		return registry.Errorf(registry.NotFound, "version %d of model %q not found", number, model)
+	},
 		"version "+model+"/"+strconv.Itoa(number), `SELECT body FROM versions WHERE model = ? AND number = ?`, model, number)
 	return fromVersionRecord(r), err
 }
@@ -73,7 +75,7 @@ func (s *Store) ListVersions(ctx context.Context, q registry.VersionQuery) (regi
 // versionsSQL returns the statement that reads one page (plus one row) of
 // q.
 func versionsSQL(q registry.VersionQuery) (string, []any, error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return "", nil, err
 	}
 	from, num := "versions v", "v.number"
@@ -96,7 +98,7 @@ func versionsSQL(q registry.VersionQuery) (string, []any, error) {
 		}
 	}
 	if q.GitCommit != "" {
-		if isCommitPrefix(q.GitCommit) {
+		if len(q.GitCommit) >= registry.CommitPrefixLen { // registry.MatchCommit's rule, in SQL
 			where, args = append(where, "v.git_commit >= ?"), append(args, q.GitCommit)
 			if end, ok := prefixEnd(q.GitCommit); ok {
 				where, args = append(where, "v.git_commit < ?"), append(args, end)
@@ -116,11 +118,6 @@ func versionsSQL(q registry.VersionQuery) (string, []any, error) {
 		append(args, q.Limit+1), nil
 }
 
-// isCommitPrefix reports whether a git commit filter matches by prefix: 7
-// or more characters (git's short hash, or the start of a tag or branch
-// name). Anything shorter matches exactly.
-func isCommitPrefix(s string) bool { return len(s) >= 7 }
-
 // prefixEnd returns the least string greater than every string with the
 // given prefix (in byte order), and false if there is none.
 func prefixEnd(prefix string) (string, bool) {
@@ -136,7 +133,7 @@ func prefixEnd(prefix string) (string, bool) {
 
 // GetAlias returns the alias name of model. NotFound.
 func (s *Store) GetAlias(ctx context.Context, model, name string) (registry.Alias, error) {
-	r, err := getBody[aliasRecord](ctx, s.r, func() error { return notFound("model %q has no alias %q", model, name) },
+	r, err := getBody[aliasRecord](ctx, s.r, func() error { return registry.Errorf(registry.NotFound, "model %q has no alias %q", model, name) },
 		"alias "+model+"/"+name, `SELECT body FROM aliases WHERE model = ? AND name = ?`, model, name)
 	return fromAliasRecord(r), err
 }
@@ -154,7 +151,7 @@ type idCursor struct {
 // ListAudit returns audit entries of q.Model, newest (highest ID) first.
 // Invalid for a bad cursor or limit.
 func (s *Store) ListAudit(ctx context.Context, q registry.AuditQuery) (registry.Page[registry.AuditEntry], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.AuditEntry]{}, err
 	}
 	where, args := []string{"model = ?"}, []any{q.Model}
@@ -179,7 +176,7 @@ func (s *Store) ListAudit(ctx context.Context, q registry.AuditQuery) (registry.
 func (s *Store) StageAt(ctx context.Context, model string, stage registry.Stage, at time.Time) (registry.AuditEntry, error) {
 	r, err := getBody[auditRecord](ctx, s.r,
 		func() error {
-			return notFound("no %s change of model %q at or before %s", stage, model, at.UTC().Format(time.RFC3339Nano))
+			return registry.Errorf(registry.NotFound, "no %s change of model %q at or before %s", stage, model, at.UTC().Format(time.RFC3339Nano))
 		},
 		"stage history of "+model,
 		`SELECT body FROM audit
@@ -191,7 +188,7 @@ func (s *Store) StageAt(ctx context.Context, model string, stage registry.Stage,
 
 // GetApproval returns the approval with the given id. NotFound.
 func (s *Store) GetApproval(ctx context.Context, id string) (registry.Approval, error) {
-	r, err := getBody[approvalRecord](ctx, s.r, func() error { return notFound("approval %q not found", id) },
+	r, err := getBody[approvalRecord](ctx, s.r, func() error { return registry.Errorf(registry.NotFound, "approval %q not found", id) },
 		"approval "+id, `SELECT body FROM approvals WHERE id = ?`, id)
 	return fromApprovalRecord(r), err
 }
@@ -209,7 +206,7 @@ func (c *timeCursor) valid() bool {
 // ListApprovals returns approvals newest first (CreatedAt, then ID).
 // Invalid for a bad cursor or limit.
 func (s *Store) ListApprovals(ctx context.Context, q registry.ApprovalQuery) (registry.Page[registry.Approval], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Approval]{}, err
 	}
 	where, args := []string{"1"}, []any{}
@@ -234,7 +231,7 @@ func (s *Store) ListApprovals(ctx context.Context, q registry.ApprovalQuery) (re
 
 // GetExecution returns the workflow execution with the given id. NotFound.
 func (s *Store) GetExecution(ctx context.Context, id string) (registry.Execution, error) {
-	r, err := getBody[executionRecord](ctx, s.r, func() error { return notFound("execution %q not found", id) },
+	r, err := getBody[executionRecord](ctx, s.r, func() error { return registry.Errorf(registry.NotFound, "execution %q not found", id) },
 		"execution "+id, `SELECT body FROM executions WHERE id = ?`, id)
 	return fromExecutionRecord(r), err
 }
@@ -242,7 +239,7 @@ func (s *Store) GetExecution(ctx context.Context, id string) (registry.Execution
 // ListExecutions returns executions oldest first (StartedAt, then ID).
 // Invalid for a bad cursor or limit.
 func (s *Store) ListExecutions(ctx context.Context, q registry.ExecutionQuery) (registry.Page[registry.Execution], error) {
-	if err := checkLimit(q.Limit); err != nil {
+	if err := registry.CheckPageSize(q.Limit); err != nil {
 		return registry.Page[registry.Execution]{}, err
 	}
 	where, args := []string{"1"}, []any{}
@@ -264,7 +261,7 @@ func (s *Store) ListExecutions(ctx context.Context, q registry.ExecutionQuery) (
 
 // GetUpload returns the upload session with the given id. NotFound.
 func (s *Store) GetUpload(ctx context.Context, id string) (registry.UploadSession, error) {
-	r, err := getBody[uploadRecord](ctx, s.r, func() error { return notFound("upload %q not found", id) },
+	r, err := getBody[uploadRecord](ctx, s.r, func() error { return registry.Errorf(registry.NotFound, "upload %q not found", id) },
 		"upload "+id, `SELECT body FROM uploads WHERE id = ?`, id)
 	return fromUploadRecord(r), err
 }

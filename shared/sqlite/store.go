@@ -134,19 +134,6 @@ func dbError(err error, format string, args ...any) error {
 	return wrapped
 }
 
-// notFound returns the NotFound error for a missing record.
-func notFound(format string, args ...any) error {
-	return registry.Errorf(registry.NotFound, format, args...)
-}
-
-// checkLimit checks a page size against the range the ports allow.
-func checkLimit(n int) error {
-	if n < 1 || n > registry.MaxPageSize {
-		return registry.Errorf(registry.Invalid, "page size %d: want 1..%d", n, registry.MaxPageSize)
-	}
-	return nil
-}
-
 // Cursors are the last key of a page as base64url(JSON): opaque to callers,
 // and decoded strictly so that anything else is Invalid.
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/modelreg/modelreg/shared/registry"
@@ -106,10 +105,8 @@ func matches(v registry.Version, q registry.VersionQuery) bool {
 			return false
 		}
 	}
-	if c := v.Lineage.Code.Commit; q.GitCommit != "" {
-		if len(q.GitCommit) >= 7 && !strings.HasPrefix(c, q.GitCommit) || len(q.GitCommit) < 7 && c != q.GitCommit {
-			return false
-		}
+	if q.GitCommit != "" && !registry.MatchCommit(v.Lineage.Code.Commit, q.GitCommit) {
+		return false
 	}
 	return (q.DatasetID == "" || v.Lineage.Data.DatasetID == q.DatasetID) && (q.RunID == "" || v.Lineage.Run.RunID == q.RunID)
 }
