@@ -14,7 +14,9 @@ import (
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
-// DynamoDB's transaction and item limits (REFERENCE.md).
+// DynamoDB's limits (AWS DynamoDB Developer Guide, "Quotas"): an item holds
+// at most 400 KB; one TransactWriteItems call at most 100 actions and 4 MB
+// in all, with no two actions on the same item.
 const (
 	maxActions   = 100
 	maxItemBytes = 400 * 1024

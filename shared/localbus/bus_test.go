@@ -131,20 +131,30 @@ func TestRelayDeliversAtLeastOnce(t *testing.T) {
 	}
 }
 
-// TestRelayRunKick: a running relay delivers as soon as it is kicked.
+// TestRelayRunKick: a running relay delivers as soon as it is kicked. The
+// event is committed only after the relay's first poll has come back empty,
+// and the poll interval is an hour: only Kick can deliver it in time.
 func TestRelayRunKick(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "db.sqlite"))
 	defer store.Close()
 	got := make(chan string, 1)
 	bus := localbus.New()
 	bus.Subscribe("x", "", func(_ context.Context, e registry.Event) error { got <- e.ID; return nil })
-	relay := registry.NewRelay(store, bus, nil)
-	relay.Interval = time.Hour // only a kick can deliver in time
+	polled := make(chan int, 100)
+	relay := registry.NewRelay(pollSignal{Store: store, polled: polled}, bus, nil)
+	relay.Interval = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // let the first (empty) poll pass
+	select {
+	case n := <-polled:
+		if n != 0 {
+			t.Fatalf("the first poll found %d events in an empty outbox", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay did not poll on start")
+	}
 	if err := store.Commit(context.Background(), &registry.Change{Events: []registry.Event{event("k1", time.Now().UTC())}}); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +167,22 @@ func TestRelayRunKick(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a kicked relay did not deliver")
 	}
+}
+
+// pollSignal is a Store that reports, after each PendingEvents, how many
+// events it returned.
+type pollSignal struct {
+	registry.Store
+	polled chan<- int
+}
+
+func (p pollSignal) PendingEvents(ctx context.Context, now time.Time, limit int) ([]registry.OutboxRecord, error) {
+	recs, err := p.Store.PendingEvents(ctx, now, limit)
+	select {
+	case p.polled <- len(recs):
+	default:
+	}
+	return recs, err
 }
 
 func TestDescribeAndNotify(t *testing.T) {
