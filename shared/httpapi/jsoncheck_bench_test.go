@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // uploadBody is an upload-session request of nearly UploadMaxBodyBytes:
@@ -18,7 +16,7 @@ func uploadBody(tb testing.TB) []byte {
 	var req UploadRequest
 	size := 0
 	for i := 0; size < int(UploadMaxBodyBytes)-200_000; i++ {
-		f := registry.FileSpec{Path: fmt.Sprintf("shard-%05d.safetensors", i), Size: 1000 << 24, SHA256: strings.Repeat("a", 64), PartSize: 16 << 20}
+		f := FileSpec{Path: fmt.Sprintf("shard-%05d.safetensors", i), Size: 1000 << 24, SHA256: strings.Repeat("a", 64), PartSize: 16 << 20}
 		for range 1000 {
 			f.PartSHA256 = append(f.PartSHA256, strings.Repeat("b", 64))
 		}

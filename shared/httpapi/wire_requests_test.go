@@ -83,8 +83,8 @@ func TestRequestBodiesToDomain(t *testing.T) {
 		t.Errorf("upload files %+v", got)
 	}
 	// Field names are the wire's, not the Go ones.
-	if err := decodeStrict([]byte(`{"Files":[{"Path":"a","Size":1,"SHA256":"ab","PartSize":1}]}`), &UploadRequest{}, "request body"); err == nil || !strings.Contains(err.Error(), "PartSize") {
-		t.Errorf("a body with Go field names: %v, want unknown field PartSize", err)
+	if err := decodeStrict([]byte(`{"Files":[{"Path":"a","Size":1,"SHA256":"ab","PartSize":1}]}`), &UploadRequest{}, "request body"); err == nil || !strings.Contains(err.Error(), `unknown field "Files"`) {
+		t.Errorf("a body with Go field names: %v, want unknown field Files (names are case-sensitive)", err)
 	}
 }
 
