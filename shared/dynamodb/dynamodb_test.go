@@ -376,3 +376,27 @@ func TestCommitPrefixUTF8(t *testing.T) {
 		}
 	}
 }
+
+// An item written before responses became opaque (status and body apart)
+// is still replayed after an upgrade, as the status line and the body.
+func TestLegacyIdempotencyItemIsReadable(t *testing.T) {
+	s, c := newStore(t)
+	exp := time.Now().Add(time.Hour).UTC()
+	item := map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: idempotencyPK("k1")}, "sk": &types.AttributeValueMemberS{Value: skIdempotency},
+		"kind": &types.AttributeValueMemberS{Value: kindIdempotency}, "key": &types.AttributeValueMemberS{Value: "k1"},
+		"request_hash": &types.AttributeValueMemberS{Value: "h"}, "status_code": &types.AttributeValueMemberN{Value: "201"},
+		"body": &types.AttributeValueMemberB{Value: []byte(`{"version":1}`)}, "created_at": &types.AttributeValueMemberS{Value: timeKey(t0)},
+		"expires": &types.AttributeValueMemberS{Value: timeKey(exp)}, "expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(exp.Unix() + 1)},
+	}
+	if _, err := c.PutItem(t.Context(), &ddb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.GetIdempotency(t.Context(), "k1", time.Now())
+	if err != nil {
+		t.Fatalf("GetIdempotency: %v", err)
+	}
+	if got, want := string(rec.Response), "201\n{\"version\":1}"; got != want {
+		t.Fatalf("Response = %q, want %q", got, want)
+	}
+}

@@ -202,6 +202,10 @@ type idempotencyItem struct {
 	CreatedAt   string `dynamodbav:"created_at"`
 	Expires     string `dynamodbav:"expires"`
 	ExpiresAt   int64  `dynamodbav:"expires_at"`
+	// LegacyStatus and LegacyBody are how items written before responses
+	// became opaque held the response; read, never written.
+	LegacyStatus int    `dynamodbav:"status_code,omitempty"`
+	LegacyBody   []byte `dynamodbav:"body,omitempty"`
 }
 
 func toIdempotencyItem(r registry.IdempotencyRecord) idempotencyItem {
@@ -218,6 +222,9 @@ func toIdempotencyItem(r registry.IdempotencyRecord) idempotencyItem {
 
 func (it idempotencyItem) record() (registry.IdempotencyRecord, error) {
 	var p timeParser
+	if it.Response == nil && it.LegacyStatus != 0 {
+		it.Response = registry.LegacyIdempotencyResponse(it.LegacyStatus, it.LegacyBody)
+	}
 	r := registry.IdempotencyRecord{Key: it.Key, RequestHash: it.RequestHash, Response: it.Response,
 		CreatedAt: p.time(it.CreatedAt), ExpiresAt: p.time(it.Expires)}
 	return r, p.err("idempotency record")

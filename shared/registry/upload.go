@@ -1,6 +1,9 @@
 package registry
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // UploadStatus is the state of an upload session.
 type UploadStatus string
@@ -121,4 +124,13 @@ type IdempotencyRecord struct {
 	Response  []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// LegacyIdempotencyResponse is the Response of a record written before
+// responses became opaque (stores kept the status and the body apart then):
+// the status line and the body, as the API stores responses now. Stores
+// call it when they read such a record, so a retry within the record's
+// lifetime across an upgrade still replays the first answer.
+func LegacyIdempotencyResponse(status int, body []byte) []byte {
+	return append(strconv.AppendInt(nil, int64(status), 10), append([]byte("\n"), body...)...)
 }

@@ -354,6 +354,10 @@ type idempotencyRecord struct {
 	Response    []byte    `json:"response,omitempty"` // base64: the exact bytes
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// LegacyStatus and LegacyBody are how records written before
+	// responses became opaque held the response; read, never written.
+	LegacyStatus int    `json:"status_code,omitempty"`
+	LegacyBody   []byte `json:"body,omitempty"`
 }
 
 func toIdempotencyRecord(i registry.IdempotencyRecord) idempotencyRecord {
@@ -364,6 +368,9 @@ func toIdempotencyRecord(i registry.IdempotencyRecord) idempotencyRecord {
 }
 
 func fromIdempotencyRecord(r idempotencyRecord) registry.IdempotencyRecord {
+	if r.Response == nil && r.LegacyStatus != 0 {
+		r.Response = registry.LegacyIdempotencyResponse(r.LegacyStatus, r.LegacyBody)
+	}
 	return registry.IdempotencyRecord{
 		Key: r.Key, RequestHash: r.RequestHash, Response: r.Response,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),

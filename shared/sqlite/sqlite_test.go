@@ -260,3 +260,21 @@ func crashChild(path string) {
 	_ = s.Commit(context.Background(), testChange("crash"))
 	os.Exit(4) // the failpoint should have killed us
 }
+
+// A record written before responses became opaque (status and body apart)
+// is still replayed after an upgrade, as the status line and the body.
+func TestLegacyIdempotencyRecordIsReadable(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "r.db"))
+	exp := time.Now().Add(time.Hour).UTC()
+	body := `{"key":"k1","request_hash":"h","status_code":201,"body":"eyJ2ZXJzaW9uIjoxfQ==","created_at":"2026-11-30T10:00:00Z","expires_at":"` + exp.Format(time.RFC3339Nano) + `"}`
+	if _, err := s.w.Exec(`INSERT INTO idempotency (key, expires_at, body) VALUES (?, ?, ?)`, "k1", timeKey(exp), body); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.GetIdempotency(t.Context(), "k1", time.Now())
+	if err != nil {
+		t.Fatalf("GetIdempotency: %v", err)
+	}
+	if got, want := string(rec.Response), "201\n{\"version\":1}"; got != want {
+		t.Fatalf("Response = %q, want %q", got, want)
+	}
+}
