@@ -21,6 +21,8 @@ var statusOf = map[registry.Code]int{
 	registry.Internal:        http.StatusInternalServerError,
 	registry.NotImplemented:  http.StatusNotImplemented,
 	registry.Unavailable:     http.StatusServiceUnavailable,
+
+	registry.InsufficientStorage: http.StatusInsufficientStorage,
 }
 
 // methodNotAllowed is the code of a 405 answer. The domain has no such code
