@@ -140,6 +140,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		Store: store, Artifacts: be.artifacts, NamePolicy: policy, NamePolicyHint: c.nameHint,
 		Secret: derive(secret, "page-tokens"), UploadTTL: c.uploadTTL,
 		AfterCommit: relay.Kick, Logger: logger,
+		AllowFileSources: c.backend.store == "sqlite" && c.backend.artifacts == "filesystem", // all local: file:// names this machine's disk
 	})
 	if err != nil {
 		ln.Close()

@@ -71,6 +71,9 @@ type Artifacts struct {
 	files    map[string]*fileState  // by upload key
 	prefixes map[string]*prefixHash // by upload key: hashing on the way in
 	writeGen atomic.Uint64          // numbers part writes (see prefixHash.gens)
+	// freeSpace, if set, replaces the statfs of the root (SetFreeSpace);
+	// guarded by mu.
+	freeSpace func() (int64, error)
 }
 
 // fileState tracks the requests working on one file's upload.
@@ -125,7 +128,9 @@ func (a *Artifacts) Close() error { return a.root.Close() }
 
 // Begin creates f's upload directory and its data file, preallocated to
 // f.Size. Calling it again changes nothing. Invalid, Unavailable (the file
-// is being completed right now).
+// is being completed right now), InsufficientStorage (f, with the files of
+// the session begun before it and the rest of every upload in progress,
+// would leave less than KeepFree on the disk).
 func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f registry.UploadFile) (registry.UploadFile, error) {
 	if err := validateFile(s, f); err != nil {
 		return f, err
@@ -142,6 +147,9 @@ func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f regis
 			return nil // begun already
 		}
 		// Absent, or begun with another size: start afresh.
+		if err := a.checkSpaceLocked(s, f, key); err != nil {
+			return err
+		}
 		a.forgetPrefixLocked(key)
 		if err := a.root.RemoveAll(key); err != nil {
 			return err
@@ -156,7 +164,7 @@ func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f regis
 		defer d.Close()
 		return d.Truncate(f.Size)
 	}()
-	if registry.IsCode(err, registry.Unavailable) {
+	if c := registry.ErrorCode(err); c == registry.Unavailable || c == registry.InsufficientStorage {
 		return f, err
 	}
 	if err != nil {

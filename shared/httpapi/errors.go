@@ -11,17 +11,18 @@ import (
 // statusOf is the one table that maps the domain's error codes to HTTP
 // statuses. A code missing here is answered as an internal error.
 var statusOf = map[registry.Code]int{
-	registry.Invalid:         http.StatusBadRequest,
-	registry.Unauthenticated: http.StatusUnauthorized,
-	registry.Forbidden:       http.StatusForbidden,
-	registry.NotFound:        http.StatusNotFound,
-	registry.Conflict:        http.StatusConflict,
-	registry.TooLarge:        http.StatusRequestEntityTooLarge,
-	registry.KeyReused:       http.StatusUnprocessableEntity,
-	registry.Internal:        http.StatusInternalServerError,
-	registry.NotImplemented:  http.StatusNotImplemented,
-	registry.Unavailable:     http.StatusServiceUnavailable,
-	unsupportedMediaType:     http.StatusUnsupportedMediaType,
+	registry.Invalid:             http.StatusBadRequest,
+	registry.Unauthenticated:     http.StatusUnauthorized,
+	registry.Forbidden:           http.StatusForbidden,
+	registry.NotFound:            http.StatusNotFound,
+	registry.Conflict:            http.StatusConflict,
+	registry.TooLarge:            http.StatusRequestEntityTooLarge,
+	registry.KeyReused:           http.StatusUnprocessableEntity,
+	registry.Internal:            http.StatusInternalServerError,
+	registry.NotImplemented:      http.StatusNotImplemented,
+	registry.Unavailable:         http.StatusServiceUnavailable,
+	unsupportedMediaType:         http.StatusUnsupportedMediaType,
+	registry.InsufficientStorage: http.StatusInsufficientStorage,
 }
 
 // methodNotAllowed is the code of a 405 answer. The domain has no such code

@@ -14,7 +14,7 @@ import (
 // sharded into 30 files of 5.5 GB (33,000 parts) make a body of about
 // 2 MB: the uploads route takes it although other routes stop at 1 MiB.
 func TestUploadSessionOfAShardedCheckpoint(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withFreeSpace(1<<40)) // the session declares 161 GiB, more than a test disk may have
 	e.seedModel("big", 0)
 	if _, err := e.svc.RegisterVersion(as("paul"), "big", registry.NewVersion{}); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,11 @@ const (
 	NotImplemented  Code = "not_implemented"        // 501: the feature has not arrived yet
 	Unavailable     Code = "unavailable"            // 503: retry later (throttling, shutting down)
 	Internal        Code = "internal"               // 500: a bug or an infrastructure failure; details only in logs
+
+	// InsufficientStorage (507): the request is sound but the server has
+	// no room for it now (its artifact disk is nearly full); it may succeed
+	// once space is freed.
+	InsufficientStorage Code = "insufficient_storage"
 )
 
 // Error is the one error type of the domain. Message is safe to show to the

@@ -40,10 +40,10 @@ func (s *Service) CheckModelName(name string) error {
 }
 
 func validateModelFields(description, owner string, tags map[string]string) error {
-	if err := validateText("description", description, MaxDescriptionLen); err != nil {
+	if err := ValidateText("description", description, MaxDescriptionLen); err != nil {
 		return err
 	}
-	if err := validateText("owner", owner, MaxKeyLen); err != nil {
+	if err := ValidateLine("owner", owner, MaxKeyLen); err != nil {
 		return err
 	}
 	return ValidateTags(tags)

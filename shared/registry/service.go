@@ -34,6 +34,11 @@ type Config struct {
 	DownloadTTL time.Duration
 	// IdempotencyTTL is how long idempotency keys are remembered (default 24h).
 	IdempotencyTTL time.Duration
+	// AllowFileSources lets a version's source be a file:// URI. Set it
+	// only for a server whose callers share its disk (`modelreg serve` on
+	// the embedded backends); elsewhere a file URI names a path that only
+	// the server can see, or one that reveals its files.
+	AllowFileSources bool
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// AfterCommit, if set, is called after every successful commit that

@@ -29,7 +29,7 @@ var directMoves = map[Stage][]Stage{
 // service has none); a Production version leaves Production only when
 // another is promoted or rolled back to. Invalid, NotFound, Conflict.
 func (s *Service) Transition(ctx context.Context, model string, number int, to Stage, reason string) (TransitionResult, error) {
-	if err := validateText("reason", reason, MaxReasonLen); err != nil {
+	if err := ValidateText("reason", reason, MaxReasonLen); err != nil {
 		return TransitionResult{}, err
 	}
 	if to == StageProduction {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -47,7 +46,7 @@ func (s *Service) planFiles(specs []FileSpec) ([]UploadFile, error) {
 	files := make([]UploadFile, 0, len(specs))
 	paths := make([]string, 0, len(specs))
 	for _, f := range specs {
-		if err := ValidatePath(f.Path); err != nil {
+		if err := ValidateNewPath(f.Path); err != nil {
 			return nil, err
 		}
 		if f.Size < 0 || f.Size > MaxFileSize {
@@ -88,14 +87,8 @@ func (s *Service) planFiles(specs []FileSpec) ([]UploadFile, error) {
 		files = append(files, uf)
 		paths = append(paths, f.Path)
 	}
-	slices.Sort(paths)
-	for i := 1; i < len(paths); i++ {
-		if paths[i] == paths[i-1] {
-			return nil, Errorf(Invalid, "file %s is listed twice", paths[i])
-		}
-		if strings.HasPrefix(paths[i], paths[i-1]+"/") {
-			return nil, Errorf(Invalid, "file %s cannot also be a directory of %s", paths[i-1], paths[i])
-		}
+	if err := CheckPathSet(paths); err != nil {
+		return nil, err
 	}
 	return files, nil
 }

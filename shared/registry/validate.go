@@ -2,9 +2,11 @@ package registry
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -80,14 +82,74 @@ func validateKey(kind, k string) error {
 	return nil
 }
 
-func validateText(field, s string, max int) error {
+// Free text (descriptions, reasons, comments, tag and param values) may
+// hold any printable Unicode plus tab and newline, which MLflow
+// descriptions and tag values legitimately contain. Every other C0 control
+// (U+0000–U+001F), DEL (U+007F) and every C1 control (U+0080–U+009F) is
+// refused: NUL truncates text in C tools, ESC starts the ANSI and OSC
+// sequences that repaint an operator's terminal, and CR (U+000D) moves the
+// cursor back to overwrite a line, so it is refused too (send "\n" line
+// breaks, not "\r\n"). Identifiers stored as text (owner, lineage fields)
+// are one line: they refuse tab and newline as well.
+
+// ValidateText checks a free-text field: at most max bytes of valid UTF-8
+// with no control character other than tab and newline. The error names
+// the field, the character (as U+XXXX) and its position (1-based, in
+// characters). Invalid.
+func ValidateText(field, s string, max int) error {
+	return checkText(field, s, max, true)
+}
+
+// ValidateLine checks a one-line text field like ValidateText, but refuses
+// tab and newline too. Invalid.
+func ValidateLine(field, s string, max int) error {
+	return checkText(field, s, max, false)
+}
+
+func checkText(field, s string, max int, multiline bool) error {
 	if len(s) > max {
 		return Errorf(Invalid, "%s is %d bytes; at most %d", field, len(s), max)
 	}
-	if !utf8.ValidString(s) {
-		return Errorf(Invalid, "%s is not valid UTF-8", field)
+	n := 0
+	for i, r := range s {
+		n++
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return Errorf(Invalid, "%s is not valid UTF-8: byte 0x%02x at character %d", field, s[i], n)
+			}
+		}
+		if !isControl(r) || (multiline && (r == '\t' || r == '\n')) {
+			continue
+		}
+		allowed := "tab and newline are the only control characters allowed"
+		if !multiline {
+			allowed = "it is one line of text: no control characters, tabs or line breaks"
+		}
+		return Errorf(Invalid, "%s contains the control character %s at character %d: %s", field, controlName(r), n, allowed)
 	}
 	return nil
+}
+
+// isControl reports whether r is a C0 control, DEL or a C1 control.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// c0Names are the standard abbreviations of the C0 controls.
+var c0Names = [32]string{"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF", "CR", "SO", "SI",
+	"DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US"}
+
+// controlName describes a control character: "U+001B (ESC)".
+func controlName(r rune) string {
+	switch {
+	case r < 0x20:
+		return fmt.Sprintf("U+%04X (%s)", r, c0Names[r])
+	case r == 0x7f:
+		return "U+007F (DEL)"
+	case r == 0x9b:
+		return "U+009B (CSI)"
+	case r >= 0x80 && r <= 0x9f:
+		return fmt.Sprintf("U+%04X (C1 control)", r)
+	}
+	return fmt.Sprintf("U+%04X", r)
 }
 
 // ValidateTags checks tag names, values and count.
@@ -99,7 +161,7 @@ func ValidateTags(tags map[string]string) error {
 		if err := validateKey("tag", k); err != nil {
 			return err
 		}
-		if err := validateText("tag "+k, v, MaxTagValueLen); err != nil {
+		if err := ValidateText("tag "+k, v, MaxTagValueLen); err != nil {
 			return err
 		}
 	}
@@ -136,15 +198,16 @@ func ValidateParams(p map[string]string) error {
 		if err := validateKey("param", k); err != nil {
 			return err
 		}
-		if err := validateText("param "+k, v, MaxParamValueLen); err != nil {
+		if err := ValidateText("param "+k, v, MaxParamValueLen); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ValidateLineage checks the lengths of lineage fields and the source URI.
-func ValidateLineage(l Lineage) error {
+// ValidateLineage checks the lineage fields (one line each, at most
+// MaxLineageLen bytes) and the source URI (see ValidateSourceURI).
+func ValidateLineage(l Lineage, allowFileSources bool) error {
 	fields := map[string]string{
 		"lineage.code.repo": l.Code.Repo, "lineage.code.commit": l.Code.Commit,
 		"lineage.code.entry_point": l.Code.EntryPoint, "lineage.data.dataset_id": l.Data.DatasetID,
@@ -153,12 +216,12 @@ func ValidateLineage(l Lineage) error {
 		"lineage.environment.requirements_hash": l.Environment.RequirementsHash, "lineage.source_uri": l.SourceURI,
 	}
 	for name, v := range fields {
-		if err := validateText(name, v, MaxLineageLen); err != nil {
+		if err := ValidateLine(name, v, MaxLineageLen); err != nil {
 			return err
 		}
 	}
 	if l.SourceURI != "" {
-		if err := ValidateSourceURI(l.SourceURI); err != nil {
+		if err := ValidateSourceURI(l.SourceURI, allowFileSources); err != nil {
 			return err
 		}
 	}
@@ -168,12 +231,51 @@ func ValidateLineage(l Lineage) error {
 	return nil
 }
 
+// SourceSchemes are the URI schemes a version's external source may have:
+// the artifact stores a registry refers to (those of MLflow's artifact
+// repositories, with Azure's wasbs and abfss). "file" is accepted only
+// where the service allows it (Config.AllowFileSources: a server on one
+// machine, whose users share its disk).
+var SourceSchemes = []string{"s3", "gs", "wasbs", "abfss", "https", "http", "hdfs", "dbfs", "models", "runs", "mlflow-artifacts"}
+
+// hostSchemes name a bucket, container or server in the host part.
+var hostSchemes = []string{"s3", "gs", "wasbs", "abfss", "https", "http"}
+
+// hasCredentials reports whether u carries a password or token in its
+// user info. wasbs and abfss URIs name their container there
+// (wasbs://container@account…), which is not a secret.
+func hasCredentials(u *url.URL) bool {
+	if u.User == nil {
+		return false
+	}
+	_, hasPassword := u.User.Password()
+	return hasPassword || (u.Scheme != "wasbs" && u.Scheme != "abfss")
+}
+
 // ValidateSourceURI checks an external artifact location: an absolute URI
-// with a scheme and a location (s3://bucket/key, https://host/path, …).
-func ValidateSourceURI(s string) error {
+// with one of SourceSchemes (or file, if allowFile) and a location
+// (s3://bucket/key, https://host/path, models:/name/1, …), with no
+// credentials in it. Invalid.
+func ValidateSourceURI(s string, allowFile bool) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.Path == "" && u.Opaque == "") {
 		return Errorf(Invalid, "invalid source URI %q: give an absolute URI such as s3://bucket/prefix", s)
+	}
+	accepted := strings.Join(SourceSchemes, ", ")
+	if allowFile {
+		accepted += ", file"
+	}
+	switch {
+	case u.Scheme == "file" && !allowFile:
+		return Errorf(Invalid, "source URI %q: file URIs name a path on the server's own disk and are accepted only by a local server; use one of %s", s, accepted)
+	case u.Scheme != "file" && !slices.Contains(SourceSchemes, u.Scheme):
+		return Errorf(Invalid, "source URI %q: scheme %q is not an artifact store; use one of %s", s, u.Scheme, accepted)
+	case hasCredentials(u):
+		return Errorf(Invalid, "source URI %q carries credentials: record the location only and grant access to it apart", s)
+	case slices.Contains(hostSchemes, u.Scheme) && u.Host == "":
+		return Errorf(Invalid, "source URI %q names no bucket or host: write it as %s://HOST/PATH", s, u.Scheme)
+	case u.Scheme == "file" && (u.Path == "" || !strings.HasPrefix(u.Path, "/") || (u.Host != "" && u.Host != "localhost")):
+		return Errorf(Invalid, "source URI %q: a file URI names an absolute path on this machine, file:///PATH", s)
 	}
 	return nil
 }

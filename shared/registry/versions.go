@@ -77,8 +77,8 @@ func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersi
 		lin.SourceURI = in.Source
 	}
 	if err := firstErr(
-		validateText("description", in.Description, MaxDescriptionLen),
-		ValidateMetrics(metrics), ValidateParams(in.Params), ValidateTags(in.Tags), ValidateLineage(lin),
+		ValidateText("description", in.Description, MaxDescriptionLen),
+		ValidateMetrics(metrics), ValidateParams(in.Params), ValidateTags(in.Tags), ValidateLineage(lin, s.cfg.AllowFileSources),
 	); err != nil {
 		return Version{}, err
 	}
@@ -165,7 +165,7 @@ func (s *Service) UpdateVersion(ctx context.Context, model string, number int, p
 			v.Tags = maps.Clone(*patch.Tags)
 			a.Details["tags"] = fmt.Sprint(v.Tags)
 		}
-		return firstErr(validateText("description", v.Description, MaxDescriptionLen), ValidateTags(v.Tags))
+		return firstErr(ValidateText("description", v.Description, MaxDescriptionLen), ValidateTags(v.Tags))
 	})
 }
 
