@@ -111,6 +111,11 @@ func checkName(name string) error {
 	if name == "" || len(name) > 128 || strings.TrimSpace(name) != name {
 		return fmt.Errorf("invalid token name %q: use 1-128 characters without surrounding spaces", name)
 	}
+	// The name is the caller's identity in the audit trail: no control
+	// characters, tabs or newlines that could forge a line of history.
+	if err := registry.ValidateLine("token name", name, 128); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -244,3 +244,17 @@ func TestLoadTokensRejectsBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// A token's name is the actor in the audit trail: control characters that
+// could forge a history line on screen are refused.
+func TestTokenNamesRefuseControls(t *testing.T) {
+	toks := NewTokens()
+	for _, name := range []string{"ci\nbot", "ci\x1b[31mbot", "ci\tbot", "ci\rbot", "ci\x00bot"} {
+		if _, err := toks.Add(name, registry.RolePublisher); err == nil {
+			t.Errorf("Add(%q) accepted", name)
+		}
+	}
+	if _, err := toks.Add("ci-bot@team", registry.RolePublisher); err != nil {
+		t.Errorf("Add(ci-bot@team): %v", err)
+	}
+}
