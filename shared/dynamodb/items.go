@@ -110,6 +110,10 @@ type versionItem struct {
 	CreatedAt      string                `dynamodbav:"created_at"`
 	UpdatedAt      string                `dynamodbav:"updated_at"`
 	StageChangedAt string                `dynamodbav:"stage_changed_at"`
+	Deleted        bool                  `dynamodbav:"deleted,omitempty"`
+	DeletedBy      string                `dynamodbav:"deleted_by,omitempty"`
+	DeletedAt      *string               `dynamodbav:"deleted_at,omitempty"`
+	DeleteReason   string                `dynamodbav:"delete_reason,omitempty"`
 	Revision       int64                 `dynamodbav:"revision"`
 	// TagItems is how many tag items hold the tags beyond the first
 	// TagSlots, and TagItemsSum a digest of what they hold (see commit.go).
@@ -133,6 +137,7 @@ func toVersionItem(v registry.Version) versionItem {
 		},
 		UploadID: v.UploadID, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
 		StageChangedAt: timeKey(v.StageChangedAt), Revision: v.Revision,
+		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: timePtrKey(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
 	num := padNumber(v.Number)
 	set := func(pk, sk *string, key string) {
@@ -180,6 +185,7 @@ func (it versionItem) record() (registry.Version, error) {
 		},
 		UploadID: it.UploadID, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
 		StageChangedAt: p.time(it.StageChangedAt), Revision: it.Revision,
+		Deleted: it.Deleted, DeletedBy: it.DeletedBy, DeletedAt: p.timePtr(it.DeletedAt), DeleteReason: it.DeleteReason,
 	}
 	if it.Metrics != nil {
 		v.Metrics = make(map[string]registry.Metric, len(it.Metrics))

@@ -64,7 +64,7 @@ func (s *Store) ListVersions(ctx context.Context, q registry.VersionQuery) (regi
 	if q.TagKey == "" {
 		q.TagValue = ""
 	}
-	scope := scopeOf("versions", q.Model, string(q.Stage), string(q.Status), q.TagKey, q.TagValue, q.GitCommit, q.DatasetID, q.RunID)
+	scope := scopeOf("versions", q.Model, string(q.Stage), string(q.Status), q.TagKey, q.TagValue, q.GitCommit, q.DatasetID, q.RunID, strconv.FormatBool(q.IncludeDeleted))
 	after, err := decodeCursor(q.Cursor, scope)
 	if err != nil {
 		return registry.Page[registry.Version]{}, err
@@ -120,6 +120,9 @@ func (s *Store) ListVersions(ctx context.Context, q registry.VersionQuery) (regi
 
 // matches is VersionQuery's filter semantics.
 func matches(v registry.Version, q registry.VersionQuery) bool {
+	if !q.IncludeDeleted && q.Status == "" && v.Status == registry.StatusDeleted {
+		return false // tombstones are listed only when asked for
+	}
 	if q.Stage != "" && v.Stage != q.Stage || q.Status != "" && v.Status != q.Status {
 		return false
 	}

@@ -267,6 +267,32 @@ func (a *Artifacts) Discard(ctx context.Context, model string, version int, path
 	return nil
 }
 
+// RemoveVersion removes every completed file of a deleted version: the
+// version's directory moves to the trash in one rename (so no half-removed
+// version is ever visible), then the trash is emptied. A version with no
+// directory is not an error. Invalid.
+func (a *Artifacts) RemoveVersion(ctx context.Context, model string, version int) error {
+	if err := validateObject(model, version, "x"); err != nil {
+		return err
+	}
+	dir := objectName(model, version, ".")
+	a.mu.Lock()
+	trash := filepath.Join(trashDir, registry.RandomToken(12))
+	err := a.root.Rename(dir, trash)
+	a.mu.Unlock()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return registry.Wrap(registry.Internal, err, "remove the files of version %d of %s", version, model)
+	}
+	_ = a.root.Remove(filepath.Dir(dir)) // the model's directory, once empty
+	if err := a.syncDir(objectsDir); err != nil {
+		return registry.Wrap(registry.Internal, err, "remove the files of version %d of %s", version, model)
+	}
+	return a.emptyTrash(trash)
+}
+
 // PresignDownload returns a signed GET URL for a completed file. Invalid,
 // NotFound.
 func (a *Artifacts) PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error) {

@@ -102,6 +102,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/models/{name}/versions", perm: read, status: http.StatusOK, handle: (*api).listVersions},
 	{method: "GET", path: "/v1/models/{name}/versions/{version}", perm: read, status: http.StatusOK, handle: (*api).getVersion},
 	{method: "PATCH", path: "/v1/models/{name}/versions/{version}", perm: publish, status: http.StatusOK, handle: (*api).updateVersion},
+	{method: "DELETE", path: "/v1/models/{name}/versions/{version}", perm: admin, status: http.StatusOK, handle: (*api).deleteVersion},
 
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads", perm: publish, status: http.StatusCreated, handle: (*api).createUpload, maxBody: UploadMaxBodyBytes},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/complete", perm: publish, status: http.StatusOK, handle: (*api).completeUpload},

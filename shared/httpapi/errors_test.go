@@ -23,6 +23,8 @@ func TestErrorsChangeNothing(t *testing.T) {
 	if _, err := e.svc.RegisterVersion(as("adam"), "team_model", registry.NewVersion{}); err != nil {
 		t.Fatal(err)
 	}
+	e.seedProduction("team_model", 2)
+	e.seedPendingApproval("team_model", 1)
 	paul, rita, anna, adam := tok("paul"), tok("rita"), tok("anna"), tok("adam")
 	big := `{"name":"team_big","description":"` + strings.Repeat("x", int(DefaultMaxBodyBytes)) + `"}`
 	upload := func(path string) string {
@@ -104,7 +106,14 @@ func TestErrorsChangeNothing(t *testing.T) {
 		{"push no metrics", req{"POST", v + "/1/metrics", paul, `{"metrics":{}}`, nil}, 400, registry.Invalid, "no metrics"},
 		{"reserved alias", req{"PUT", "/v1/models/team_model/aliases/latest", paul, `{"version":1}`, nil}, 400, registry.Invalid, "reserved"},
 		{"alias to version zero", req{"PUT", "/v1/models/team_model/aliases/champion", paul, `{"version":0}`, nil}, 400, registry.Invalid, "version"},
-		{"delete a model with versions", req{"DELETE", "/v1/models/team_model", adam, nil, nil}, 409, registry.Conflict, "versions"},
+		{"delete a model with a Production version", req{"DELETE", "/v1/models/team_model", adam, nil, nil}, 409, registry.Conflict, "in Production"},
+		{"delete the Production version", req{"DELETE", v + "/2", adam, `{"reason":"cleanup"}`, nil}, 409, registry.Conflict, "in Production"},
+		{"delete a version with a PENDING approval", req{"DELETE", v + "/1", adam, nil, nil}, 409, registry.Conflict, "PENDING approval"},
+		{"publisher cannot delete a version", req{"DELETE", v + "/3", paul, nil, nil}, 403, registry.Forbidden, "admin"},
+		{"delete a missing version", req{"DELETE", v + "/99", adam, nil, nil}, 404, registry.NotFound, "version 99"},
+		{"delete a version of a missing model", req{"DELETE", "/v1/models/team_nope/versions/1", adam, nil, nil}, 404, registry.NotFound, "team_nope"},
+		{"delete with an unknown field", req{"DELETE", v + "/3", adam, `{"why":"x"}`, nil}, 400, registry.Invalid, `unknown field "why"`},
+		{"bad include_deleted", req{"GET", v + "?include_deleted=maybe", rita, nil, nil}, 400, registry.Invalid, "include_deleted"},
 		{"create a model twice", req{"POST", "/v1/models", paul, `{"name":"team_model"}`, nil}, 409, registry.Conflict, "exists"},
 		{"Idempotency-Key too long", req{"POST", "/v1/models", paul, `{"name":"team_new"}`, map[string]string{HeaderIdempotencyKey: strings.Repeat("k", 256)}}, 400, registry.Invalid, "Idempotency-Key"},
 	}

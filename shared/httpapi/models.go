@@ -54,10 +54,3 @@ func (a *api) updateModel(ctx context.Context, in *input) (any, error) {
 	}
 	return a.svc.UpdateModel(ctx, in.name(), patch.domain())
 }
-
-func (a *api) deleteModel(ctx context.Context, in *input) (any, error) {
-	if err := in.decodeEmpty(); err != nil {
-		return nil, err
-	}
-	return nil, a.svc.DeleteModel(ctx, in.name())
-}

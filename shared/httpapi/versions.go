@@ -105,16 +105,19 @@ func (a *api) listVersions(ctx context.Context, in *input) (any, error) {
 			return nil, err
 		}
 	}
+	if f.IncludeDeleted, err = in.includeDeleted(); err != nil {
+		return nil, err
+	}
 	return a.svc.ListVersions(ctx, in.name(), f, token, size)
 }
 
 // parseStatus returns the version Status named s (case-insensitive).
 func parseStatus(s string) (registry.Status, error) {
 	switch st := registry.Status(strings.ToUpper(s)); st {
-	case registry.StatusPendingUpload, registry.StatusReady, registry.StatusFailed:
+	case registry.StatusPendingUpload, registry.StatusReady, registry.StatusFailed, registry.StatusDeleted:
 		return st, nil
 	}
-	return "", registry.Errorf(registry.Invalid, "unknown status %q: use PENDING_UPLOAD, READY or FAILED", s)
+	return "", registry.Errorf(registry.Invalid, "unknown status %q: use PENDING_UPLOAD, READY, FAILED or DELETED", s)
 }
 
 func (a *api) getVersion(ctx context.Context, in *input) (any, error) {

@@ -164,7 +164,13 @@ type Version struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	StageChangedAt time.Time         `json:"stage_changed_at"`
-	Revision       int64             `json:"revision"`
+	// Deleted, DeletedBy, DeletedAt and DeleteReason mark a tombstone
+	// (status DELETED): who deleted the version, when and why.
+	Deleted      bool       `json:"deleted,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
+	Revision     int64      `json:"revision"`
 }
 
 // TotalSize is the sum of the sizes of v's artifacts.
@@ -182,6 +188,7 @@ func versionOut(v registry.Version) Version {
 		Params: v.Params, Tags: v.Tags, Lineage: lineageOut(v.Lineage), UploadID: v.UploadID,
 		CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 		StageChangedAt: v.StageChangedAt, Revision: v.Revision,
+		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: v.DeletedAt, DeleteReason: v.DeleteReason,
 	}
 	if v.Metrics != nil {
 		out.Metrics = make(map[string]Metric, len(v.Metrics))

@@ -15,6 +15,7 @@ const (
 	ActionUploadStarted     Action = "version.upload_started"
 	ActionVersionReady      Action = "version.ready"
 	ActionVersionFailed     Action = "version.failed"
+	ActionVersionDeleted    Action = "version.deleted"
 	ActionStageChanged      Action = "version.stage_changed"
 	ActionMetricsPushed     Action = "version.metrics_pushed"
 	ActionAliasSet          Action = "alias.set"

@@ -13,6 +13,8 @@ const (
 	EventApprovalRequested = "Approval Requested"
 	EventApprovalDecided   = "Approval Decided"
 	EventAliasChanged      = "Model Alias Changed"
+	EventVersionDeleted    = "Model Version Deleted"
+	EventModelDeleted      = "Model Deleted"
 )
 
 // Event is a domain event. It is written to the outbox in the same

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 )
 
 // NewModel is the input of CreateModel.
@@ -49,8 +50,10 @@ func validateModelFields(description, owner string, tags map[string]string) erro
 	return ValidateTags(tags)
 }
 
-// CreateModel creates a model. Invalid for a bad name or fields, Conflict
-// if it exists.
+// CreateModel creates a model. A name whose model was deleted may be
+// created again: the new model continues the numbering after the last
+// version number ever assigned under that name (see DeleteModel). Invalid
+// for a bad name or fields, Conflict if it exists.
 func (s *Service) CreateModel(ctx context.Context, in NewModel) (Model, error) {
 	if err := s.CheckModelName(in.Name); err != nil {
 		return Model{}, err
@@ -66,8 +69,24 @@ func (s *Service) CreateModel(ctx context.Context, in NewModel) (Model, error) {
 	if m.Owner == "" {
 		m.Owner = m.CreatedBy
 	}
+	// Read the model first, then the highest number: a version registered
+	// in between belongs to a model created in between, and then the
+	// commit below finds that model and fails.
+	if _, err := s.cfg.Store.GetModel(ctx, in.Name); err == nil {
+		return Model{}, Errorf(Conflict, "model %q already exists", in.Name)
+	} else if !IsCode(err, NotFound) {
+		return Model{}, fmt.Errorf("create model %s: %w", in.Name, err)
+	}
+	floor, err := s.nextNumberFloor(ctx, in.Name)
+	if err != nil {
+		return Model{}, fmt.Errorf("create model %s: %w", in.Name, err)
+	}
+	m.LatestVersion = floor
 	a := s.audit(ctx, now, m.Name, 0, ActionModelCreated)
-	err := s.commit(ctx, &Change{Models: []Model{m}, Audit: []AuditEntry{a}}, m)
+	if floor > 0 {
+		a.Details = map[string]string{"numbering_continues_after": strconv.Itoa(floor)}
+	}
+	err = s.commit(ctx, &Change{Models: []Model{m}, Audit: []AuditEntry{a}}, m)
 	if errors.Is(err, ErrStale) {
 		return Model{}, Errorf(Conflict, "model %q already exists", in.Name)
 	}
@@ -81,6 +100,9 @@ func (s *Service) CreateModel(ctx context.Context, in NewModel) (Model, error) {
 func (s *Service) GetModel(ctx context.Context, name string) (Model, error) {
 	m, err := s.cfg.Store.GetModel(ctx, name)
 	if IsCode(err, NotFound) {
+		if msg := s.deletedModelMessage(ctx, name); msg != "" {
+			return Model{}, Errorf(NotFound, "%s", msg)
+		}
 		return Model{}, Errorf(NotFound, "model %q not found", name)
 	}
 	return m, err
@@ -138,25 +160,6 @@ func (s *Service) UpdateModel(ctx context.Context, name string, patch ModelPatch
 		return Model{}, err
 	}
 	return res, nil
-}
-
-// DeleteModel deletes a model that has no versions. Versions are never
-// deleted (their numbers, artifacts and audit trail stay on record), so a
-// model with versions answers Conflict: archive its versions instead.
-// The model's audit trail is kept.
-func (s *Service) DeleteModel(ctx context.Context, name string) error {
-	_, err := update(ctx, s, func() (*Change, Model, error) {
-		m, err := s.GetModel(ctx, name)
-		if err != nil {
-			return nil, Model{}, err
-		}
-		if m.LatestVersion > 0 {
-			return nil, Model{}, Errorf(Conflict, "model %q has %d versions; models with versions cannot be deleted: archive the versions instead", name, m.LatestVersion)
-		}
-		a := s.audit(ctx, s.Now(), name, 0, ActionModelDeleted)
-		return &Change{DeletedModels: []Model{m}, Audit: []AuditEntry{a}}, m, nil
-	})
-	return err
 }
 
 func nonNil[T any](s []T) []T {

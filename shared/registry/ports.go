@@ -59,8 +59,11 @@ type VersionQuery struct {
 	GitCommit string // lineage.code.commit, matched as MatchCommit says
 	DatasetID string // lineage.data.dataset_id
 	RunID     string // lineage.run.run_id
-	Cursor    string
-	Limit     int
+	// IncludeDeleted lists tombstones (Status StatusDeleted) too; without
+	// it they are left out, unless Status is StatusDeleted.
+	IncludeDeleted bool
+	Cursor         string
+	Limit          int
 }
 
 // AuditQuery selects audit entries of one model, newest first.
@@ -201,6 +204,12 @@ type Artifacts interface {
 	// can store a different file there. The service never calls it for a
 	// READY version. No file there is not an error.
 	Discard(ctx context.Context, model string, version int, path string) error
+	// RemoveVersion removes every completed file of a version (the
+	// service calls it for deleted versions only, after their tombstone is
+	// committed). Nothing there is not an error, so a repeated call after
+	// a crash removes what is left. Incomplete uploads are not touched:
+	// Abort them. Invalid for a bad model name or version.
+	RemoveVersion(ctx context.Context, model string, version int) error
 	// PresignDownload returns a URL that GETs the completed file path of a
 	// version, valid until expires. NotFound if there is no such file.
 	PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error)

@@ -65,7 +65,8 @@ func (s *Service) Transition(ctx context.Context, model string, number int, to S
 // StageVersion returns the version in a stage: the Production version, or
 // the newest version in another stage. With at set (Production only), it
 // returns the version that was in Production at that time, from the audit
-// trail. NotFound when there is none.
+// trail, or its tombstone (Deleted set) if it was deleted since. NotFound
+// when there is none.
 func (s *Service) StageVersion(ctx context.Context, model string, stage Stage, at *time.Time) (Version, error) {
 	m, err := s.GetModel(ctx, model)
 	if err != nil {
@@ -82,7 +83,12 @@ func (s *Service) StageVersion(ctx context.Context, model string, stage Stage, a
 		if err != nil {
 			return Version{}, err
 		}
-		return s.GetVersion(ctx, model, e.Version)
+		// A version deleted since answers with its tombstone (Deleted set).
+		v, err := s.cfg.Store.GetVersion(ctx, model, e.Version)
+		if err != nil {
+			return Version{}, fmt.Errorf("read version %d of %s: %w", e.Version, model, err)
+		}
+		return v, nil
 	}
 	if stage == StageProduction {
 		if m.ProductionVersion == 0 {

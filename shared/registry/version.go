@@ -13,6 +13,11 @@ const (
 	StatusPendingUpload Status = "PENDING_UPLOAD" // registered, artifacts not yet complete
 	StatusReady         Status = "READY"          // artifacts verified (or an external source); promotable
 	StatusFailed        Status = "FAILED"         // registration abandoned
+	// StatusDeleted marks a tombstone: the version was deleted (see
+	// Service.DeleteVersion). Its record stays so that its number is never
+	// reused and its audit trail still names it; listings leave it out
+	// unless asked (VersionQuery.IncludeDeleted).
+	StatusDeleted Status = "DELETED"
 )
 
 // Stage is the lifecycle stage of a version.
@@ -117,7 +122,14 @@ type Version struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	StageChangedAt time.Time
-	Revision       int64
+	// Deleted, DeletedBy, DeletedAt and DeleteReason are set together, on
+	// a tombstone only (Status StatusDeleted): who deleted it, when and
+	// why. Stage keeps the stage it was in when it was deleted.
+	Deleted      bool
+	DeletedBy    string
+	DeletedAt    *time.Time
+	DeleteReason string
+	Revision     int64
 }
 
 // TotalSize is the sum of the sizes of v's artifacts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,8 @@ type VersionFilter struct {
 	GitCommit string
 	DatasetID string
 	RunID     string
+	// IncludeDeleted lists tombstones too.
+	IncludeDeleted bool
 }
 
 // CommitPrefixLen is the length of git's short hash: a git commit filter
@@ -114,7 +117,8 @@ func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersi
 	return res, nil
 }
 
-// GetVersion returns a version. NotFound.
+// GetVersion returns a version. NotFound, also for a deleted version (the
+// message says who deleted it and when, as MLflow clients expect).
 func (s *Service) GetVersion(ctx context.Context, model string, number int) (Version, error) {
 	v, err := s.cfg.Store.GetVersion(ctx, model, number)
 	if IsCode(err, NotFound) {
@@ -122,6 +126,9 @@ func (s *Service) GetVersion(ctx context.Context, model string, number int) (Ver
 			return Version{}, merr
 		}
 		return Version{}, Errorf(NotFound, "version %d of model %q not found", number, model)
+	}
+	if err == nil && v.Status == StatusDeleted {
+		return Version{}, Errorf(NotFound, "%s", deletedMessage(v))
 	}
 	return v, err
 }
@@ -137,11 +144,11 @@ func (s *Service) ListVersions(ctx context.Context, model string, f VersionFilte
 		return List[Version]{}, err
 	}
 	q := VersionQuery{Model: model, Stage: f.Stage, Status: f.Status, GitCommit: f.GitCommit,
-		DatasetID: f.DatasetID, RunID: f.RunID, Limit: limit}
+		DatasetID: f.DatasetID, RunID: f.RunID, IncludeDeleted: f.IncludeDeleted, Limit: limit}
 	if f.Tag != "" {
 		q.TagKey, q.TagValue, _ = strings.Cut(f.Tag, "=")
 	}
-	scope := strings.Join([]string{"versions", model, string(f.Stage), string(f.Status), f.Tag, f.GitCommit, f.DatasetID, f.RunID}, "\x00")
+	scope := strings.Join([]string{"versions", model, string(f.Stage), string(f.Status), f.Tag, f.GitCommit, f.DatasetID, f.RunID, strconv.FormatBool(f.IncludeDeleted)}, "\x00")
 	if q.Cursor, err = s.decodeToken(scope, pageToken); err != nil {
 		return List[Version]{}, err
 	}

@@ -307,6 +307,35 @@ func (a *Artifacts) Discard(ctx context.Context, model string, version int, path
 	return a.deleteObject(ctx, a.finalKey(model, version, path), path)
 }
 
+// RemoveVersion deletes every object under the version's key prefix
+// (ListObjectsV2, then DeleteObject for each key: a version holds few
+// files, and single deletes need no Content-MD5 on any S3 clone). On a
+// bucket with versioning, this removes the current objects; their older
+// versions expire by the bucket's lifecycle rule (see doc.go). No objects
+// is not an error. Invalid, Unavailable, Internal.
+func (a *Artifacts) RemoveVersion(ctx context.Context, model string, version int) error {
+	if err := a.validateObject(model, version, "x"); err != nil {
+		return err
+	}
+	prefix := a.prefix + model + "/" + strconv.Itoa(version) + "/"
+	p := awss3.NewListObjectsV2Paginator(a.client, &awss3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return translate(err, "list the files of version %d of %s", version, model)
+		}
+		for _, o := range page.Contents {
+			if o.Key == nil {
+				continue
+			}
+			if err := a.deleteObject(ctx, *o.Key, strings.TrimPrefix(*o.Key, prefix)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // PresignDownload returns a presigned GetObject URL for a completed file,
 // valid until expires. Invalid, NotFound, Unavailable, Internal.
 func (a *Artifacts) PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error) {

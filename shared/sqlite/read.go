@@ -97,6 +97,9 @@ func versionsSQL(q registry.VersionQuery) (string, []any, error) {
 			where, args = append(where, f.col+" = ?"), append(args, f.val)
 		}
 	}
+	if !q.IncludeDeleted && q.Status == "" {
+		where, args = append(where, "v.status <> ?"), append(args, string(registry.StatusDeleted))
+	}
 	if q.GitCommit != "" {
 		if len(q.GitCommit) >= registry.CommitPrefixLen { // registry.MatchCommit's rule, in SQL
 			where, args = append(where, "v.git_commit >= ?"), append(args, q.GitCommit)

@@ -102,6 +102,10 @@ type versionRecord struct {
 	CreatedAt      time.Time               `json:"created_at"`
 	UpdatedAt      time.Time               `json:"updated_at"`
 	StageChangedAt time.Time               `json:"stage_changed_at"`
+	Deleted        bool                    `json:"deleted,omitempty"`
+	DeletedBy      string                  `json:"deleted_by,omitempty"`
+	DeletedAt      *time.Time              `json:"deleted_at,omitempty"`
+	DeleteReason   string                  `json:"delete_reason,omitempty"`
 	Revision       int64                   `json:"revision"`
 }
 
@@ -119,6 +123,7 @@ func toVersionRecord(v registry.Version) versionRecord {
 		},
 		UploadID: v.UploadID, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		StageChangedAt: v.StageChangedAt.UTC(), Revision: v.Revision,
+		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: utcPtr(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
 	if v.Metrics != nil {
 		r.Metrics = make(map[string]metricRecord, len(v.Metrics))
@@ -146,6 +151,7 @@ func fromVersionRecord(r versionRecord) registry.Version {
 		},
 		UploadID: r.UploadID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		StageChangedAt: r.StageChangedAt.UTC(), Revision: r.Revision,
+		Deleted: r.Deleted, DeletedBy: r.DeletedBy, DeletedAt: utcPtr(r.DeletedAt), DeleteReason: r.DeleteReason,
 	}
 	if r.Metrics != nil {
 		v.Metrics = make(map[string]registry.Metric, len(r.Metrics))

@@ -266,6 +266,10 @@ func (UnusedArtifacts) Discard(context.Context, string, int, string) error {
 	return errUnused
 }
 
+func (UnusedArtifacts) RemoveVersion(context.Context, string, int) error {
+	return errUnused
+}
+
 func (UnusedArtifacts) PresignDownload(context.Context, string, int, string, time.Time) (string, error) {
 	return "", errUnused
 }
