@@ -57,6 +57,7 @@ func Run(t *testing.T, newArtifacts func(t *testing.T) registry.Artifacts) {
 		{"CompleteTwice", testCompleteTwice},
 		{"SecondSessionSamePath", testSecondSession},
 		{"DiscardThenReplace", testDiscard},
+		{"RemoveVersion", testRemoveVersion},
 		{"Abort", testAbort},
 		{"AbortAfterCompleteKeepsFile", testAbortAfterComplete},
 		{"DownloadMissing", testDownloadMissing},

@@ -372,3 +372,36 @@ func testDownloadRefused(t *testing.T, h *harness) {
 	}
 	h.wantFile("guarded.bin", data) // a fresh URL still works
 }
+
+// testRemoveVersion: RemoveVersion removes every completed file of one
+// version, nested ones too, and nothing of another version whose number
+// starts with the same digits; a repeated call (after a crash) and a
+// version with no files are not errors.
+func testRemoveVersion(t *testing.T, h *harness) {
+	a, b := randomBytes(100<<10, 50), randomBytes(100<<10, 51)
+	u1 := h.begin("gone/a.bin", a, 0)
+	h.sendAll(u1)
+	h.complete(u1)
+	u2 := h.begin("b.bin", b, 0)
+	h.sendAll(u2)
+	h.complete(u2)
+	other := *h
+	other.version = h.version * 10 // "1/" must not match "10/"
+	u3 := other.begin("b.bin", b, 0)
+	other.sendAll(u3)
+	other.complete(u3)
+
+	if err := h.a.RemoveVersion(h.ctx, h.model, h.version); err != nil {
+		t.Fatalf("RemoveVersion: %v", err)
+	}
+	h.wantInvisible("gone/a.bin")
+	h.wantInvisible("b.bin")
+	other.wantFile("b.bin", b)
+	if err := h.a.RemoveVersion(h.ctx, h.model, h.version); err != nil {
+		t.Fatalf("repeated RemoveVersion: %v, want nil", err)
+	}
+	err := h.a.RemoveVersion(h.ctx, "../escape", h.version)
+	wantCode(t, "RemoveVersion of an invalid model", err, registry.Invalid)
+	err = h.a.RemoveVersion(h.ctx, h.model, 0)
+	wantCode(t, "RemoveVersion of version 0", err, registry.Invalid)
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"RoundTrip", roundTripTests},
 		{"Models", modelListTests},
 		{"Versions", versionListTests},
+		{"Deletions", deletionTests},
 		{"Aliases", aliasTests},
 		{"Audit", auditTests},
 		{"Approvals", approvalTests},
