@@ -79,11 +79,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 		}
 		m, err = c.UpdateModel(ctx, name, p)
 	case "delete":
-		if err := c.DeleteModel(ctx, name); err != nil {
-			return err
-		}
-		outf(out, "deleted model %s\n", name)
-		return nil
+		return deleteModel(ctx, c, name, "", out)
 	default:
 		return usagef("unknown models action %q: use create, get, update or delete", action)
 	}
@@ -106,11 +102,12 @@ func runVersions(ctx context.Context, args []string, out io.Writer) error {
 	fs, g := newFlags("versions", "NAME [VERSION|STAGE|@ALIAS] [filters]")
 	var f client.VersionFilter
 	fs.StringVar(&f.Stage, "stage", "", "only versions in this stage")
-	fs.StringVar(&f.Status, "status", "", "only versions with this status (PENDING_UPLOAD, READY, FAILED)")
+	fs.StringVar(&f.Status, "status", "", "only versions with this status (PENDING_UPLOAD, READY, FAILED, DELETED)")
 	fs.StringVar(&f.Tag, "tag", "", "only versions with this tag (KEY or KEY=VALUE)")
 	fs.StringVar(&f.GitCommit, "commit", "", "only versions trained at this git commit (7+ characters)")
 	fs.StringVar(&f.Dataset, "dataset", "", "only versions trained on this dataset id")
 	fs.StringVar(&f.RunID, "run-id", "", "only versions from this run")
+	fs.BoolVar(&f.IncludeDeleted, "include-deleted", false, "list deleted versions (tombstones) too")
 	limit := fs.Int("limit", 50, "show at most this many versions (0: all)")
 	pos, err := parse(fs, g, args)
 	if err != nil {

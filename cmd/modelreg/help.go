@@ -46,7 +46,7 @@ stored). A running server picks changes up within a second, without a restart.
   create NAME   create a model (--description, --owner, --tag)
   get NAME      show a model
   update NAME   change the description, owner or tags (only the flags given)
-  delete NAME   delete a model (admin)`,
+  delete NAME   delete a model and all its versions (admin; see modelreg delete)`,
 		example: `modelreg models create fraud_model --description "card fraud classifier"`,
 	},
 	"register": {

@@ -64,6 +64,7 @@ var commands = map[string]command{
 	"compare":   {"compare versions side by side (--by METRIC ranks them)", runCompare},
 	"approvals": {"list approvals, or show one", runApprovals},
 	"whoami":    {"show who the token belongs to", runWhoami},
+	"delete":    {"delete versions, or a model with all its versions (admin)", runDelete},
 	"version": {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "modelreg", buildVersion)
 		return err

@@ -80,6 +80,9 @@ func printVersion(out io.Writer, v httpapi.Version) error {
 	outf(w, "Version:\t%d\n", v.Number)
 	outf(w, "Stage:\t%s\n", v.Stage)
 	outf(w, "Status:\t%s\n", v.Status)
+	if v.Deleted {
+		outf(w, "Deleted:\t%s\n", deletedLine(v))
+	}
 	if v.Description != "" {
 		outf(w, "Description:\t%s\n", v.Description)
 	}

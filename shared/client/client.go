@@ -229,9 +229,26 @@ func (c *Client) UpdateModel(ctx context.Context, name string, p httpapi.ModelPa
 	return out, c.do(ctx, http.MethodPatch, "/v1/models/"+esc(name), nil, p, &out)
 }
 
-// DeleteModel deletes a model that has no versions.
-func (c *Client) DeleteModel(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, nil, nil)
+// DeleteRequest is the optional body of a deletion: why (kept in the
+// audit trail).
+type DeleteRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// DeleteModel deletes a model with all its versions (admin; refused while a
+// version is in Production or has a PENDING approval). The versions become
+// tombstones and their files are removed; the audit trail stays. Calling
+// it again finishes an interrupted deletion.
+func (c *Client) DeleteModel(ctx context.Context, name, reason string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, DeleteRequest{Reason: reason}, nil)
+}
+
+// DeleteVersion deletes a version (admin; refused while it is in
+// Production or has a PENDING approval) and returns its tombstone.
+// Deleting a tombstone again removes any files a crash left behind.
+func (c *Client) DeleteVersion(ctx context.Context, model string, version int, reason string) (registry.Version, error) {
+	var out registry.Version
+	return out, c.do(ctx, http.MethodDelete, versionPath(model, version), nil, DeleteRequest{Reason: reason}, &out)
 }
 
 // RegisterVersion registers the next version of a model.
@@ -249,6 +266,8 @@ func (c *Client) GetVersion(ctx context.Context, model string, version int) (htt
 // VersionFilter selects versions; empty fields do not filter.
 type VersionFilter struct {
 	Stage, Status, Tag, GitCommit, Dataset, RunID string
+	// IncludeDeleted lists deleted versions (tombstones) too.
+	IncludeDeleted bool
 }
 
 // ListVersions returns one page of a model's versions, newest first.
@@ -260,6 +279,9 @@ func (c *Client) ListVersions(ctx context.Context, model string, f VersionFilter
 	setIf(q, "git_commit", f.GitCommit)
 	setIf(q, "dataset", f.Dataset)
 	setIf(q, "run_id", f.RunID)
+	if f.IncludeDeleted {
+		q.Set("include_deleted", "true")
+	}
 	setPage(q, pageToken, pageSize)
 	var out httpapi.List[httpapi.Version]
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/versions", q, nil, &out)
