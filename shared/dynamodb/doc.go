@@ -87,6 +87,8 @@
 //	                 filters: Query one index (run id > git commit > dataset >       index: eventual
 //	                 tag=value > stage > tag > status), descending from the cursor,
 //	                 → BatchGetItem, all filters checked on the versions
+//	                 tombstones (status DELETED) are dropped after the read unless
+//	                 IncludeDeleted or status=DELETED asks for them
 //	GetAlias         GetItem M#<m>/A#<alias>                                         strong
 //	ListAliases      Query M#<m>, begins_with A#                                     strong
 //	ListAudit        model: Query M#<m>, begins_with H#, descending                 strong
@@ -109,7 +111,9 @@
 // index of the first one in the order above is read, the others are
 // checked on the versions), a git commit filter longer than 7 characters
 // (the index files commits under their first 7: versions sharing those
-// and not the rest are read and dropped), and PendingEvents, which reads
+// and not the rest are read and dropped), tombstones of deleted versions
+// in a listing that leaves them out (read and dropped: a model's deleted
+// versions cost reads, not answers), and PendingEvents, which reads
 // the keys (not the items) of every due event to order them by event time.
 // Everything else reads the page plus one.
 //
@@ -124,6 +128,18 @@
 // way round: what a listing returns is read from the table and re-checked.
 // GetModel, GetVersion, aliases, the Production pointer (on the model) and
 // a model's history are table reads and always current.
+//
+// # Deletion
+//
+// A deleted version is a tombstone: the same item M#<m>/V#<n>, status
+// DELETED and deleted_by/deleted_at/delete_reason set, its index entries
+// kept (gsi2 moves it to ST#<m>#DELETED, so status=DELETED lists
+// tombstones through the index). A deleted model is a DeleteItem of
+// M#<m>/MODEL after every version became a tombstone (25 versions per
+// TransactWriteItems, each with the model's revision); its history (H#)
+// and tombstones stay, so a model created again under the name starts
+// numbering after the highest V#<n>: CreateModel reads it with one Query
+// M#<m>, begins_with V#, descending, Limit 1 (strong).
 //
 // # Commit
 //

@@ -14,6 +14,20 @@
 // UploadFile.BackendID), aimed at the final key: S3 shows none of it
 // before CompleteMultipartUpload.
 //
+// # Deletion
+//
+// RemoveVersion lists <prefix><model>/<version>/ (ListObjectsV2) and
+// deletes each object with DeleteObject. On a bucket without versioning the
+// files are gone; on a versioned bucket DeleteObject removes the current
+// object (a delete marker takes its place) and the older object versions
+// stay until the bucket's lifecycle rule expires them: give the bucket a
+// rule that expires noncurrent versions (NoncurrentVersionExpiration, e.g.
+// after 30 days) and removes expired delete markers. The service calls
+// RemoveVersion after the version's tombstone has committed and again on
+// every repeated delete, so an interruption between the two is healed by a
+// retry. An in-flight upload of a version being deleted is aborted by the
+// service (its session is marked ABORTED in the tombstone's transaction).
+//
 // # Uploads
 //
 // A single-part file is a presigned PutObject to its staging key; a

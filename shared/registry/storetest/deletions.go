@@ -3,8 +3,8 @@ package storetest
 import (
 	"fmt"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
