@@ -248,8 +248,10 @@ func (s *Service) deletable(ctx context.Context, m Model, v *Version) error {
 // and the abort of its open upload session, and returns the tombstone.
 func (s *Service) tombstone(ctx context.Context, ch *Change, v Version, now time.Time, reason string) (Version, error) {
 	a := s.audit(ctx, now, v.Model, v.Number, ActionVersionDeleted)
-	a.Reason, a.From = reason, v.Stage
-	a.Details = map[string]string{"status": string(v.Status)}
+	a.Reason = reason
+	// The stage goes in Details, not From: From/To mark stage changes,
+	// which StageAt reads.
+	a.Details = map[string]string{"status": string(v.Status), "stage": string(v.Stage)}
 	if v.UploadID != "" {
 		u, err := s.cfg.Store.GetUpload(ctx, v.UploadID)
 		if err != nil && !IsCode(err, NotFound) {
