@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/modelreg/modelreg/shared/client"
-	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/httpapi"
 )
 
 func init() {
@@ -51,7 +51,7 @@ func runDelete(ctx context.Context, args []string, out io.Writer) error {
 		}
 		numbers = append(numbers, n)
 	}
-	var tombs []registry.Version
+	var tombs []httpapi.Version
 	for _, n := range numbers {
 		v, err := c.DeleteVersion(ctx, pos[0], n, *reason)
 		if err != nil {
@@ -78,7 +78,7 @@ func deleteModel(ctx context.Context, c *client.Client, name, reason string, out
 }
 
 // deletedLine says who deleted a tombstone, when and why.
-func deletedLine(v registry.Version) string {
+func deletedLine(v httpapi.Version) string {
 	s := "by " + v.DeletedBy
 	if v.DeletedAt != nil {
 		s += " at " + ts(*v.DeletedAt)

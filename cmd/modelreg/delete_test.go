@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/client"
 	"github.com/modelreg/modelreg/shared/failpoint"
+	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -36,7 +37,7 @@ func deleteFlow(t *testing.T, b backend) {
 	}
 	s.cli(adminToken, "download", "gone", "2", "--dest", filepath.Join(work, "dl")).wantCode(t, exitNotFound)
 	s.cli(adminToken, "versions", "gone", "2").wantCode(t, exitNotFound)
-	var vs []registry.Version
+	var vs []httpapi.Version
 	decode(t, s.cli(adminToken, "versions", "gone", "--output", "json").must(t).stdout, &vs)
 	if got := numbersOf(vs); !slices.Equal(got, []int{3, 1}) {
 		t.Fatalf("versions after deleting 2: %v", got)
@@ -49,13 +50,13 @@ func deleteFlow(t *testing.T, b backend) {
 
 	s.cli(adminToken, "delete", "gone", "--model", "--reason", "project closed").must(t)
 	s.cli(adminToken, "models", "get", "gone").wantCode(t, exitNotFound)
-	var nv registry.Version
+	var nv httpapi.Version
 	s.cli(adminToken, "models", "create", "gone").must(t)
 	decode(t, s.cli(adminToken, "register", "gone", "--artifact", file, "--output", "json").must(t).stdout, &nv)
 	if nv.Number != 4 {
 		t.Fatalf("first version after re-creating the model = %d, want 4", nv.Number)
 	}
-	var h []registry.AuditEntry
+	var h []httpapi.AuditEntry
 	decode(t, s.cli(adminToken, "history", "gone", "--output", "json").must(t).stdout, &h)
 	var lives []string
 	for _, e := range h {
@@ -68,7 +69,7 @@ func deleteFlow(t *testing.T, b backend) {
 	}
 }
 
-func numbersOf(vs []registry.Version) []int {
+func numbersOf(vs []httpapi.Version) []int {
 	var out []int
 	for _, v := range vs {
 		out = append(out, v.Number)

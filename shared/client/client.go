@@ -229,26 +229,20 @@ func (c *Client) UpdateModel(ctx context.Context, name string, p httpapi.ModelPa
 	return out, c.do(ctx, http.MethodPatch, "/v1/models/"+esc(name), nil, p, &out)
 }
 
-// DeleteRequest is the optional body of a deletion: why (kept in the
-// audit trail).
-type DeleteRequest struct {
-	Reason string `json:"reason,omitempty"`
-}
-
 // DeleteModel deletes a model with all its versions (admin; refused while a
 // version is in Production or has a PENDING approval). The versions become
 // tombstones and their files are removed; the audit trail stays. Calling
 // it again finishes an interrupted deletion.
 func (c *Client) DeleteModel(ctx context.Context, name, reason string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, DeleteRequest{Reason: reason}, nil)
+	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, httpapi.DeleteRequest{Reason: reason}, nil)
 }
 
 // DeleteVersion deletes a version (admin; refused while it is in
 // Production or has a PENDING approval) and returns its tombstone.
 // Deleting a tombstone again removes any files a crash left behind.
-func (c *Client) DeleteVersion(ctx context.Context, model string, version int, reason string) (registry.Version, error) {
-	var out registry.Version
-	return out, c.do(ctx, http.MethodDelete, versionPath(model, version), nil, DeleteRequest{Reason: reason}, &out)
+func (c *Client) DeleteVersion(ctx context.Context, model string, version int, reason string) (httpapi.Version, error) {
+	var out httpapi.Version
+	return out, c.do(ctx, http.MethodDelete, versionPath(model, version), nil, httpapi.DeleteRequest{Reason: reason}, &out)
 }
 
 // RegisterVersion registers the next version of a model.

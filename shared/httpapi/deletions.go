@@ -12,7 +12,7 @@ import (
 // DELETE /v1/models/{name}/versions/{version}: why (kept in the audit
 // trail). An empty body deletes with no reason.
 type DeleteRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // deleteReason reads the optional DeleteRequest body.
