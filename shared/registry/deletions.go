@@ -84,7 +84,7 @@ func withoutIdempotency(ctx context.Context) context.Context {
 // version; Conflict for a version in Production or with a PENDING
 // approval; Invalid for a bad reason.
 func (s *Service) DeleteVersion(ctx context.Context, model string, number int, reason string) (Version, error) {
-	if err := validateText("reason", reason, MaxReasonLen); err != nil {
+	if err := ValidateText("reason", reason, MaxReasonLen); err != nil {
 		return Version{}, err
 	}
 	ctx = withoutIdempotency(ctx)
@@ -163,7 +163,7 @@ func (s *Service) DeleteVersion(ctx context.Context, model string, number int, r
 // interrupted deletion is finished by calling it again. NotFound,
 // Conflict, Invalid (reason).
 func (s *Service) DeleteModel(ctx context.Context, name, reason string) error {
-	if err := validateText("reason", reason, MaxReasonLen); err != nil {
+	if err := ValidateText("reason", reason, MaxReasonLen); err != nil {
 		return err
 	}
 	bctx := withoutIdempotency(ctx)
