@@ -64,8 +64,10 @@ func seedForged(t *testing.T, dataDir string) string {
 	if err := toks.Set("admin", registry.RoleAdmin, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	if err := toks.Set("ciso"+terminalAttack, registry.RoleReader, "forged-name-token-0001"); err != nil {
-		t.Fatal(err)
+	// A token name (the actor of whoami and history) can no longer hold
+	// controls at all: the tokens store refuses it.
+	if err := toks.Set("ciso"+terminalAttack, registry.RoleReader, "forged-name-token-0001"); err == nil {
+		t.Fatal("a token name with control characters was accepted")
 	}
 	if err := toks.Save(filepath.Join(dataDir, "tokens.json")); err != nil {
 		t.Fatal(err)
@@ -97,12 +99,6 @@ func TestTextOutputEscapesControls(t *testing.T) {
 		out := s.cli(adminToken, args...).must(t)
 		checkClean(t, args, out.stdout+out.stderr)
 	}
-	who := s.cli("forged-name-token-0001", "whoami").must(t)
-	checkClean(t, []string{"whoami"}, who.stdout)
-	if !strings.Contains(who.stdout, `ciso\x1b[2J\x1b]0;pwned\x07\u202eevil\x00\u009b (reader)`) {
-		t.Errorf("whoami does not show the escaped name: %q", who.stdout)
-	}
-
 	hist := s.cli(adminToken, "history", "fraud_model").must(t)
 	lines := strings.Split(strings.TrimRight(hist.stdout, "\n"), "\n")
 	if len(lines) != 3 {
