@@ -40,6 +40,7 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 	gitCommit := fs.String("git-commit", "", "git commit (default: detected)")
 	noGit := fs.Bool("no-git", false, "do not detect git lineage")
 	parallel := fs.Int("parallel", 4, "parts uploaded at once")
+	noCreate := fs.Bool("no-create", false, "fail (exit 3) if model NAME does not exist, instead of creating it")
 	pos, err := parse(fs, g, args)
 	if err != nil {
 		return err
@@ -76,13 +77,13 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 	c := g.client()
 	v, err := c.RegisterVersion(ctx, model, in)
 	if client.IsStatus(err, http.StatusNotFound) {
-		if _, gerr := c.GetModel(ctx, model); client.IsStatus(gerr, http.StatusNotFound) {
-			if _, err = c.CreateModel(ctx, httpapi.NewModel{Name: model}); err != nil {
-				return fmt.Errorf("create model %s: %w", model, err)
-			}
-			fmt.Fprintf(os.Stderr, "created model %s\n", model)
-			v, err = c.RegisterVersion(ctx, model, in)
+		if *noCreate {
+			return fmt.Errorf("model %s does not exist and --no-create is set: check the name, or create it with 'modelreg models create %s': %w", model, model, err)
 		}
+		if err = createMissingModel(ctx, c, model); err != nil {
+			return err
+		}
+		v, err = c.RegisterVersion(ctx, model, in)
 	}
 	if err != nil {
 		return err
@@ -99,6 +100,23 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, v)
 	}
 	return printVersion(out, v)
+}
+
+// createMissingModel creates model for its first registration (as MLflow's
+// register_model does) and says so on stderr, so that a typo in NAME does not
+// pass unnoticed. A Conflict means a concurrent first registration (a sweep
+// registering many candidates at once) created it first: the model exists,
+// which is all this caller needs.
+func createMissingModel(ctx context.Context, c *client.Client, model string) error {
+	_, err := c.CreateModel(ctx, httpapi.NewModel{Name: model})
+	switch {
+	case err == nil:
+		fmt.Fprintf(os.Stderr, "created model %s (it did not exist; --no-create refuses instead)\n", model)
+		return nil
+	case client.IsStatus(err, http.StatusConflict):
+		return nil
+	}
+	return fmt.Errorf("create model %s: %w", model, err)
 }
 
 func runUpload(ctx context.Context, args []string, out io.Writer) error {

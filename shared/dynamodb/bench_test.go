@@ -209,3 +209,13 @@ func (m *meter) totals() (int, float64) {
 	defer m.mu.Unlock()
 	return m.requests, m.capacity
 }
+
+// BenchmarkBurst: 200 registrations of one model on DynamoDB Local,
+// sequential against 32 concurrent callers through one service and
+// through four services (four processes) on one table (see
+// storetest.BenchmarkBurst). Run it with -benchtime 1x: one iteration
+// registers 600 versions.
+func BenchmarkBurst(b *testing.B) {
+	c := localClient(b)
+	storetest.BenchmarkBurst(b, New(c, newTable(b, c)), 4)
+}

@@ -133,20 +133,29 @@ type side struct {
 	oldCount           int
 }
 
-// plan is a Change as writes, the idempotency record first.
+// plan is a Change as writes, the idempotency records first.
 type plan struct{ writes []*write }
 
 func planChange(ch *registry.Change) (*plan, error) {
 	p := &plan{}
-	if r := ch.Idempotency; r != nil {
+	idem := ch.MoreIdempotency
+	if ch.Idempotency != nil {
+		idem = append([]registry.IdempotencyRecord{*ch.Idempotency}, idem...)
+	}
+	keys := map[string]bool{}
+	for _, r := range idem {
 		if r.Key == "" {
 			return nil, registry.Errorf(registry.Invalid, "commit: idempotency record without a key")
 		}
+		if keys[r.Key] {
+			return nil, registry.Errorf(registry.Invalid, "commit: two idempotency records with key %q", r.Key)
+		}
+		keys[r.Key] = true
 		now := r.CreatedAt
 		if now.IsZero() {
 			now = time.Now()
 		}
-		m, err := marshal(toIdempotencyItem(*r), nil)
+		m, err := marshal(toIdempotencyItem(r), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -39,6 +39,12 @@ type Change struct {
 	// key exists, Commit reports ErrDuplicateRequest even if other
 	// conditions fail too, so a racing retry replays the first response.
 	Idempotency *IdempotencyRecord
+	// MoreIdempotency are the records of further requests when one Change
+	// carries several (a group commit of registrations). Each is checked
+	// and stored like Idempotency, with the same precedence: if any key
+	// exists, nothing is written and Commit returns ErrDuplicateRequest.
+	// Two records with one key in a Change are Invalid.
+	MoreIdempotency []IdempotencyRecord
 }
 
 // ModelQuery selects models, ordered by name.

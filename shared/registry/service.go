@@ -51,9 +51,10 @@ type Config struct {
 // storage and I/O. The caller's identity comes from the context
 // (WithPrincipal), and so does an idempotency request (WithIdempotency).
 type Service struct {
-	cfg Config
-	now func() time.Time
-	log *slog.Logger
+	cfg     Config
+	now     func() time.Time
+	log     *slog.Logger
+	numbers numberer
 }
 
 // NewService returns a Service for cfg.
@@ -125,15 +126,11 @@ func update[T any](ctx context.Context, s *Service, attempt func() (*Change, T, 
 // writes ch.
 func (s *Service) commit(ctx context.Context, ch *Change, result any) error {
 	if idem := idempotencyFrom(ctx); idem != nil && ch.Idempotency == nil {
-		body, err := idem.Render(result)
+		rec, err := s.idempotencyRecord(idem, result, s.Now())
 		if err != nil {
-			return fmt.Errorf("render idempotent response: %w", err)
+			return err
 		}
-		now := s.Now()
-		ch.Idempotency = &IdempotencyRecord{
-			Key: idem.Key, RequestHash: idem.RequestHash,
-			Response: body, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL),
-		}
+		ch.Idempotency = &rec
 	}
 	if err := s.cfg.Store.Commit(ctx, ch); err != nil {
 		return err
@@ -142,6 +139,19 @@ func (s *Service) commit(ctx context.Context, ch *Change, result any) error {
 		s.cfg.AfterCommit()
 	}
 	return nil
+}
+
+// idempotencyRecord is the record that answers a retry of the request idem
+// with result.
+func (s *Service) idempotencyRecord(idem *Idempotency, result any, now time.Time) (IdempotencyRecord, error) {
+	body, err := idem.Render(result)
+	if err != nil {
+		return IdempotencyRecord{}, fmt.Errorf("render idempotent response: %w", err)
+	}
+	return IdempotencyRecord{
+		Key: idem.Key, RequestHash: idem.RequestHash,
+		Response: body, CreatedAt: now, ExpiresAt: now.Add(s.cfg.IdempotencyTTL),
+	}, nil
 }
 
 // IdempotencyTTL is how long idempotency records are kept.

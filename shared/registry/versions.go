@@ -59,7 +59,9 @@ func MatchCommit(commit, filter string) bool {
 
 // RegisterVersion assigns the model's next version number and records the
 // version. Concurrent registrations get consecutive numbers with no gaps
-// and no duplicates. NotFound if the model does not exist; Invalid.
+// and no duplicates; within a process they queue per model and are
+// committed in groups (see numbering.go). NotFound if the model does not
+// exist; Invalid.
 func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersion) (Version, error) {
 	now := s.Now()
 	metrics := maps.Clone(in.Metrics)
@@ -85,36 +87,15 @@ func (s *Service) RegisterVersion(ctx context.Context, model string, in NewVersi
 	); err != nil {
 		return Version{}, err
 	}
-	res, err := update(ctx, s, func() (*Change, Version, error) {
-		m, err := s.GetModel(ctx, model)
-		if err != nil {
-			return nil, Version{}, err
-		}
-		now := s.Now()
-		v := Version{
-			Model: model, Number: m.LatestVersion + 1, Status: StatusPendingUpload, Stage: StageNone,
-			Description: in.Description, Metrics: metrics, Params: in.Params, Tags: in.Tags, Lineage: lin,
-			CreatedBy: PrincipalFrom(ctx).Name, CreatedAt: now, UpdatedAt: now, StageChangedAt: now, Revision: 1,
-		}
-		if lin.SourceURI != "" {
-			v.Status = StatusReady
-		}
-		m.LatestVersion = v.Number
-		m.UpdatedAt = now
-		m.Revision++
-		a := s.audit(ctx, now, model, v.Number, ActionVersionRegistered)
-		a.Criteria = metricValues(metrics)
-		events := []Event{s.event(EventVersionRegistered, a)}
-		events[0].Detail.Status = string(v.Status)
-		if v.Status == StatusReady {
-			events = append(events, s.event(EventVersionReady, a))
-		}
-		return &Change{Models: []Model{m}, Versions: []Version{v}, Audit: []AuditEntry{a}, Events: events}, v, nil
-	})
+	r := &registration{ctx: ctx, in: NewVersion{Description: in.Description, Metrics: metrics, Params: in.Params, Tags: in.Tags, Lineage: lin}}
+	if idem := idempotencyFrom(ctx); idem != nil {
+		r.key = idem.Key
+	}
+	v, err := s.register(model, r)
 	if err != nil {
 		return Version{}, fmt.Errorf("register version of %s: %w", model, err)
 	}
-	return res, nil
+	return v, nil
 }
 
 // GetVersion returns a version. NotFound, also for a deleted version (the

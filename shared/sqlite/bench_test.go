@@ -246,3 +246,15 @@ func BenchmarkStageLookup(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBurst: 200 registrations of one model, sequential against 32
+// concurrent callers through one service and through four services on
+// one database file (see storetest.BenchmarkBurst).
+func BenchmarkBurst(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchmarkBurst(b, s, 4)
+}

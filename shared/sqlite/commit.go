@@ -50,8 +50,14 @@ type committer struct {
 }
 
 func (c *committer) apply(ch *registry.Change) error {
-	if ch.Idempotency != nil {
-		if err := c.checkIdempotency(*ch.Idempotency); err != nil {
+	idem := idempotencyRecords(ch)
+	keys := map[string]bool{}
+	for _, rec := range idem {
+		if keys[rec.Key] {
+			return registry.Errorf(registry.Invalid, "commit: two idempotency records with key %q", rec.Key)
+		}
+		keys[rec.Key] = true
+		if err := c.checkIdempotency(rec); err != nil {
 			return err
 		}
 	}
@@ -169,10 +175,20 @@ func (c *committer) apply(ch *registry.Change) error {
 			return stale("event %s is already in the outbox", e.ID)
 		}
 	}
-	if ch.Idempotency != nil {
-		return c.putIdempotency(*ch.Idempotency)
+	for _, rec := range idem {
+		if err := c.putIdempotency(rec); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// idempotencyRecords returns the Change's idempotency records.
+func idempotencyRecords(ch *registry.Change) []registry.IdempotencyRecord {
+	if ch.Idempotency == nil {
+		return ch.MoreIdempotency
+	}
+	return append([]registry.IdempotencyRecord{*ch.Idempotency}, ch.MoreIdempotency...)
 }
 
 // putVersion writes a version with its filter columns and its tags.

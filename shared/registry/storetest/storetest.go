@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"Commit", commitTests},
 		{"Atomicity", atomicityTests},
 		{"Idempotency", idempotencyTests},
+		{"GroupCommit", groupCommitTests},
 		{"RoundTrip", roundTripTests},
 		{"Models", modelListTests},
 		{"Versions", versionListTests},
