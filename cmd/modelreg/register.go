@@ -18,6 +18,7 @@ import (
 	"github.com/modelreg/modelreg/shared/client"
 	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
+	"golang.org/x/text/unicode/norm"
 )
 
 func runRegister(ctx context.Context, args []string, out io.Writer) error {
@@ -170,7 +171,9 @@ func collectArtifacts(args []string) ([]artifactFile, error) {
 	var files []artifactFile
 	seen := map[string]string{}
 	add := func(local, path string, mtime time.Time) error {
-		path = filepath.ToSlash(path)
+		// macOS (HFS+) hands out names in decomposed form; the registry
+		// stores NFC paths only, so the same name is one path everywhere.
+		path = norm.NFC.String(filepath.ToSlash(path))
 		if prev, dup := seen[path]; dup {
 			return usagef("%s and %s would both be stored as %s", prev, local, path)
 		}

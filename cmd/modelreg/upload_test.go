@@ -222,3 +222,20 @@ func TestCollectArtifactsFollowsLinks(t *testing.T) {
 		t.Fatalf("an empty directory: %v, want a usage error", err)
 	}
 }
+
+// A decomposed file name (as macOS HFS+ gives) goes up under its NFC form,
+// the only form the registry accepts.
+func TestCollectArtifactsNormalizesToNFC(t *testing.T) {
+	dir := t.TempDir()
+	nfd := "cafe\u0301.bin" // e + combining acute
+	if err := os.WriteFile(filepath.Join(dir, nfd), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := collectArtifacts([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].path != "caf\u00e9.bin" {
+		t.Fatalf("paths = %+v, want the NFC name caf\u00e9.bin", files)
+	}
+}
