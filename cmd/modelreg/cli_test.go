@@ -1,11 +1,17 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/shared/httpapi"
+	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // TestHelpAndTyposNeverPrintSecrets runs every verb's --help and a flag
@@ -149,4 +155,42 @@ func TestTokensLifecycleLive(t *testing.T) {
 	}
 	tokens("add", "x", "--expires", "2001-01-01T00:00:00Z").wantCode(t, exitUsage)
 	tokens("rotate", "nobody").wantCode(t, exitError)
+}
+
+// Concurrent tokens commands on one file each keep their change: the lock
+// beside the file serialises read, change and write.
+func TestTokensConcurrentAddsKeepEveryToken(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tokens.json")
+	toks := httpapi.NewTokens()
+	if _, err := toks.Add("admin", registry.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := toks.Save(file); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- runTokens(t.Context(), []string{"add", fmt.Sprintf("bot-%d", i), "--role", "publisher", "--tokens", file}, io.Discard)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := httpapi.LoadTokens(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := got.List(); len(l) != n+1 {
+		t.Fatalf("the file holds %d tokens after %d concurrent adds to 1, want %d", len(l), n, n+1)
+	}
 }

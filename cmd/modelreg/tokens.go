@@ -106,6 +106,14 @@ func runTokens(_ context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Two tokens commands at once would each read, change and write the
+	// file, and the later write would drop the earlier change: hold a lock
+	// beside it from the read to the write.
+	unlock, err := lockFile(*file + ".lock")
+	if err != nil {
+		return fmt.Errorf("lock tokens file: %w", err)
+	}
+	defer unlock()
 	toks, err := httpapi.LoadTokens(*file)
 	if err != nil {
 		return fmt.Errorf("%w (run modelreg serve once to create it)", err)
