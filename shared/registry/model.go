@@ -15,9 +15,12 @@ type Model struct {
 	// Keeping it on the model makes "at most one Production version" a
 	// single conditional write.
 	ProductionVersion int
-	CreatedBy         string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// Policy is the model's promotion policy (the zero Policy: manual,
+	// one approval, no checks). See Service.GetPolicy and SetPolicy.
+	Policy    Policy
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Revision counts writes of this record: 1 after creation. A Change
 	// carries the new revision; the store writes only if the stored one is
 	// Revision-1 (see Change).
