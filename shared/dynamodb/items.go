@@ -40,6 +40,7 @@ type modelItem struct {
 	Tags              map[string]string `dynamodbav:"tags,omitempty"`
 	LatestVersion     int               `dynamodbav:"latest_version"`
 	ProductionVersion int               `dynamodbav:"production_version,omitempty"`
+	Policy            *policyAttr       `dynamodbav:"policy,omitempty"`
 	CreatedBy         string            `dynamodbav:"created_by,omitempty"`
 	CreatedAt         string            `dynamodbav:"created_at"`
 	UpdatedAt         string            `dynamodbav:"updated_at"`
@@ -52,6 +53,7 @@ func toModelItem(m registry.Model) modelItem {
 		Name:     m.Name, Description: m.Description, Owner: m.Owner, Tags: m.Tags,
 		LatestVersion: m.LatestVersion, ProductionVersion: m.ProductionVersion, CreatedBy: m.CreatedBy,
 		CreatedAt: timeKey(m.CreatedAt), UpdatedAt: timeKey(m.UpdatedAt), Revision: m.Revision,
+		Policy: toPolicyAttr(m.Policy),
 	}
 }
 
@@ -61,8 +63,61 @@ func (it modelItem) record() (registry.Model, error) {
 		Name: it.Name, Description: it.Description, Owner: it.Owner, Tags: it.Tags,
 		LatestVersion: it.LatestVersion, ProductionVersion: it.ProductionVersion, CreatedBy: it.CreatedBy,
 		CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt), Revision: it.Revision,
+		Policy: p.policy(it.Policy),
 	}
 	return m, p.err("model " + it.Name)
+}
+
+// policyAttr is a model's promotion policy, a map attribute of the model
+// item. An item written before policies existed, or with the zero policy,
+// has none and reads back with the zero policy. Thresholds are strings in
+// Go's shortest exact form, like metric values.
+type policyAttr struct {
+	Approval           string           `dynamodbav:"approval,omitempty"`
+	ApprovalsRequired  int              `dynamodbav:"approvals_required,omitempty"`
+	Approvers          []string         `dynamodbav:"approvers,omitempty"`
+	Metrics            []metricRuleAttr `dynamodbav:"metrics,omitempty"`
+	MustBeatProduction []string         `dynamodbav:"must_beat_production,omitempty"`
+	RequireCommit      bool             `dynamodbav:"require_commit,omitempty"`
+	RequireCleanTree   bool             `dynamodbav:"require_clean_tree,omitempty"`
+	RollbackRole       string           `dynamodbav:"rollback_role,omitempty"`
+}
+
+type metricRuleAttr struct {
+	Metric string `dynamodbav:"metric"`
+	Op     string `dynamodbav:"op"`
+	Value  string `dynamodbav:"value"`
+}
+
+func toPolicyAttr(p registry.Policy) *policyAttr {
+	a := &policyAttr{
+		Approval: string(p.Approval), ApprovalsRequired: p.ApprovalsRequired, Approvers: p.Approvers,
+		MustBeatProduction: p.MustBeatProduction, RequireCommit: p.RequireCommit,
+		RequireCleanTree: p.RequireCleanTree, RollbackRole: string(p.RollbackRole),
+	}
+	for _, m := range p.Metrics {
+		a.Metrics = append(a.Metrics, metricRuleAttr{Metric: m.Metric, Op: m.Op, Value: formatFloat(m.Value)})
+	}
+	if a.Approval == "" && a.ApprovalsRequired == 0 && len(a.Approvers) == 0 && len(a.Metrics) == 0 &&
+		len(a.MustBeatProduction) == 0 && !a.RequireCommit && !a.RequireCleanTree && a.RollbackRole == "" {
+		return nil
+	}
+	return a
+}
+
+func (p *timeParser) policy(a *policyAttr) registry.Policy {
+	if a == nil {
+		return registry.Policy{}
+	}
+	pol := registry.Policy{
+		Approval: registry.ApprovalMode(a.Approval), ApprovalsRequired: a.ApprovalsRequired, Approvers: a.Approvers,
+		MustBeatProduction: a.MustBeatProduction, RequireCommit: a.RequireCommit,
+		RequireCleanTree: a.RequireCleanTree, RollbackRole: registry.Role(a.RollbackRole),
+	}
+	for _, m := range a.Metrics {
+		pol.Metrics = append(pol.Metrics, registry.MetricRule{Metric: m.Metric, Op: m.Op, Value: p.float(m.Value)})
+	}
+	return pol
 }
 
 type metricAttr struct {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -425,4 +426,115 @@ func (p Policy) NamesApprover(name string, groups []string) bool {
 		}
 	}
 	return false
+}
+
+// ActionPolicyChanged records a change of a model's promotion policy; its
+// Details hold "old" and "new" (Policy.String) and "changed" (the names
+// of the fields that changed, comma-separated).
+const ActionPolicyChanged Action = "model.policy_changed"
+
+// String writes p, normalized, on one line as the audit trail keeps it:
+// "approval=manual approvals_required=1 approvers= metrics=accuracy>=0.9
+// must_beat_production= require_commit=false require_clean_tree=false
+// rollback_role=approver".
+func (p Policy) String() string {
+	var b strings.Builder
+	for i, f := range p.fields() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f[0] + "=" + f[1])
+	}
+	return b.String()
+}
+
+// fields lists p's normalized fields as name, value pairs.
+func (p Policy) fields() [][2]string {
+	n := p.Normalized()
+	rules := make([]string, len(n.Metrics))
+	for i, r := range n.Metrics {
+		rules[i] = r.String()
+	}
+	return [][2]string{
+		{"approval", string(n.Approval)},
+		{"approvals_required", strconv.Itoa(n.ApprovalsRequired)},
+		{"approvers", strings.Join(n.Approvers, ",")},
+		{"metrics", strings.Join(rules, ",")},
+		{"must_beat_production", strings.Join(n.MustBeatProduction, ",")},
+		{"require_commit", strconv.FormatBool(n.RequireCommit)},
+		{"require_clean_tree", strconv.FormatBool(n.RequireCleanTree)},
+		{"rollback_role", string(n.RollbackRole)},
+	}
+}
+
+// compact returns p with defaults as zero values and empty lists nil: the
+// form stored on the model, so that the default policy stores nothing.
+func (p Policy) compact() Policy {
+	p = p.Normalized()
+	if p.Approval == ApprovalManual {
+		p.Approval = ""
+	}
+	if p.ApprovalsRequired == 1 {
+		p.ApprovalsRequired = 0
+	}
+	if p.RollbackRole == RoleApprover {
+		p.RollbackRole = ""
+	}
+	if len(p.Approvers) == 0 {
+		p.Approvers = nil
+	}
+	if len(p.Metrics) == 0 {
+		p.Metrics = nil
+	}
+	if len(p.MustBeatProduction) == 0 {
+		p.MustBeatProduction = nil
+	}
+	return p
+}
+
+// GetPolicy returns a model's promotion policy, normalized (defaults
+// filled in, lists never nil). NotFound.
+func (s *Service) GetPolicy(ctx context.Context, model string) (Policy, error) {
+	m, err := s.GetModel(ctx, model)
+	if err != nil {
+		return Policy{}, err
+	}
+	return m.Policy.Normalized(), nil
+}
+
+// SetPolicy replaces a model's promotion policy with p (zero fields take
+// their defaults) and records who changed it, old → new, in the audit
+// trail; setting the policy it already has writes nothing. It returns the
+// policy now in force, normalized. The caller must be an admin (the API
+// checks it). Invalid, NotFound.
+func (s *Service) SetPolicy(ctx context.Context, model string, p Policy) (Policy, error) {
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	p = p.compact()
+	return update(ctx, s, func() (*Change, Policy, error) {
+		m, err := s.GetModel(ctx, model)
+		if err != nil {
+			return nil, Policy{}, err
+		}
+		oldFields, newFields := m.Policy.fields(), p.fields()
+		var changed []string
+		for i := range newFields {
+			if oldFields[i] != newFields[i] {
+				changed = append(changed, newFields[i][0])
+			}
+		}
+		if len(changed) == 0 {
+			// Nothing changes: no write, no audit entry. An idempotent
+			// request still stores its response.
+			return &Change{}, p.Normalized(), nil
+		}
+		now := s.Now()
+		a := s.audit(ctx, now, model, 0, ActionPolicyChanged)
+		a.Details = map[string]string{"old": m.Policy.String(), "new": p.String(), "changed": strings.Join(changed, ",")}
+		m.Policy = p
+		m.UpdatedAt = now
+		m.Revision++
+		return &Change{Models: []Model{m}, Audit: []AuditEntry{a}}, p.Normalized(), nil
+	})
 }

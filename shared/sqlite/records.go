@@ -19,6 +19,7 @@ type modelRecord struct {
 	Tags              map[string]string `json:"tags,omitempty"`
 	LatestVersion     int               `json:"latest_version"`
 	ProductionVersion int               `json:"production_version,omitempty"`
+	Policy            *policyRecord     `json:"policy,omitempty"`
 	CreatedBy         string            `json:"created_by,omitempty"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
@@ -30,6 +31,7 @@ func toModelRecord(m registry.Model) modelRecord {
 		Name: m.Name, Description: m.Description, Owner: m.Owner, Tags: m.Tags,
 		LatestVersion: m.LatestVersion, ProductionVersion: m.ProductionVersion, CreatedBy: m.CreatedBy,
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Revision: m.Revision,
+		Policy: toPolicyRecord(m.Policy),
 	}
 }
 
@@ -38,7 +40,59 @@ func fromModelRecord(r modelRecord) registry.Model {
 		Name: r.Name, Description: r.Description, Owner: r.Owner, Tags: r.Tags,
 		LatestVersion: r.LatestVersion, ProductionVersion: r.ProductionVersion, CreatedBy: r.CreatedBy,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Revision: r.Revision,
+		Policy: fromPolicyRecord(r.Policy),
 	}
+}
+
+// policyRecord is a model's promotion policy. A model written before
+// policies existed, or with the zero policy, has none in its body and reads
+// back with the zero policy.
+type policyRecord struct {
+	Approval           string             `json:"approval,omitempty"`
+	ApprovalsRequired  int                `json:"approvals_required,omitempty"`
+	Approvers          []string           `json:"approvers,omitempty"`
+	Metrics            []metricRuleRecord `json:"metrics,omitempty"`
+	MustBeatProduction []string           `json:"must_beat_production,omitempty"`
+	RequireCommit      bool               `json:"require_commit,omitempty"`
+	RequireCleanTree   bool               `json:"require_clean_tree,omitempty"`
+	RollbackRole       string             `json:"rollback_role,omitempty"`
+}
+
+type metricRuleRecord struct {
+	Metric string  `json:"metric"`
+	Op     string  `json:"op"`
+	Value  float64 `json:"value"`
+}
+
+func toPolicyRecord(p registry.Policy) *policyRecord {
+	r := &policyRecord{
+		Approval: string(p.Approval), ApprovalsRequired: p.ApprovalsRequired, Approvers: p.Approvers,
+		MustBeatProduction: p.MustBeatProduction, RequireCommit: p.RequireCommit,
+		RequireCleanTree: p.RequireCleanTree, RollbackRole: string(p.RollbackRole),
+	}
+	for _, m := range p.Metrics {
+		r.Metrics = append(r.Metrics, metricRuleRecord(m))
+	}
+	if r.Approval == "" && r.ApprovalsRequired == 0 && len(r.Approvers) == 0 && len(r.Metrics) == 0 &&
+		len(r.MustBeatProduction) == 0 && !r.RequireCommit && !r.RequireCleanTree && r.RollbackRole == "" {
+		return nil
+	}
+	return r
+}
+
+func fromPolicyRecord(r *policyRecord) registry.Policy {
+	if r == nil {
+		return registry.Policy{}
+	}
+	p := registry.Policy{
+		Approval: registry.ApprovalMode(r.Approval), ApprovalsRequired: r.ApprovalsRequired, Approvers: r.Approvers,
+		MustBeatProduction: r.MustBeatProduction, RequireCommit: r.RequireCommit,
+		RequireCleanTree: r.RequireCleanTree, RollbackRole: registry.Role(r.RollbackRole),
+	}
+	for _, m := range r.Metrics {
+		p.Metrics = append(p.Metrics, registry.MetricRule(m))
+	}
+	return p
 }
 
 type aliasRecord struct {

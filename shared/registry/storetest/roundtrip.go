@@ -29,6 +29,16 @@ func fullRecords() (registry.Model, registry.Version, registry.Alias, registry.A
 		Name: "fraud-detector.v2_eu", Description: "Détecteur de fraude — \"v2\"\nline two", Owner: "team-risk",
 		Tags: map[string]string{"domain": "payments", "pii": "", "region:eu/west": "ñ"}, LatestVersion: 41, ProductionVersion: 38,
 		CreatedBy: "alice@example.com", CreatedAt: at(1*us + 1*time.Second), UpdatedAt: at(999999 * us), Revision: 1,
+		Policy: registry.Policy{
+			Approval: registry.ApprovalAuto, ApprovalsRequired: 3, Approvers: []string{"carol", "group:risk-leads", "dave é"},
+			Metrics: []registry.MetricRule{
+				{Metric: "auc", Op: registry.OpGE, Value: inexact}, {Metric: "loss", Op: registry.OpLT, Value: 1e-300},
+				{Metric: "latency_p99", Op: registry.OpLE, Value: math.MaxFloat64}, {Metric: "delta", Op: registry.OpEQ, Value: -123456789.123456789},
+				{Metric: "auc", Op: registry.OpLT, Value: 1},
+			},
+			MustBeatProduction: []string{"auc", "latency_p99:min"}, RequireCommit: true, RequireCleanTree: true,
+			RollbackRole: registry.RolePublisher,
+		},
 	}
 	v := registry.Version{
 		Model: m.Name, Number: 41, Status: registry.StatusPendingUpload, Stage: registry.StageStaging,
@@ -107,11 +117,24 @@ func testRoundTripFull(t *testing.T, s registry.Store) {
 	m.Revision, v.Revision, al.Revision, ap.Revision, ex.Revision, up.Revision = 2, 2, 2, 2, 2, 2
 	v.Metrics["new"] = registry.Metric{Value: 42, Source: registry.SourceProduction, RecordedAt: at(99 * time.Hour)}
 	ex.Output = []byte("[1, 2,\t3]")
+	m.Policy.Metrics = m.Policy.Metrics[:1]
+	m.Policy.Approvers = nil
+	m.Policy.RequireCleanTree = false
 	commit(t, s, &registry.Change{
 		Models: []registry.Model{m}, Versions: []registry.Version{v}, Aliases: []registry.Alias{al},
 		Approvals: []registry.Approval{ap}, Executions: []registry.Execution{ex}, Uploads: []registry.UploadSession{up},
 	})
 	checkRoundTrip(t, s, m, v, al, ap, ex, up, au, ev)
+
+	// A policy set back to the zero policy is gone, not kept from before.
+	m.Revision = 3
+	m.Policy = registry.Policy{}
+	commit(t, s, &registry.Change{Models: []registry.Model{m}})
+	gm, err := s.GetModel(ctx(t), m.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "GetModel after the policy was cleared", gm, m)
 }
 
 func checkRoundTrip(t *testing.T, s registry.Store, m registry.Model, v registry.Version, al registry.Alias, ap registry.Approval,
