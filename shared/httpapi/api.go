@@ -118,6 +118,9 @@ var routes = []route{
 	{method: "PUT", path: "/v1/models/{name}/aliases/{alias}", perm: publish, status: http.StatusOK, handle: (*api).setAlias},
 	{method: "DELETE", path: "/v1/models/{name}/aliases/{alias}", perm: publish, status: http.StatusNoContent, handle: (*api).deleteAlias},
 
+	{method: "GET", path: "/v1/models/{name}/policy", perm: read, status: http.StatusOK, handle: (*api).getPolicy},
+	{method: "PUT", path: "/v1/models/{name}/policy", perm: admin, status: http.StatusOK, handle: (*api).setPolicy},
+
 	{method: "GET", path: "/v1/models/{name}/history", perm: read, status: http.StatusOK, handle: (*api).history},
 	{method: "GET", path: "/v1/models/{name}/compare", perm: read, status: http.StatusOK, handle: (*api).compare},
 

@@ -339,6 +339,8 @@ func wireBody(result any) (any, error) {
 		return listOf(v, approvalOut), nil
 	case registry.Comparison:
 		return comparisonOut(v), nil
+	case registry.Policy:
+		return policyOut(v), nil
 	case registry.UploadTicket:
 		return ticketOut(v), nil
 	case registry.DownloadSet:

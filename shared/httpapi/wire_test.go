@@ -98,6 +98,10 @@ func wireCases() map[string]any {
 		"error":            ErrorBody{Error: ErrorDetail{Code: registry.NotFound, Message: `model "x" not found`}},
 		"health":           Health{Status: "ok", Version: "1.2.3"},
 		"whoami":           WhoAmI{Name: "adam", Role: registry.RoleAdmin},
+		"policy_default":   registry.Policy{},
+		"policy": registry.Policy{Approval: registry.ApprovalAuto, ApprovalsRequired: 2, Approvers: []string{"anna", "group:risk-leads"},
+			Metrics:            []registry.MetricRule{{Metric: "accuracy", Op: registry.OpGE, Value: 0.9}, {Metric: "latency_ms", Op: registry.OpLE, Value: 50}},
+			MustBeatProduction: []string{"accuracy", "loss:min"}, RequireCommit: true, RequireCleanTree: true, RollbackRole: registry.RolePublisher},
 	}
 }
 
