@@ -405,6 +405,19 @@ func (c *Client) Compare(ctx context.Context, model string, versions []int, by s
 	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/compare", q, nil, &out)
 }
 
+// GetPolicy returns a model's promotion policy, defaults filled in.
+func (c *Client) GetPolicy(ctx context.Context, model string) (httpapi.Policy, error) {
+	var out httpapi.Policy
+	return out, c.do(ctx, http.MethodGet, "/v1/models/"+esc(model)+"/policy", nil, nil, &out)
+}
+
+// SetPolicy replaces a model's promotion policy (admin); absent fields of
+// p take their defaults. It returns the policy now in force.
+func (c *Client) SetPolicy(ctx context.Context, model string, p httpapi.PolicyRequest) (httpapi.Policy, error) {
+	var out httpapi.Policy
+	return out, c.do(ctx, http.MethodPut, "/v1/models/"+esc(model)+"/policy", nil, p, &out)
+}
+
 // ListApprovals returns one page of approvals.
 func (c *Client) ListApprovals(ctx context.Context, status, model, pageToken string, pageSize int) (httpapi.List[httpapi.Approval], error) {
 	q := url.Values{}
