@@ -30,6 +30,8 @@ log() { echo "dynamodb-local: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() { die "usage: $0 start|stop STATE_DIR"; }
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
 [ $# -eq 2 ] || usage
 cmd=$1 state=$2
 pidfile="$state/dynamodb-local.pid"
@@ -85,23 +87,6 @@ EOF
   javac -nowarn -cp "$jar" -d "$dir" "$dir/LoopbackDynamoDBLocal.java" >&2
 }
 
-# free_port prints a TCP port nothing listens on.
-free_port() {
-  if command -v python3 >/dev/null; then
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-    return
-  fi
-  local p
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port found"
-}
-
 start() {
   mkdir -p "$state"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -150,25 +135,8 @@ start() {
 }
 
 stop() {
-  [ -f "$pidfile" ] || { log "not running (no $pidfile)"; return 0; }
-  local pid
-  pid=$(cat "$pidfile")
   # Only kill what we started: the pid must still be our java process.
-  if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q LoopbackDynamoDBLocal; then
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    log "stopped (pid $pid)"
-  else
-    log "pid $pid is not running"
-  fi
-  rm -f "$pidfile"
+  stop_pid "$pidfile" LoopbackDynamoDBLocal
 }
 
 case $cmd in

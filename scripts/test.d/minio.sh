@@ -23,6 +23,8 @@ log() { echo "minio.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() { die "usage: $0 start|stop STATE_DIR"; }
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
 
 [ $# -eq 2 ] || usage
 cmd=$1
@@ -58,24 +60,6 @@ install_minio() {
   rm -rf "$tmp"
   log "installed $minio in $(($(date +%s) - start)) s"
   exec 9>&-
-}
-
-# port_free reports whether nothing listens on 127.0.0.1:$1.
-port_free() {
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# free_port prints a port in 20000..59999 on which nothing listens.
-free_port() {
-  local p i
-  for i in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if port_free "$p"; then
-      echo "$p"
-      return
-    fi
-  done
-  die "found no free port"
 }
 
 # live reports whether MinIO answers its liveness probe on port $1.
@@ -144,26 +128,9 @@ start() {
 }
 
 stop() {
-  local pid data i
+  local data
   if [ -f "$state/minio.pid" ]; then
-    pid=$(cat "$state/minio.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do # up to 10 s for a clean shutdown
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      if kill -0 "$pid" 2>/dev/null; then
-        log "MinIO (pid $pid) did not stop; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-        for i in $(seq 1 50); do
-          kill -0 "$pid" 2>/dev/null || break
-          sleep 0.1
-        done
-      fi
-    fi
-    rm -f "$state/minio.pid"
-    log "stopped MinIO (pid $pid)"
+    stop_pid "$state/minio.pid" minio
   fi
   if [ -f "$state/minio.dir" ]; then
     data=$(cat "$state/minio.dir")

@@ -1,0 +1,50 @@
+# Functions the scripts/test.d plug-ins share. Sourced (not a plug-in: the
+# test runner only runs scripts/test.d/*.sh). Each plug-in defines log and
+# die before sourcing this file.
+
+# port_free reports whether nothing listens on 127.0.0.1:$1.
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port prints a port in 20000..59999 on which nothing listens.
+free_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if port_free "$p"; then
+      echo "$p"
+      return
+    fi
+  done
+  die "found no free port"
+}
+
+# stop_pid PIDFILE PATTERN stops the process whose pid PIDFILE holds, if it
+# is still ours (its command line matches PATTERN, a grep regexp): SIGTERM,
+# up to 10 s for a clean exit, then SIGKILL. It removes PIDFILE. Nothing to
+# stop is not an error.
+stop_pid() {
+  local pidfile=$1 pattern=$2 pid i
+  [ -f "$pidfile" ] || { log "not running (no $pidfile)"; return 0; }
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= 2>/dev/null | grep -q -- "$pattern"; then
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
+    log "stopped (pid $pid)"
+  else
+    log "pid $pid is not running"
+  fi
+  rm -f "$pidfile"
+}
