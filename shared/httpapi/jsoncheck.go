@@ -170,17 +170,8 @@ func (c *jsonChecker) array(t reflect.Type, depth int) error {
 		if err := c.value(elem, depth); err != nil {
 			return err
 		}
-		c.space()
-		if c.i >= len(c.data) {
-			return errSyntax
-		}
-		c.i++
-		switch c.data[c.i-1] {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return errSyntax
+		if done, err := c.separator(']'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -262,19 +253,27 @@ func (c *jsonChecker) object(t reflect.Type, depth int) error {
 		if err != nil {
 			return err
 		}
-		c.space()
-		if c.i >= len(c.data) {
-			return errSyntax
-		}
-		c.i++
-		switch c.data[c.i-1] {
-		case ',':
-		case '}':
-			return nil
-		default:
-			return errSyntax
+		if done, err := c.separator('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// separator reads what follows an element of an array or object: a comma
+// (more follows) or its closing byte (done).
+func (c *jsonChecker) separator(closing byte) (done bool, err error) {
+	c.space()
+	if c.i >= len(c.data) {
+		return false, errSyntax
+	}
+	c.i++
+	switch c.data[c.i-1] {
+	case ',':
+		return false, nil
+	case closing:
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 // duplicate is the error for key given twice in the current object.
