@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/httpapi"
-	"github.com/modelreg/modelreg/shared/localbus"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -126,42 +122,30 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
-	be, err := openBackends(ctx, c.backend, c.dataDir, base, secret)
+	cfg := c.backend.appConfig(c.dataDir, base, secret)
+	cfg.Service.NamePolicy, cfg.Service.NamePolicyHint, cfg.Service.UploadTTL = policy, c.nameHint, c.uploadTTL
+	cfg.Logger = logger
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		ln.Close()
-		return err
+		return flagError(err)
 	}
-	defer be.close()
-	store := be.store
-	bus := localbus.New()
-	bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: logger}))
-	relay := registry.NewRelay(store, bus, logger)
-	svc, err := registry.NewService(registry.Config{
-		Store: store, Artifacts: be.artifacts, NamePolicy: policy, NamePolicyHint: c.nameHint,
-		Secret: derive(secret, "page-tokens"), UploadTTL: c.uploadTTL,
-		AfterCommit: relay.Kick, Logger: logger,
-		AllowFileSources: c.backend.store == "sqlite" && c.backend.artifacts == "filesystem", // all local: file:// names this machine's disk
-	})
-	if err != nil {
+	defer a.Close()
+	if err := a.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	if c.readTimeout <= 0 {
 		c.readTimeout = defaultReadTimeout
 	}
-	srv := &http.Server{Handler: routeByPrefix(httpapi.New(svc, auth, httpapi.Options{Logger: logger, Version: buildVersion}), be.blobs),
+	srv := &http.Server{Handler: routeByPrefix(httpapi.New(a.Service, auth, httpapi.Options{Logger: logger, Version: buildVersion}), a.Blobs),
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); relay.Run(ctx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "modelreg listening on %s (data in %s)\n", base, c.dataDir)
-	logger.Info("serving", "url", base, "data_dir", c.dataDir, "store", c.backend.store, "artifacts", c.backend.artifacts, "version", buildVersion)
+	logger.Info("serving", "url", base, "data_dir", c.dataDir, "store", cfg.Store, "artifacts", cfg.Artifacts, "workflow", cfg.Workflow, "version", buildVersion)
 
 	select {
 	case err = <-serveErr:
@@ -170,8 +154,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		err = srv.Shutdown(shutdown)
 		done()
 	}
-	cancel()
-	wg.Wait()
+	// The deferred a.Close stops the relay and the engine, then closes
+	// the adapters: after the last request has been answered.
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -210,14 +194,6 @@ func loadSecret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secret %s is too short (want 32+ characters)", path)
 	}
 	return []byte(s), nil
-}
-
-// derive returns a key for one purpose, so page tokens and blob URLs never
-// share a key.
-func derive(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(purpose))
-	return []byte(hex.EncodeToString(m.Sum(nil)))
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {

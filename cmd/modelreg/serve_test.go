@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,28 @@ func TestServerAnswersUncleanPathsInJSON(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode/100 != 4 || err != nil || body.Error.Code == "" || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("GET %s = %d %s (Location %q), want a 4xx JSON error", p, res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location"))
+		}
+	}
+}
+
+// TestServeRefusesUnworkableBackends: a backend choice the composition root
+// refuses is a usage error (exit 2) naming the flag to fix, and the server
+// does not start.
+func TestServeRefusesUnworkableBackends(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store", "postgres"}, "--store"},
+		{[]string{"--artifacts", "s3"}, "--s3-bucket"},
+		{[]string{"--workflow", "sfn"}, "--state-machine-arn"},
+		{[]string{"--workflow", "temporal"}, "--workflow"},
+	}
+	for _, tc := range cases {
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+		r := runBinary(t, append(os.Environ(), "MODELREG_ADMIN_TOKEN="+adminToken), args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stdout, "listening") {
+			t.Errorf("serve %v: exit %d\nstdout: %s\nstderr: %s\nwant exit %d naming %s", tc.args, r.code, r.stdout, r.stderr, exitUsage, tc.want)
 		}
 	}
 }

@@ -1,0 +1,468 @@
+// Package app is the composition root: from a Config it builds the
+// registry service, the adapters it runs on (Store, Artifacts), its events
+// (the in-process bus fed by the outbox relay) and its promotion workflow
+// (the local engine, or Step Functions), and shuts them down in order.
+// `modelreg serve`, the tests and every functions/* entry point wire
+// through it, so they all run the same service the same way.
+//
+// This package links only what runs on AWS (DynamoDB, S3, Step Functions)
+// plus the pure-Go local engine and bus. The backends that keep their data
+// on this machine (SQLite, the filesystem) come from package app/embedded
+// through Config.Embedded, so that a Lambda binary, which never imports
+// that package, links neither modernc.org/sqlite nor shared/filesystem.
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/modelreg/modelreg/shared/localbus"
+	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/workflow"
+	"github.com/modelreg/modelreg/shared/workflow/local"
+)
+
+// The kinds of Store, Artifacts, Workflow and Events a Config chooses.
+const (
+	StoreSQLite   = "sqlite"   // one file under DataDir (needs Config.Embedded)
+	StoreDynamoDB = "dynamodb" // AWS.DynamoDBTable
+
+	ArtifactsFilesystem = "filesystem" // files under DataDir behind signed URLs (needs Config.Embedded)
+	ArtifactsS3         = "s3"         // AWS.S3Bucket
+
+	// WorkflowNone runs no promotion workflow: transitions to Production
+	// answer NotImplemented. It is what an empty Config.Workflow means.
+	WorkflowNone = "none"
+	// WorkflowLocal runs the embedded promotion document in-process
+	// (shared/workflow/local) on the Store, calling Config.Handlers.
+	WorkflowLocal = "local"
+	// WorkflowSFN starts executions of the deployed state machine
+	// AWS.StateMachineARN (shared/sfn); its task functions run the handlers.
+	WorkflowSFN = "sfn"
+
+	// EventsNone delivers nothing in-process: the outbox stays for another
+	// consumer (on AWS, the DynamoDB Streams publisher function). It is
+	// what an empty Config.Events means.
+	EventsNone = "none"
+	// EventsLocal runs the in-process bus, fed by the outbox relay.
+	EventsLocal = "local"
+)
+
+// DefaultSweepInterval is how often the local engine looks for timed-out
+// waits and stalled executions when Config.SweepInterval is unset.
+const DefaultSweepInterval = time.Second
+
+// Config says what to build. Store and Artifacts are required; the zero
+// Workflow and Events are WorkflowNone and EventsNone.
+type Config struct {
+	Store     string // StoreSQLite or StoreDynamoDB
+	Artifacts string // ArtifactsFilesystem or ArtifactsS3
+	Workflow  string // WorkflowNone, WorkflowLocal or WorkflowSFN
+	Events    string // EventsNone or EventsLocal
+
+	// DataDir is where the embedded backends keep their data:
+	// DataDir/registry.db and DataDir/artifacts.
+	DataDir string
+	// PublicURL is the base of the filesystem artifacts' signed upload and
+	// download URLs (the URL clients reach the server at).
+	PublicURL string
+	// Secret is the deployment's secret, at least 32 bytes. The service's
+	// page tokens and the filesystem's signed URLs each get their own key
+	// derived from it, so they never share one.
+	Secret []byte
+
+	// AWS configures the AWS adapters.
+	AWS AWS
+
+	// Embedded opens the SQLite store and the filesystem artifacts:
+	// embedded.Backends{} (package app/embedded). Without it, StoreSQLite
+	// and ArtifactsFilesystem are refused.
+	Embedded Embedded
+
+	// Service holds the service's own settings (name policy, TTLs,
+	// AllowFileSources…). New fills in Store, Artifacts, Workflow and Secret,
+	// and chains AfterCommit after the relay's kick; Logger and Now default
+	// to Config's. AllowFileSources is refused unless Store is StoreSQLite
+	// and Artifacts ArtifactsFilesystem: only then do a file:// source and
+	// the server name the same disk.
+	Service registry.Config
+
+	// Handlers returns the promotion task handlers of the service, which
+	// the local engine calls (WorkflowLocal needs it). App.Handlers holds
+	// its result for the AWS task functions too.
+	Handlers func(*registry.Service) workflow.Handlers
+	// SweepInterval is how often the local engine ends timed-out waits and
+	// resumes stalled executions (default DefaultSweepInterval).
+	SweepInterval time.Duration
+
+	// Now is the clock of the service, the engine and the relay (default
+	// time.Now); tests inject one.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// AWS configures the AWS adapters. Credentials come from the standard
+// chain (AWS_ACCESS_KEY_ID…, profiles, roles) unless Config is set.
+type AWS struct {
+	// Config, if set, is used as it is instead of loading the default
+	// configuration (a function that loaded it already, a test).
+	Config *aws.Config
+	Region string
+
+	DynamoDBTable    string
+	DynamoDBEndpoint string // e.g. DynamoDB Local (default: AWS)
+
+	S3Bucket   string
+	S3Endpoint string // e.g. MinIO, with path-style addressing (default: AWS)
+	S3Prefix   string // key prefix inside the bucket
+
+	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
+	SFNEndpoint     string // e.g. moto's server (default: AWS)
+
+	// CreateResources creates the DynamoDB table and the S3 bucket when
+	// missing (for DynamoDB Local and MinIO).
+	CreateResources bool
+}
+
+// ConfigError reports a Config that cannot work: an unknown kind, a
+// missing or conflicting setting. Setting names the Config field, e.g.
+// "AWS.S3Bucket", so that a caller can name its own flag for it.
+type ConfigError struct {
+	Setting string
+	Message string
+}
+
+func (e *ConfigError) Error() string { return "app: " + e.Setting + ": " + e.Message }
+
+func configErrorf(setting, format string, args ...any) error {
+	return &ConfigError{Setting: setting, Message: fmt.Sprintf(format, args...)}
+}
+
+// App is a built registry: the service and what it runs on. Start runs its
+// background work; Close stops it and closes the adapters, in that order.
+type App struct {
+	Service   *registry.Service
+	Store     registry.Store
+	Artifacts registry.Artifacts
+	// Blobs serves the filesystem artifacts' signed URLs (under /blobs/);
+	// nil for S3.
+	Blobs http.Handler
+	// Workflow is what the service starts promotions on (nil with
+	// WorkflowNone).
+	Workflow registry.Workflow
+	// Engine is the local engine (WorkflowLocal only).
+	Engine *local.Engine
+	// Handlers are the promotion task handlers (nil without
+	// Config.Handlers).
+	Handlers workflow.Handlers
+	// Bus and Relay deliver the outbox in-process (EventsLocal only).
+	// Subscribe to Bus before Start.
+	Bus   *localbus.Bus
+	Relay *registry.Relay
+
+	cfg     Config
+	log     *slog.Logger
+	closers []func() error // adapters, in the order they were opened
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New builds the App cfg describes. It opens the adapters (creating the
+// table and bucket with AWS.CreateResources) but starts nothing: call
+// Start. A Config that cannot work is a *ConfigError; nothing stays open
+// when New fails.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Workflow == "" {
+		cfg.Workflow = WorkflowNone
+	}
+	if cfg.Events == "" {
+		cfg.Events = EventsNone
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			if a.Engine != nil {
+				a.Engine.Close()
+			}
+			a.closeAdapters()
+		}
+	}()
+	aws := &awsClients{cfg: cfg.AWS}
+
+	switch cfg.Store {
+	case StoreSQLite:
+		st, closeStore, err := cfg.Embedded.OpenStore(ctx, filepath.Join(cfg.DataDir, "registry.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.closers = append(a.closers, closeStore)
+		a.Store = st
+	case StoreDynamoDB:
+		st, err := aws.store(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, st.Close)
+		a.Store = st
+	}
+
+	switch cfg.Artifacts {
+	case ArtifactsFilesystem:
+		arts, blobs, closeArts, err := cfg.Embedded.OpenArtifacts(filepath.Join(cfg.DataDir, "artifacts"), cfg.PublicURL, derive(cfg.Secret, "blob-urls"))
+		if err != nil {
+			return nil, fmt.Errorf("artifacts: %w", err)
+		}
+		a.closers = append(a.closers, closeArts)
+		a.Artifacts, a.Blobs = arts, blobs
+	case ArtifactsS3:
+		arts, err := aws.artifacts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.Artifacts = arts
+	}
+
+	sc := cfg.Service
+	sc.Store, sc.Artifacts, sc.Secret = a.Store, a.Artifacts, derive(cfg.Secret, "page-tokens")
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger
+	}
+	if sc.Now == nil {
+		sc.Now = cfg.Now
+	}
+
+	if cfg.Events == EventsLocal {
+		a.Bus = localbus.New()
+		a.Bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: cfg.Logger}))
+		a.Relay = registry.NewRelay(a.Store, a.Bus, cfg.Logger)
+		a.Relay.Now = cfg.Now
+		if after := sc.AfterCommit; after != nil {
+			sc.AfterCommit = func() { a.Relay.Kick(); after() }
+		} else {
+			sc.AfterCommit = a.Relay.Kick
+		}
+	}
+
+	// The engine calls the handlers, the handlers are the service's, and
+	// the service starts promotions on the engine: the engine gets a
+	// forwarder that is bound to the handlers once the service exists,
+	// before anything can run.
+	var fwd *forwardHandlers
+	switch cfg.Workflow {
+	case WorkflowLocal:
+		fwd = &forwardHandlers{}
+		eng, err := local.New(local.Config{Store: a.Store, Handlers: fwd, Now: cfg.Now,
+			PollInterval: cfg.SweepInterval, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.Engine, a.Workflow = eng, eng
+	case WorkflowSFN:
+		wf, err := aws.workflow(ctx, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.Workflow = wf
+	}
+	sc.Workflow = a.Workflow
+
+	svc, err := registry.NewService(sc)
+	if err != nil {
+		return nil, err
+	}
+	a.Service = svc
+	if cfg.Handlers != nil {
+		a.Handlers = cfg.Handlers(svc)
+		if a.Handlers == nil {
+			return nil, configErrorf("Handlers", "returned no handlers")
+		}
+	}
+	if fwd != nil {
+		fwd.Handlers = a.Handlers
+	}
+	return a, nil
+}
+
+// check refuses what cannot work, before anything is opened.
+func (c *Config) check() error {
+	switch c.Store {
+	case StoreSQLite, StoreDynamoDB:
+	case "":
+		return configErrorf("Store", "not set: use %s or %s", StoreSQLite, StoreDynamoDB)
+	default:
+		return configErrorf("Store", "%q: use %s or %s", c.Store, StoreSQLite, StoreDynamoDB)
+	}
+	switch c.Artifacts {
+	case ArtifactsFilesystem, ArtifactsS3:
+	case "":
+		return configErrorf("Artifacts", "not set: use %s or %s", ArtifactsFilesystem, ArtifactsS3)
+	default:
+		return configErrorf("Artifacts", "%q: use %s or %s", c.Artifacts, ArtifactsFilesystem, ArtifactsS3)
+	}
+	switch c.Workflow {
+	case WorkflowNone, WorkflowSFN:
+	case WorkflowLocal:
+		if c.Handlers == nil {
+			return configErrorf("Handlers", "the local workflow engine needs the promotion task handlers")
+		}
+	default:
+		return configErrorf("Workflow", "%q: use %s, %s or %s", c.Workflow, WorkflowLocal, WorkflowSFN, WorkflowNone)
+	}
+	switch c.Events {
+	case EventsNone, EventsLocal:
+	default:
+		return configErrorf("Events", "%q: use %s or %s", c.Events, EventsLocal, EventsNone)
+	}
+	embedded := c.Store == StoreSQLite || c.Artifacts == ArtifactsFilesystem
+	if embedded && c.Embedded == nil {
+		return configErrorf("Embedded", "%s store or %s artifacts need the embedded backends (package app/embedded), which this binary does not link", StoreSQLite, ArtifactsFilesystem)
+	}
+	if embedded && c.DataDir == "" {
+		return configErrorf("DataDir", "required with %s store or %s artifacts", StoreSQLite, ArtifactsFilesystem)
+	}
+	if c.Artifacts == ArtifactsFilesystem && c.PublicURL == "" {
+		return configErrorf("PublicURL", "required with %s artifacts (the base of their signed URLs)", ArtifactsFilesystem)
+	}
+	if len(c.Secret) < 32 {
+		return configErrorf("Secret", "must be at least 32 bytes")
+	}
+	if c.Store == StoreDynamoDB && c.AWS.DynamoDBTable == "" {
+		return configErrorf("AWS.DynamoDBTable", "required with %s store", StoreDynamoDB)
+	}
+	if c.Artifacts == ArtifactsS3 && c.AWS.S3Bucket == "" {
+		return configErrorf("AWS.S3Bucket", "required with %s artifacts", ArtifactsS3)
+	}
+	if c.Workflow == WorkflowSFN && c.AWS.StateMachineARN == "" {
+		return configErrorf("AWS.StateMachineARN", "required with the %s workflow", WorkflowSFN)
+	}
+	if c.Service.AllowFileSources && (c.Store != StoreSQLite || c.Artifacts != ArtifactsFilesystem) {
+		return configErrorf("Service.AllowFileSources", "only with %s store and %s artifacts, where a file:// source names the server's own disk", StoreSQLite, ArtifactsFilesystem)
+	}
+	return nil
+}
+
+// Start runs the background work until Close: the outbox relay
+// (EventsLocal), and for the local engine first Recover — executions a
+// crash interrupted resume, waits whose handler may not have run are
+// invoked again with their token — then a Sweep every SweepInterval that
+// ends the waits whose timeout passed (by Config.Now) and resumes stalled
+// executions. ctx bounds Recover only; the work runs until Close. It
+// returns Recover's error, and refuses a second Start or a Start after
+// Close.
+func (a *App) Start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errors.New("app: start after close")
+	}
+	if a.started {
+		return errors.New("app: started twice")
+	}
+	if a.Engine != nil {
+		if err := a.Engine.Recover(ctx); err != nil {
+			return fmt.Errorf("recover workflow executions: %w", err)
+		}
+	}
+	a.started = true
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	if a.Relay != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.Relay.Run(runCtx) }()
+	}
+	if a.Engine != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.sweep(runCtx) }()
+	}
+	return nil
+}
+
+// sweep runs the engine's Sweep every SweepInterval until ctx is done.
+func (a *App) sweep(ctx context.Context) {
+	t := time.NewTicker(a.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Engine.Sweep(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("workflow: sweep executions", "err", err)
+			}
+		}
+	}
+}
+
+// Close shuts the App down in order: the background work (relay, sweeps),
+// then the engine's running executions (each resumes from its current
+// state on the next Start), then the adapters, last opened first. Events
+// not yet delivered stay in the outbox for the next Start. A second Close
+// does nothing.
+func (a *App) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	cancel := a.cancel
+	a.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	a.wg.Wait()
+	var errs []error
+	if a.Engine != nil {
+		errs = append(errs, a.Engine.Close())
+	}
+	errs = append(errs, a.closeAdapters())
+	return errors.Join(errs...)
+}
+
+func (a *App) closeAdapters() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// derive returns a key for one purpose, so page tokens and blob URLs never
+// share a key.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return []byte(hex.EncodeToString(m.Sum(nil)))
+}
+
+// forwardHandlers passes each call to Handlers, which New sets after the
+// service exists and before the engine can run anything.
+type forwardHandlers struct{ workflow.Handlers }

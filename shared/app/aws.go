@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/s3"
+	"github.com/modelreg/modelreg/shared/sfn"
+)
+
+// awsClients builds the AWS adapters, loading the SDK configuration once
+// and only when one of them is needed.
+type awsClients struct {
+	cfg    AWS
+	loaded *aws.Config
+}
+
+func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
+	if c.loaded == nil {
+		if c.cfg.Config != nil {
+			c.loaded = c.cfg.Config
+		} else {
+			var opts []func(*awsconfig.LoadOptions) error
+			if c.cfg.Region != "" {
+				opts = append(opts, awsconfig.WithRegion(c.cfg.Region))
+			}
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+			if err != nil {
+				return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+			}
+			c.loaded = &cfg
+		}
+	}
+	return *c.loaded, nil
+}
+
+// store returns the DynamoDB store on AWS.DynamoDBTable, creating the table
+// first with AWS.CreateResources.
+func (c *awsClients) store(ctx context.Context) (*dynamodb.Store, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awsddb.NewFromConfig(cfg, func(o *awsddb.Options) {
+		if c.cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.DynamoDBEndpoint)
+			// DynamoDB Local's x-amz-crc32 headers do not match its
+			// bodies; AWS's do, so this is only off for other endpoints.
+			o.DisableValidateResponseChecksum = true
+		}
+	})
+	if c.cfg.CreateResources {
+		if err := ensureTable(ctx, client, c.cfg.DynamoDBTable); err != nil {
+			return nil, err
+		}
+	}
+	return dynamodb.New(client, c.cfg.DynamoDBTable), nil
+}
+
+// artifacts returns the S3 artifacts in AWS.S3Bucket, creating the bucket
+// first with AWS.CreateResources.
+func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
+		if c.cfg.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.S3Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	if c.cfg.CreateResources {
+		if err := ensureBucket(ctx, client, c.cfg.S3Bucket); err != nil {
+			return nil, err
+		}
+	}
+	var opts []s3.Option
+	if c.cfg.S3Prefix != "" {
+		opts = append(opts, s3.WithPrefix(c.cfg.S3Prefix))
+	}
+	return s3.New(client, c.cfg.S3Bucket, opts...), nil
+}
+
+// workflow returns the Step Functions workflow on AWS.StateMachineARN.
+func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.Workflow, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awssfn.NewFromConfig(cfg, func(o *awssfn.Options) {
+		if c.cfg.SFNEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
+		}
+	})
+	wf, err := sfn.New(client, c.cfg.StateMachineARN, now)
+	if err != nil {
+		return nil, &ConfigError{Setting: "AWS.StateMachineARN", Message: err.Error()}
+	}
+	return wf, nil
+}
+
+// ensureTable creates the registry's table unless it exists.
+func ensureTable(ctx context.Context, client *awsddb.Client, table string) error {
+	_, err := client.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(table)})
+	var notFound *ddbtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		if err := dynamodb.CreateTable(ctx, client, table); err != nil {
+			return fmt.Errorf("create table %s: %w", table, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", table, err)
+	}
+	return nil
+}
+
+// ensureBucket creates the artifact bucket unless it exists.
+func ensureBucket(ctx context.Context, client *awss3.Client, bucket string) error {
+	if _, err := client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+		return nil
+	}
+	if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	return nil
+}
