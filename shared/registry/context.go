@@ -53,6 +53,9 @@ func (r Role) Allows(p Permission) bool {
 type Principal struct {
 	Name string
 	Role Role
+	// Groups are the groups the caller belongs to: a model's policy may
+	// name "group:NAME" among its approvers.
+	Groups []string
 }
 
 type principalKey struct{}
