@@ -236,7 +236,7 @@ func (s *Service) GetApproval(ctx context.Context, id string) (Approval, error) 
 // ListApprovals lists approvals, newest first, optionally by status and model.
 func (s *Service) ListApprovals(ctx context.Context, status ApprovalStatus, model, pageToken string, pageSize int) (List[Approval], error) {
 	switch status {
-	case "", ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalCancelled:
+	case "", ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalCancelled, ApprovalFailed:
 	default:
 		return List[Approval]{}, Errorf(Invalid, "unknown approval status %q", status)
 	}
