@@ -69,7 +69,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	if loaded.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", loaded.Len())
 	}
-	if l := loaded.List(); len(l) != 2 || l[0] != (TokenInfo{Name: "admin", Role: registry.RoleAdmin}) || l[1] != (TokenInfo{Name: "alice", Role: registry.RolePublisher}) {
+	if l := loaded.List(); len(l) != 2 || !reflect.DeepEqual(l[0], TokenInfo{Name: "admin", Role: registry.RoleAdmin}) || !reflect.DeepEqual(l[1], TokenInfo{Name: "alice", Role: registry.RolePublisher}) {
 		t.Errorf("List = %+v", l)
 	}
 	// Replacing a token retires the old one.
