@@ -89,7 +89,7 @@ func (s *Service) decidable(ctx context.Context, a *Approval, p Principal, now t
 	if err != nil {
 		return err
 	}
-	if approvers := policyOf(m).Approvers; !canDecide(p, approvers) {
+	if approvers := m.Policy.Approvers; !canDecide(p, approvers) {
 		return Errorf(Forbidden, "model %s names who decides its promotions (%v); %s is not one of them", a.Model, approvers, p.Name)
 	}
 	return nil

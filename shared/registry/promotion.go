@@ -102,7 +102,7 @@ func (s *Service) requestPromotion(ctx context.Context, model string, number int
 			ID: NewID(now), Model: model, Version: number, TargetStage: StageProduction,
 			RequestedBy: PrincipalFrom(ctx).Name, Reason: reason, Status: ApprovalPending,
 			ExpiresAt: now.Add(s.cfg.ApprovalTTL), ArchiveExisting: true, Criteria: metricValues(v.Metrics),
-			ApprovalsRequired: max(policyOf(m).ApprovalsRequired, 1), CreatedAt: now, UpdatedAt: now, Revision: 1,
+			ApprovalsRequired: max(m.Policy.ApprovalsRequired, 1), CreatedAt: now, UpdatedAt: now, Revision: 1,
 		}
 		a := s.audit(ctx, now, model, number, ActionApprovalRequested)
 		a.Reason, a.ApprovalID, a.Criteria = reason, ap.ID, ap.Criteria
@@ -266,11 +266,11 @@ func (s *Service) ValidatePromotion(ctx context.Context, approvalID string) (Pro
 		if other != nil && (other.CreatedAt.Before(a.CreatedAt) || (other.CreatedAt.Equal(a.CreatedAt) && other.ID < a.ID)) {
 			checks = append(checks, PolicyCheck{Name: "single request", Detail: fmt.Sprintf("approval %s was requested first and is PENDING", other.ID)})
 		}
-		pol := policyOf(m)
+		pol := m.Policy
 		checks = append(checks, pol.Evaluate(v, prod)...)
 		a.Checks = checks
 		a.Criteria = metricValues(v.Metrics)
-		auto = pol.Approval == "auto"
+		auto = pol.Approval == ApprovalAuto
 		au := AuditEntry{ID: NewID(now), Model: a.Model, Version: a.Version, Action: ActionApprovalValidated,
 			Actor: ActorPolicy, ApprovalID: a.ID, Criteria: a.Criteria, Details: checkDetails(checks), At: now}
 		if !passed(checks) {
@@ -292,7 +292,7 @@ func (s *Service) ValidatePromotion(ctx context.Context, approvalID string) (Pro
 		if merr != nil {
 			return PromotionValidation{}, merr
 		}
-		auto = policyOf(m).Approval == "auto"
+		auto = m.Policy.Approval == ApprovalAuto
 	}
 	if !passed(ap.Checks) {
 		return PromotionValidation{Reason: failedReason(ap.Checks)}, nil

@@ -581,3 +581,87 @@ func TestCrashBetweenDecisionAndPromote(t *testing.T) {
 		t.Fatalf("RecordOutcome after Promote changed the approval to %s", got.Status)
 	}
 }
+
+// setPolicy writes p on model straight through the store.
+func (e *promoEnv) setPolicy(model string, p registry.Policy) {
+	e.t.Helper()
+	e.model(model)
+	m, err := e.store.GetModel(context.Background(), model)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m.Policy = p
+	m.Revision++
+	if err := e.store.Commit(context.Background(), &registry.Change{Models: []registry.Model{m}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestPolicyDrivenApprovals(t *testing.T) {
+	t.Run("named approvers", func(t *testing.T) {
+		e := newPromoEnv(t)
+		e.setPolicy("m", registry.Policy{Approvers: []string{"carol", "group:risk"}})
+		a := e.request(paul, "m", e.staged("m", 0.9))
+		_, err := e.decide(anna, a.ID, true, "")
+		wantCode(t, "an approver not named", err, registry.Forbidden, "not one of them")
+		_, err = e.decide(as("dan", registry.RoleReader, "risk"), a.ID, true, "")
+		wantCode(t, "a named group member without the role", err, registry.Forbidden, "approve permission")
+		if _, err := e.decide(as("dan", registry.RoleApprover, "risk"), a.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.approval(a.ID); got.Status != registry.ApprovalApproved {
+			t.Fatalf("after the group member approved: %s", got.Status)
+		}
+	})
+	t.Run("two required approvals", func(t *testing.T) {
+		e := newPromoEnv(t)
+		e.setPolicy("m", registry.Policy{ApprovalsRequired: 2})
+		n := e.staged("m", 0.9)
+		a := e.request(paul, "m", n)
+		if _, err := e.decide(anna, a.ID, true, "one"); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.approval(a.ID); got.Status != registry.ApprovalPending {
+			t.Fatalf("after one of two approvals: %s", got.Status)
+		}
+		_, err := e.decide(anna, a.ID, true, "")
+		wantCode(t, "the same approver twice", err, registry.Conflict, "already")
+		if _, err := e.decide(bob, a.ID, true, "two"); err != nil {
+			t.Fatal(err)
+		}
+		got := e.approval(a.ID)
+		if got.Status != registry.ApprovalApproved || got.DecidedBy != "anna,bob" {
+			t.Fatalf("after two approvals: %s by %s", got.Status, got.DecidedBy)
+		}
+		e.wantStages("m", map[int]registry.Stage{n: registry.StageProduction}, n)
+	})
+	t.Run("auto approval", func(t *testing.T) {
+		e := newPromoEnv(t)
+		e.setPolicy("m", registry.Policy{Approval: registry.ApprovalAuto})
+		n := e.staged("m", 0.9)
+		a := e.request(paul, "m", n)
+		if a.Status != registry.ApprovalApproved || !a.AutoApproved || a.DecidedBy != registry.ActorPolicy {
+			t.Fatalf("auto-approved request: %+v", a)
+		}
+		e.wantStages("m", map[int]registry.Stage{n: registry.StageProduction}, n)
+	})
+	t.Run("policy failure", func(t *testing.T) {
+		e := newPromoEnv(t)
+		e.setPolicy("m", registry.Policy{Metrics: []registry.MetricRule{{Metric: "accuracy", Op: ">=", Value: 0.95}}})
+		n := e.staged("m", 0.9)
+		a := e.request(paul, "m", n)
+		if a.Status != registry.ApprovalRejected || a.DecidedBy != registry.ActorPolicy || !strings.Contains(a.Comment, "accuracy") {
+			t.Fatalf("request refused by policy: %+v", a)
+		}
+		failed := 0
+		for _, c := range a.Checks {
+			if !c.Passed {
+				failed++
+			}
+		}
+		if failed != 1 {
+			t.Errorf("checks %+v, want exactly the accuracy one failed", a.Checks)
+		}
+		e.wantStages("m", map[int]registry.Stage{n: registry.StageStaging}, 0)
+	})
+}

@@ -36,7 +36,7 @@ func (s *Service) Rollback(ctx context.Context, model string, to int, reason str
 		if err != nil {
 			return nil, Version{}, err
 		}
-		if err := mayRollBack(p, policyOf(m).RollbackRole, model); err != nil {
+		if err := mayRollBack(p, m.Policy.RollbackRole, model); err != nil {
 			return nil, Version{}, err
 		}
 		if m.ProductionVersion == 0 {
