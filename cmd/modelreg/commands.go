@@ -624,7 +624,10 @@ func versionList(ns []int) string {
 }
 
 func runApprovals(ctx context.Context, args []string, out io.Writer) error {
-	fs, g := newFlags("approvals", "[show ID] [--status S] [--model NAME]")
+	if len(args) > 0 && (args[0] == "approve" || args[0] == "reject" || args[0] == "cancel") {
+		return runDecide(ctx, args[0], args[1:], out)
+	}
+	fs, g := newFlags("approvals", "[show|approve|reject|cancel ID] [--status S] [--model NAME] [--comment TEXT]")
 	status := fs.String("status", "PENDING", "only approvals with this status ('' for all)")
 	model := fs.String("model", "", "only approvals of this model")
 	pos, err := parse(fs, g, args)

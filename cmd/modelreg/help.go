@@ -110,8 +110,12 @@ value of each marked *) and the parameters that differ. --by ranks them.`,
 		example: "modelreg compare fraud_model 1 2 3 --by accuracy",
 	},
 	"approvals": {
-		about:   `Lists approvals (pending ones by default), or shows one with show ID.`,
-		example: "modelreg approvals --model fraud_model --status ''",
+		about:   `Lists approvals (pending ones by default), or shows one with show ID. approve ID and reject ID decide one (approver or admin; never your own request; --comment says why); cancel ID withdraws one (its requester or an admin).`,
+		example: "modelreg approvals approve 01JX... --comment 'beats v1 on recall'",
+	},
+	"rollback": {
+		about:   `Returns Production of NAME to the last version that was in Production before the current one (or --to VERSION, which must have been), and archives the current one. No approval: it is the emergency path, open to approvers and admins (and publishers when the model's policy says rollback_role publisher). --reason is required.`,
+		example: "modelreg rollback fraud_model --reason 'latency regression in v7'",
 	},
 	"whoami": {
 		about:   `Shows the name and role of the token in use. Takes no arguments.`,

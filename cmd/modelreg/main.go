@@ -62,7 +62,8 @@ var commands = map[string]command{
 	"metrics":   {"push metrics measured after deployment", runMetrics},
 	"history":   {"show the audit trail of a model or version", runHistory},
 	"compare":   {"compare versions side by side (--by METRIC ranks them)", runCompare},
-	"approvals": {"list approvals, or show one", runApprovals},
+	"approvals": {"list approvals, or show, approve, reject or cancel one", runApprovals},
+	"rollback":  {"return Production to an earlier version (no approval: the emergency path)", runRollback},
 	"whoami":    {"show who the token belongs to", runWhoami},
 	"delete":    {"delete versions, or a model with all its versions (admin)", runDelete},
 	"version": {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error {

@@ -71,10 +71,12 @@ func (a *reloadingAuth) Authenticate(r *http.Request) (registry.Principal, error
 }
 
 func runTokens(_ context.Context, args []string, out io.Writer) error {
-	fs := newPlainFlags("tokens", "add NAME --role ROLE [--expires D] | rotate NAME [--expires D] | revoke NAME | list")
+	fs := newPlainFlags("tokens", "add NAME --role ROLE [--group G]... [--expires D] | rotate NAME [--expires D] | revoke NAME | list")
 	dataDir := fs.String("data-dir", envOr("MODELREG_DATA_DIR", defaultDataDir()), "the server's data directory (env MODELREG_DATA_DIR)")
 	file := fs.String("tokens", os.Getenv("MODELREG_TOKENS_FILE"), "tokens file (default DATA-DIR/tokens.json; env MODELREG_TOKENS_FILE)")
 	role := fs.String("role", "reader", "role of the new token: reader, publisher, approver or admin")
+	var groups listFlag
+	fs.Var(&groups, "group", "a group of the new token, repeatable or a comma list (a model's policy may name group:NAME as approvers)")
 	expires := fs.String("expires", "", "the token expires after this duration (720h, 30d) or at this RFC 3339 time (default: never)")
 	pos, err := parse(fs, nil, args)
 	if err != nil {
@@ -101,6 +103,9 @@ func runTokens(_ context.Context, args []string, out io.Writer) error {
 	}
 	if flagSet(fs, "role") && action != "add" {
 		return usagef("--role goes with add (rotate keeps the role)")
+	}
+	if flagSet(fs, "group") && action != "add" {
+		return usagef("--group goes with add (rotate keeps the groups)")
 	}
 	until, err := parseExpiry(*expires, time.Now())
 	if err != nil {
@@ -152,7 +157,21 @@ func runTokens(_ context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return usagef("%s", registry.ErrorMessage(err))
 		}
+		var gs []string
+		for _, g := range groups {
+			for _, part := range strings.Split(g, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					gs = append(gs, part)
+				}
+			}
+		}
+		if err := httpapi.CheckGroups(gs); err != nil {
+			return usagef("%s", err)
+		}
 		if plain, err = toks.Add(name, r); err != nil {
+			return err
+		}
+		if err := toks.SetGroups(name, gs); err != nil {
 			return err
 		}
 	} else if plain, err = toks.Rotate(name); err != nil {

@@ -446,3 +446,27 @@ func setPage(q url.Values, token string, size int) {
 		q.Set("page_size", strconv.Itoa(size))
 	}
 }
+
+// DecideApproval approves (approve true) or rejects approval id with a
+// comment and returns the approval after the decision.
+func (c *Client) DecideApproval(ctx context.Context, id string, approve bool, comment string) (httpapi.Approval, error) {
+	verb := "reject"
+	if approve {
+		verb = "approve"
+	}
+	var out httpapi.Approval
+	return out, c.do(ctx, http.MethodPost, "/v1/approvals/"+esc(id)+"/"+verb, nil, httpapi.DecisionRequest{Comment: comment}, &out)
+}
+
+// CancelApproval cancels approval id (the requester or an admin).
+func (c *Client) CancelApproval(ctx context.Context, id, comment string) (httpapi.Approval, error) {
+	var out httpapi.Approval
+	return out, c.do(ctx, http.MethodPost, "/v1/approvals/"+esc(id)+"/cancel", nil, httpapi.DecisionRequest{Comment: comment}, &out)
+}
+
+// Rollback returns Production of model to version to (0: the previous
+// Production version) and returns the version now in Production.
+func (c *Client) Rollback(ctx context.Context, model string, to int, reason string) (httpapi.Version, error) {
+	var out httpapi.Version
+	return out, c.do(ctx, http.MethodPost, "/v1/models/"+esc(model)+"/rollback", nil, httpapi.RollbackRequest{To: to, Reason: reason}, &out)
+}

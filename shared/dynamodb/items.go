@@ -341,11 +341,65 @@ type approvalItem struct {
 	ArchiveExisting bool              `dynamodbav:"archive_existing,omitempty"`
 	Rollback        bool              `dynamodbav:"rollback,omitempty"`
 	Criteria        map[string]string `dynamodbav:"criteria,omitempty"`
+	Required        int               `dynamodbav:"approvals_required,omitempty"`
+	Decisions       []decisionItem    `dynamodbav:"decisions,omitempty"`
+	Checks          []checkItem       `dynamodbav:"checks,omitempty"`
+	Validated       bool              `dynamodbav:"validated,omitempty"` // Checks is not nil (it may be empty)
+	AutoApproved    bool              `dynamodbav:"auto_approved,omitempty"`
+	ArchivedVersion int               `dynamodbav:"archived_version,omitempty"`
 	ExecutionID     string            `dynamodbav:"execution_id,omitempty"`
 	TaskToken       string            `dynamodbav:"task_token,omitempty"`
 	CreatedAt       string            `dynamodbav:"created_at"`
 	UpdatedAt       string            `dynamodbav:"updated_at"`
 	Revision        int64             `dynamodbav:"revision"`
+}
+
+type decisionItem struct {
+	By      string `dynamodbav:"by"`
+	Approve bool   `dynamodbav:"approve"`
+	Comment string `dynamodbav:"comment,omitempty"`
+	At      string `dynamodbav:"at"`
+}
+
+type checkItem struct {
+	Name   string `dynamodbav:"name"`
+	Passed bool   `dynamodbav:"passed"`
+	Detail string `dynamodbav:"detail,omitempty"`
+}
+
+func toDecisionItems(ds []registry.ApprovalDecision) []decisionItem {
+	var out []decisionItem
+	for _, d := range ds {
+		out = append(out, decisionItem{By: d.By, Approve: d.Approve, Comment: d.Comment, At: timeKey(d.At)})
+	}
+	return out
+}
+
+func (p *timeParser) decisions(items []decisionItem) []registry.ApprovalDecision {
+	var out []registry.ApprovalDecision
+	for _, d := range items {
+		out = append(out, registry.ApprovalDecision{By: d.By, Approve: d.Approve, Comment: d.Comment, At: p.time(d.At)})
+	}
+	return out
+}
+
+func toCheckItems(cs []registry.PolicyCheck) []checkItem {
+	var out []checkItem
+	for _, c := range cs {
+		out = append(out, checkItem{Name: c.Name, Passed: c.Passed, Detail: c.Detail})
+	}
+	return out
+}
+
+func fromCheckItems(items []checkItem, validated bool) []registry.PolicyCheck {
+	if !validated {
+		return nil
+	}
+	out := []registry.PolicyCheck{}
+	for _, c := range items {
+		out = append(out, registry.PolicyCheck{Name: c.Name, Passed: c.Passed, Detail: c.Detail})
+	}
+	return out
 }
 
 func toApprovalItem(a registry.Approval) approvalItem {
@@ -362,6 +416,8 @@ func toApprovalItem(a registry.Approval) approvalItem {
 		Reason: a.Reason, Status: string(a.Status), DecidedBy: a.DecidedBy, Comment: a.Comment,
 		DecidedAt: timePtrKey(a.DecidedAt), ExpiresAt: timeKey(a.ExpiresAt), ArchiveExisting: a.ArchiveExisting,
 		Rollback: a.Rollback, Criteria: formatFloats(a.Criteria), ExecutionID: a.ExecutionID, TaskToken: a.TaskToken,
+		Required: a.ApprovalsRequired, Decisions: toDecisionItems(a.Decisions), Checks: toCheckItems(a.Checks),
+		Validated: a.Checks != nil, AutoApproved: a.AutoApproved, ArchivedVersion: a.ArchivedVersion,
 		CreatedAt: timeKey(a.CreatedAt), UpdatedAt: timeKey(a.UpdatedAt), Revision: a.Revision,
 	}
 }
@@ -373,6 +429,8 @@ func (it approvalItem) record() (registry.Approval, error) {
 		Reason: it.Reason, Status: registry.ApprovalStatus(it.Status), DecidedBy: it.DecidedBy, Comment: it.Comment,
 		DecidedAt: p.timePtr(it.DecidedAt), ExpiresAt: p.time(it.ExpiresAt), ArchiveExisting: it.ArchiveExisting,
 		Rollback: it.Rollback, Criteria: p.floats(it.Criteria), ExecutionID: it.ExecutionID, TaskToken: it.TaskToken,
+		ApprovalsRequired: it.Required, Decisions: p.decisions(it.Decisions), Checks: fromCheckItems(it.Checks, it.Validated),
+		AutoApproved: it.AutoApproved, ArchivedVersion: it.ArchivedVersion,
 		CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt), Revision: it.Revision,
 	}
 	return a, p.err("approval " + it.ID)

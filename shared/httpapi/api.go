@@ -83,6 +83,8 @@ const (
 	read     = registry.PermRead
 	publish  = registry.PermPublish
 	admin    = registry.PermAdmin
+	approve  = registry.PermApprove
+	rollback = registry.PermRollback
 )
 
 // routes is the API. Keep it in step with openapi.json: a test fails when
@@ -126,6 +128,10 @@ var routes = []route{
 
 	{method: "GET", path: "/v1/approvals", perm: read, status: http.StatusOK, handle: (*api).listApprovals},
 	{method: "GET", path: "/v1/approvals/{id}", perm: read, status: http.StatusOK, handle: (*api).getApproval},
+	{method: "POST", path: "/v1/approvals/{id}/approve", perm: approve, status: http.StatusOK, handle: (*api).approveApproval},
+	{method: "POST", path: "/v1/approvals/{id}/reject", perm: approve, status: http.StatusOK, handle: (*api).rejectApproval},
+	{method: "POST", path: "/v1/approvals/{id}/cancel", perm: publish, status: http.StatusOK, handle: (*api).cancelApproval},
+	{method: "POST", path: "/v1/models/{name}/rollback", perm: rollback, status: http.StatusOK, handle: (*api).rollback},
 }
 
 // New returns the REST API over svc. auth identifies callers of every

@@ -53,3 +53,48 @@ func (a *api) listApprovals(ctx context.Context, in *input) (any, error) {
 func (a *api) getApproval(ctx context.Context, in *input) (any, error) {
 	return a.svc.GetApproval(ctx, in.r.PathValue("id"))
 }
+
+// DecisionRequest is the body of POST /v1/approvals/{id}/approve, /reject
+// and /cancel.
+type DecisionRequest struct {
+	Comment string `json:"comment"`
+}
+
+// RollbackRequest is the body of POST /v1/models/{name}/rollback: to is
+// the version to return to (absent or 0: the previous Production version).
+type RollbackRequest struct {
+	To     int    `json:"to"`
+	Reason string `json:"reason"`
+}
+
+func (a *api) decideApproval(ctx context.Context, in *input, approve bool) (any, error) {
+	var req DecisionRequest
+	if err := in.decode(&req); err != nil {
+		return nil, err
+	}
+	return a.svc.DecideApproval(ctx, in.r.PathValue("id"), approve, req.Comment)
+}
+
+func (a *api) approveApproval(ctx context.Context, in *input) (any, error) {
+	return a.decideApproval(ctx, in, true)
+}
+
+func (a *api) rejectApproval(ctx context.Context, in *input) (any, error) {
+	return a.decideApproval(ctx, in, false)
+}
+
+func (a *api) cancelApproval(ctx context.Context, in *input) (any, error) {
+	var req DecisionRequest
+	if err := in.decode(&req); err != nil {
+		return nil, err
+	}
+	return a.svc.CancelApproval(ctx, in.r.PathValue("id"), req.Comment)
+}
+
+func (a *api) rollback(ctx context.Context, in *input) (any, error) {
+	var req RollbackRequest
+	if err := in.decode(&req); err != nil {
+		return nil, err
+	}
+	return a.svc.Rollback(ctx, in.name(), req.To, req.Reason)
+}

@@ -178,10 +178,11 @@ func walkRefs(v any, f func(string)) {
 // allowedRoles is written out here, not derived from registry.Role.Allows,
 // so that a mistake there shows up as a failure here.
 var allowedRoles = map[registry.Permission][]registry.Role{
-	registry.PermRead:    {registry.RoleReader, registry.RolePublisher, registry.RoleApprover, registry.RoleAdmin},
-	registry.PermPublish: {registry.RolePublisher, registry.RoleAdmin},
-	registry.PermApprove: {registry.RoleApprover, registry.RoleAdmin},
-	registry.PermAdmin:   {registry.RoleAdmin},
+	registry.PermRead:     {registry.RoleReader, registry.RolePublisher, registry.RoleApprover, registry.RoleAdmin},
+	registry.PermPublish:  {registry.RolePublisher, registry.RoleAdmin},
+	registry.PermApprove:  {registry.RoleApprover, registry.RoleAdmin},
+	registry.PermAdmin:    {registry.RoleAdmin},
+	registry.PermRollback: {registry.RolePublisher, registry.RoleApprover, registry.RoleAdmin},
 }
 
 func TestEveryRouteChecksEveryRole(t *testing.T) {

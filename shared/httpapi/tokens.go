@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type tokenEntry struct {
 	role    registry.Role
 	sum     [sha256.Size]byte
 	expires time.Time // zero: never
+	groups  []string  // a model's policy may name "group:NAME" among its approvers
 }
 
 // usable reports whether the token still works at now.
@@ -59,6 +61,7 @@ type tokenRecord struct {
 	Role      registry.Role `json:"role"`
 	SHA256    string        `json:"sha256"`
 	ExpiresAt *time.Time    `json:"expires_at,omitempty"`
+	Groups    []string      `json:"groups,omitempty"`
 }
 
 var _ Authenticator = (*Tokens)(nil)
@@ -97,7 +100,10 @@ func LoadTokens(path string) (*Tokens, error) {
 		if t.find(rec.Name) >= 0 {
 			return nil, fmt.Errorf("load tokens %s: entry %d: name %q appears twice", path, i+1, rec.Name)
 		}
-		e := tokenEntry{name: rec.Name, role: role}
+		if err := CheckGroups(rec.Groups); err != nil {
+			return nil, fmt.Errorf("load tokens %s: entry %d (%s): %w", path, i+1, rec.Name, err)
+		}
+		e := tokenEntry{name: rec.Name, role: role, groups: rec.Groups}
 		copy(e.sum[:], raw)
 		if rec.ExpiresAt != nil {
 			e.expires = *rec.ExpiresAt
@@ -214,7 +220,7 @@ func (t *Tokens) Rotate(name string) (string, error) {
 	if i < 0 {
 		return "", fmt.Errorf("rotate token: %q has no token (add one with modelreg tokens add)", name)
 	}
-	t.entries[i] = tokenEntry{name: name, role: t.entries[i].role, sum: sha256.Sum256([]byte(plaintext))}
+	t.entries[i] = tokenEntry{name: name, role: t.entries[i].role, groups: t.entries[i].groups, sum: sha256.Sum256([]byte(plaintext))}
 	return plaintext, nil
 }
 
@@ -231,11 +237,41 @@ func (t *Tokens) SetExpiry(name string, at time.Time) error {
 	return nil
 }
 
+// CheckGroups checks group names: 1-64 characters each, letters, digits,
+// '.', '_' and '-' (a policy names them as "group:NAME").
+func CheckGroups(groups []string) error {
+	for _, g := range groups {
+		if !groupRE.MatchString(g) {
+			return fmt.Errorf("invalid group %q: use 1-64 letters, digits, '.', '_' or '-'", g)
+		}
+	}
+	return nil
+}
+
+var groupRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// SetGroups replaces the groups of the token name. Unknown names and
+// invalid group names are errors.
+func (t *Tokens) SetGroups(name string, groups []string) error {
+	if err := CheckGroups(groups); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.find(name)
+	if i < 0 {
+		return fmt.Errorf("no token named %q", name)
+	}
+	t.entries[i].groups = slices.Clone(groups)
+	return nil
+}
+
 // TokenInfo is what List tells about a token: never the token itself.
 type TokenInfo struct {
 	Name      string
 	Role      registry.Role
 	ExpiresAt time.Time // zero: never
+	Groups    []string
 }
 
 // List returns the names and roles of the tokens, ordered by name.
@@ -244,7 +280,7 @@ func (t *Tokens) List() []TokenInfo {
 	defer t.mu.RUnlock()
 	out := make([]TokenInfo, 0, len(t.entries))
 	for _, e := range t.entries {
-		out = append(out, TokenInfo{Name: e.name, Role: e.role, ExpiresAt: e.expires})
+		out = append(out, TokenInfo{Name: e.name, Role: e.role, ExpiresAt: e.expires, Groups: slices.Clone(e.groups)})
 	}
 	slices.SortFunc(out, func(a, b TokenInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -264,7 +300,7 @@ func (t *Tokens) Save(path string) error {
 	t.mu.RLock()
 	f := tokenFile{Tokens: make([]tokenRecord, 0, len(t.entries))}
 	for _, e := range t.entries {
-		rec := tokenRecord{Name: e.name, Role: e.role, SHA256: hex.EncodeToString(e.sum[:])}
+		rec := tokenRecord{Name: e.name, Role: e.role, SHA256: hex.EncodeToString(e.sum[:]), Groups: e.groups}
 		if !e.expires.IsZero() {
 			exp := e.expires.UTC()
 			rec.ExpiresAt = &exp
@@ -334,5 +370,5 @@ func (t *Tokens) Authenticate(r *http.Request) (registry.Principal, error) {
 		return registry.Principal{}, registry.Errorf(registry.Unauthenticated,
 			"token %q expired at %s: ask an admin for a new one (modelreg tokens rotate %s)", e.name, e.expires.UTC().Format(time.RFC3339), e.name)
 	}
-	return registry.Principal{Name: e.name, Role: e.role}, nil
+	return registry.Principal{Name: e.name, Role: e.role, Groups: slices.Clone(e.groups)}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	if loaded.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", loaded.Len())
 	}
-	if l := loaded.List(); len(l) != 2 || l[0] != (TokenInfo{Name: "admin", Role: registry.RoleAdmin}) || l[1] != (TokenInfo{Name: "alice", Role: registry.RolePublisher}) {
+	if l := loaded.List(); len(l) != 2 || !reflect.DeepEqual(l[0], TokenInfo{Name: "admin", Role: registry.RoleAdmin}) || !reflect.DeepEqual(l[1], TokenInfo{Name: "alice", Role: registry.RolePublisher}) {
 		t.Errorf("List = %+v", l)
 	}
 	// Replacing a token retires the old one.
@@ -99,7 +100,7 @@ func TestTokensRoundTrip(t *testing.T) {
 		}
 		p, err := loaded.Authenticate(r)
 		switch {
-		case c.ok && (err != nil || p != c.want):
+		case c.ok && (err != nil || !reflect.DeepEqual(p, c.want)):
 			t.Errorf("Authorization %q = %+v, %v; want %+v", c.header, p, err, c.want)
 		case !c.ok && !registry.IsCode(err, registry.Unauthenticated):
 			t.Errorf("Authorization %q = %+v, %v; want unauthenticated", c.header, p, err)
@@ -140,7 +141,7 @@ func TestTokensRevokeRotateExpire(t *testing.T) {
 	if _, err := authAs(toks, bot); !registry.IsCode(err, registry.Unauthenticated) {
 		t.Errorf("the token before rotation: %v, want unauthenticated", err)
 	}
-	if p, err := authAs(toks, bot2); err != nil || p != (registry.Principal{Name: "bot", Role: registry.RolePublisher}) {
+	if p, err := authAs(toks, bot2); err != nil || !reflect.DeepEqual(p, registry.Principal{Name: "bot", Role: registry.RolePublisher}) {
 		t.Errorf("the rotated token: %+v, %v", p, err)
 	}
 	if _, err := toks.Rotate("nobody"); err == nil {

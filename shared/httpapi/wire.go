@@ -242,21 +242,54 @@ type Approval struct {
 	ExpiresAt       time.Time               `json:"expires_at"`
 	ArchiveExisting bool                    `json:"archive_existing"`
 	Rollback        bool                    `json:"rollback,omitempty"`
-	// Criteria is the metric snapshot at request time.
-	Criteria    map[string]float64 `json:"criteria,omitempty"`
-	ExecutionID string             `json:"execution_id,omitempty"`
-	CreatedAt   time.Time          `json:"created_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
-	Revision    int64              `json:"revision"`
+	// Criteria is the metric snapshot the request was judged on.
+	Criteria map[string]float64 `json:"criteria,omitempty"`
+	// ApprovalsRequired is how many distinct approvals it needs.
+	ApprovalsRequired int `json:"approvals_required,omitempty"`
+	// Decisions are the approvers' decisions so far, oldest first.
+	Decisions []ApprovalDecision `json:"decisions,omitempty"`
+	// Checks are the policy checks of the Validate step (absent until then).
+	Checks []PolicyCheck `json:"checks,omitempty"`
+	// AutoApproved: the model's policy approved it without a person.
+	AutoApproved bool `json:"auto_approved,omitempty"`
+	// ArchivedVersion left Production for Archived when it was promoted.
+	ArchivedVersion int       `json:"archived_version,omitempty"`
+	ExecutionID     string    `json:"execution_id,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	Revision        int64     `json:"revision"`
+}
+
+// ApprovalDecision is one approver's decision.
+type ApprovalDecision struct {
+	By      string    `json:"by"`
+	Approve bool      `json:"approve"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// PolicyCheck is the result of one check of a promotion.
+type PolicyCheck struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
 }
 
 func approvalOut(a registry.Approval) Approval {
-	return Approval{
+	out := Approval{
 		ID: a.ID, Model: a.Model, Version: a.Version, TargetStage: a.TargetStage, RequestedBy: a.RequestedBy,
 		Reason: a.Reason, Status: a.Status, DecidedBy: a.DecidedBy, Comment: a.Comment, DecidedAt: a.DecidedAt,
 		ExpiresAt: a.ExpiresAt, ArchiveExisting: a.ArchiveExisting, Rollback: a.Rollback, Criteria: a.Criteria,
 		ExecutionID: a.ExecutionID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Revision: a.Revision,
+		ApprovalsRequired: a.ApprovalsRequired, AutoApproved: a.AutoApproved, ArchivedVersion: a.ArchivedVersion,
 	}
+	for _, d := range a.Decisions {
+		out.Decisions = append(out.Decisions, ApprovalDecision(d))
+	}
+	for _, c := range a.Checks {
+		out.Checks = append(out.Checks, PolicyCheck{Name: c.Name, Passed: c.Passed, Detail: c.Detail})
+	}
+	return out
 }
 
 // Comparison sets versions of one model side by side.

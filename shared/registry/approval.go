@@ -12,7 +12,18 @@ const (
 	ApprovalRejected  ApprovalStatus = "REJECTED"
 	ApprovalExpired   ApprovalStatus = "EXPIRED"
 	ApprovalCancelled ApprovalStatus = "CANCELLED"
+	// ApprovalFailed: the promotion workflow failed (a task failed after
+	// its retries, or the version changed under it); Comment says why.
+	ApprovalFailed ApprovalStatus = "FAILED"
 )
+
+// ApprovalDecision is one approver's decision on an approval.
+type ApprovalDecision struct {
+	By      string
+	Approve bool
+	Comment string
+	At      time.Time
+}
 
 // Approval is a request to move a version to a stage that needs a person's
 // decision (Production). The requester cannot approve their own request.
@@ -33,8 +44,20 @@ type Approval struct {
 	// Rollback marks a promotion of an earlier version back to Production.
 	Rollback bool
 	// Criteria is the metric snapshot at request time.
-	Criteria    map[string]float64
-	ExecutionID string
+	Criteria map[string]float64
+	// ApprovalsRequired is how many distinct approvals the model's policy
+	// asked for when the request was made (at least 1).
+	ApprovalsRequired int
+	// Decisions are the approvers' decisions so far, oldest first.
+	Decisions []ApprovalDecision
+	// Checks are the policy checks the Validate step ran (nil until then).
+	Checks []PolicyCheck
+	// AutoApproved reports that the policy approved it without a person.
+	AutoApproved bool
+	// ArchivedVersion is the version the promotion moved out of
+	// Production to Archived (0: none).
+	ArchivedVersion int
+	ExecutionID     string
 	// TaskToken resumes the workflow; never shown to callers.
 	TaskToken string
 	CreatedAt time.Time

@@ -22,6 +22,11 @@ const (
 	ActionAliasDeleted      Action = "alias.deleted"
 	ActionApprovalRequested Action = "approval.requested"
 	ActionApprovalDecided   Action = "approval.decided"
+	// ActionApprovalValidated records the policy checks of a request.
+	ActionApprovalValidated Action = "approval.validated"
+	// ActionApprovalVoted records one approver's approval of a request
+	// that needs more than one, or whose promotion is still to come.
+	ActionApprovalVoted Action = "approval.voted"
 )
 
 // AuditEntry is one line of the append-only audit trail: who did what to

@@ -32,6 +32,10 @@ const (
 	PermPublish Permission = "publish"
 	PermApprove Permission = "approve"
 	PermAdmin   Permission = "admin"
+	// PermRollback is what the rollback route needs: publishers,
+	// approvers and admins; the model's policy then says which of them
+	// (RollbackRole).
+	PermRollback Permission = "rollback"
 )
 
 // Allows reports whether role r has permission p.
@@ -45,6 +49,8 @@ func (r Role) Allows(p Permission) bool {
 		return r == RoleApprover || r == RoleAdmin
 	case PermAdmin:
 		return r == RoleAdmin
+	case PermRollback:
+		return r == RolePublisher || r == RoleApprover || r == RoleAdmin
 	}
 	return false
 }
@@ -53,6 +59,9 @@ func (r Role) Allows(p Permission) bool {
 type Principal struct {
 	Name string
 	Role Role
+	// Groups are the groups the caller belongs to: a model's policy may
+	// name "group:NAME" among its approvers.
+	Groups []string
 }
 
 type principalKey struct{}

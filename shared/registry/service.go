@@ -18,9 +18,12 @@ import (
 type Config struct {
 	Store     Store
 	Artifacts Artifacts
-	// Workflow runs promotions to Production; nil until the approval
-	// workflow is wired, and then such transitions answer NotImplemented.
+	// Workflow runs promotions to Production; without one such
+	// transitions answer NotImplemented.
 	Workflow Workflow
+	// ApprovalTTL is how long an approval waits for a decision before it
+	// expires (default 72h): the workflow's wait times out then.
+	ApprovalTTL time.Duration
 	// NamePolicy, if set, is a further pattern every new model name must
 	// match (e.g. ^[a-z]+_[a-z0-9_]+$ for team_model).
 	NamePolicy *regexp.Regexp
@@ -73,6 +76,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.ApprovalTTL <= 0 {
+		cfg.ApprovalTTL = DefaultApprovalTTL
 	}
 	s := &Service{cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {

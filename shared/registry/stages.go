@@ -25,15 +25,19 @@ var directMoves = map[Stage][]Stage{
 
 // Transition moves a version to another stage. None, Staging and Archived
 // are direct moves among themselves; Staging needs a READY version.
-// Production goes through the approval workflow (NotImplemented while the
-// service has none); a Production version leaves Production only when
+// Production goes through the approval workflow (see requestPromotion:
+// the result holds the PENDING approval); a Production version leaves Production only when
 // another is promoted or rolled back to. Invalid, NotFound, Conflict.
 func (s *Service) Transition(ctx context.Context, model string, number int, to Stage, reason string) (TransitionResult, error) {
 	if err := ValidateText("reason", reason, MaxReasonLen); err != nil {
 		return TransitionResult{}, err
 	}
 	if to == StageProduction {
-		return TransitionResult{}, Errorf(NotImplemented, "promotion to Production goes through the approval workflow, which this registry does not run yet; move the version to Staging and point an alias at it meanwhile")
+		a, err := s.requestPromotion(ctx, model, number, reason)
+		if err != nil {
+			return TransitionResult{}, err
+		}
+		return TransitionResult{Approval: &a}, nil
 	}
 	allowedFrom, ok := directMoves[to]
 	if !ok {
@@ -232,7 +236,7 @@ func (s *Service) GetApproval(ctx context.Context, id string) (Approval, error) 
 // ListApprovals lists approvals, newest first, optionally by status and model.
 func (s *Service) ListApprovals(ctx context.Context, status ApprovalStatus, model, pageToken string, pageSize int) (List[Approval], error) {
 	switch status {
-	case "", ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalCancelled:
+	case "", ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalCancelled, ApprovalFailed:
 	default:
 		return List[Approval]{}, Errorf(Invalid, "unknown approval status %q", status)
 	}

@@ -266,11 +266,69 @@ type approvalRecord struct {
 	ArchiveExisting bool               `json:"archive_existing,omitempty"`
 	Rollback        bool               `json:"rollback,omitempty"`
 	Criteria        map[string]float64 `json:"criteria,omitempty"`
+	Required        int                `json:"approvals_required,omitempty"`
+	Decisions       []decisionRecord   `json:"decisions,omitempty"`
+	Checks          []checkRecord      `json:"checks"`
+	AutoApproved    bool               `json:"auto_approved,omitempty"`
+	ArchivedVersion int                `json:"archived_version,omitempty"`
 	ExecutionID     string             `json:"execution_id,omitempty"`
 	TaskToken       string             `json:"task_token,omitempty"`
 	CreatedAt       time.Time          `json:"created_at"`
 	UpdatedAt       time.Time          `json:"updated_at"`
 	Revision        int64              `json:"revision"`
+}
+
+type decisionRecord struct {
+	By      string    `json:"by"`
+	Approve bool      `json:"approve"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+type checkRecord struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func toDecisionRecords(ds []registry.ApprovalDecision) []decisionRecord {
+	var out []decisionRecord
+	for _, d := range ds {
+		out = append(out, decisionRecord{By: d.By, Approve: d.Approve, Comment: d.Comment, At: d.At.UTC()})
+	}
+	return out
+}
+
+func fromDecisionRecords(rs []decisionRecord) []registry.ApprovalDecision {
+	var out []registry.ApprovalDecision
+	for _, r := range rs {
+		out = append(out, registry.ApprovalDecision{By: r.By, Approve: r.Approve, Comment: r.Comment, At: r.At.UTC()})
+	}
+	return out
+}
+
+// Checks keep nil (never validated) apart from empty (validated, no
+// checks): a non-nil empty list is stored as [].
+func toCheckRecords(cs []registry.PolicyCheck) []checkRecord {
+	if cs == nil {
+		return nil
+	}
+	out := []checkRecord{}
+	for _, c := range cs {
+		out = append(out, checkRecord{Name: c.Name, Passed: c.Passed, Detail: c.Detail})
+	}
+	return out
+}
+
+func fromCheckRecords(rs []checkRecord) []registry.PolicyCheck {
+	if rs == nil {
+		return nil
+	}
+	out := []registry.PolicyCheck{}
+	for _, r := range rs {
+		out = append(out, registry.PolicyCheck{Name: r.Name, Passed: r.Passed, Detail: r.Detail})
+	}
+	return out
 }
 
 func toApprovalRecord(a registry.Approval) approvalRecord {
@@ -279,6 +337,8 @@ func toApprovalRecord(a registry.Approval) approvalRecord {
 		Reason: a.Reason, Status: string(a.Status), DecidedBy: a.DecidedBy, Comment: a.Comment,
 		DecidedAt: utcPtr(a.DecidedAt), ExpiresAt: a.ExpiresAt.UTC(), ArchiveExisting: a.ArchiveExisting,
 		Rollback: a.Rollback, Criteria: a.Criteria, ExecutionID: a.ExecutionID, TaskToken: a.TaskToken,
+		Required: a.ApprovalsRequired, Decisions: toDecisionRecords(a.Decisions), Checks: toCheckRecords(a.Checks),
+		AutoApproved: a.AutoApproved, ArchivedVersion: a.ArchivedVersion,
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(), Revision: a.Revision,
 	}
 }
@@ -289,6 +349,8 @@ func fromApprovalRecord(r approvalRecord) registry.Approval {
 		Reason: r.Reason, Status: registry.ApprovalStatus(r.Status), DecidedBy: r.DecidedBy, Comment: r.Comment,
 		DecidedAt: utcPtr(r.DecidedAt), ExpiresAt: r.ExpiresAt.UTC(), ArchiveExisting: r.ArchiveExisting,
 		Rollback: r.Rollback, Criteria: r.Criteria, ExecutionID: r.ExecutionID, TaskToken: r.TaskToken,
+		ApprovalsRequired: r.Required, Decisions: fromDecisionRecords(r.Decisions), Checks: fromCheckRecords(r.Checks),
+		AutoApproved: r.AutoApproved, ArchivedVersion: r.ArchivedVersion,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Revision: r.Revision,
 	}
 }

@@ -70,6 +70,12 @@ func fullRecords() (registry.Model, registry.Version, registry.Alias, registry.A
 		Reason: "beats 38 on auc", Status: registry.ApprovalApproved, DecidedBy: "carol", Comment: "ok 👍",
 		DecidedAt: ptr(at(2*time.Hour + 13*us)), ExpiresAt: at(72 * time.Hour), ArchiveExisting: true, Rollback: true,
 		Criteria: map[string]float64{"auc": inexact, "loss": 1e-300}, ExecutionID: "exec-1",
+		ApprovalsRequired: 2, AutoApproved: true, ArchivedVersion: 38,
+		Decisions: []registry.ApprovalDecision{
+			{By: "carol", Approve: true, Comment: "ok 👍", At: at(time.Hour + 7*us)},
+			{By: "dave", At: at(2 * time.Hour)},
+		},
+		Checks:    []registry.PolicyCheck{{Name: "accuracy>=0.9", Passed: true, Detail: "accuracy 0.93 >= 0.9"}, {Name: "commit"}},
 		TaskToken: "AQCEAAAAKgAAAAMAAAAAAAAAAd+secret==", CreatedAt: at(12 * us), UpdatedAt: at(2*time.Hour + 13*us), Revision: 1,
 	}
 	ex := registry.Execution{
