@@ -8,7 +8,6 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
-	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
 )
 
@@ -45,10 +44,8 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 }
 
 // promotionHandlers returns the promotion task handlers the local engine
-// calls: the registry service's promotion steps. Until they exist it is
-// nil, and the local server runs no workflow (transitions to Production
-// answer 501, as before the workflow existed).
-var promotionHandlers func(*registry.Service) workflow.Handlers
+// calls: the registry service's promotion steps.
+var promotionHandlers = workflow.ServiceHandlers
 
 // appConfig is the composition root's configuration for these flags, with
 // the embedded backends available.

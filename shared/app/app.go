@@ -390,6 +390,13 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("recover workflow executions: %w", err)
 		}
 	}
+	if a.Workflow != nil {
+		// Approvals whose workflow never started, or whose decision never
+		// reached it (a crash in between), are finished now.
+		if err := a.Service.RecoverApprovals(ctx); err != nil {
+			return fmt.Errorf("recover pending approvals: %w", err)
+		}
+	}
 	a.started = true
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
@@ -401,7 +408,33 @@ func (a *App) Start(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.sweep(runCtx) }()
 	}
+	if a.Workflow != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.recoverApprovals(runCtx) }()
+	}
 	return nil
+}
+
+// ApprovalRecoveryInterval is how often a started App runs
+// registry.Service.RecoverApprovals (it also runs once in Start).
+const ApprovalRecoveryInterval = 30 * time.Second
+
+// recoverApprovals runs RecoverApprovals every ApprovalRecoveryInterval
+// until ctx is done: a workflow that was unavailable when a promotion was
+// requested or decided catches up without a restart.
+func (a *App) recoverApprovals(ctx context.Context) {
+	t := time.NewTicker(ApprovalRecoveryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Service.RecoverApprovals(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("workflow: recover pending approvals", "err", err)
+			}
+		}
+	}
 }
 
 // sweep runs the engine's Sweep every SweepInterval until ctx is done.
