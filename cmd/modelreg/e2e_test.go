@@ -185,7 +185,8 @@ func TestCLIExitCodes(t *testing.T) {
 	waitFor(t, func() bool { return s.cli(readerToken, "whoami").code == 0 })
 	s.cli(readerToken, "models", "create", "m2").wantCode(t, exitAuth)
 	s.cli(adminToken, "register", "m1", "--source", "s3://b/k").must(t)
-	s.cli(adminToken, "promote", "m1", "1", "--to", "Production", "--reason", "go").wantCode(t, exitNotImplemented)
+	// Production is reached from Staging only.
+	s.cli(adminToken, "promote", "m1", "1", "--to", "Production", "--reason", "go").wantCode(t, exitConflict)
 	s.cli(adminToken, "metrics", "m1", "1", "latency_p99=12.5").must(t)
 	s.cli(adminToken, "metrics", "m1", "1", "latency_p99=bad").wantCode(t, exitUsage)
 	s.cli(adminToken, "promote", "m1", "1", "--to", "Nowhere").wantCode(t, exitUsage)

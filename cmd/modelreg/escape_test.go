@@ -50,7 +50,11 @@ func seedForged(t *testing.T, dataDir string) string {
 	}
 	a := registry.Approval{ID: registry.NewID(now), Model: m.Name, Version: 2, TargetStage: registry.StageProduction,
 		RequestedBy: bad, Reason: bad, Status: registry.ApprovalPending, ExpiresAt: now.Add(time.Hour),
-		CreatedAt: now, UpdatedAt: now, Revision: 1}
+		// An execution id, so that the server's approval recovery leaves
+		// this written-by-hand approval alone (it starts the workflow of a
+		// PENDING approval that has none).
+		ExecutionID: "forged-execution",
+		CreatedAt:   now, UpdatedAt: now, Revision: 1}
 	audit := registry.AuditEntry{ID: registry.NewID(now), Model: m.Name, Version: 1, Action: registry.ActionStageChanged,
 		Actor: bad, Reason: forgedRow, From: registry.StageNone, To: registry.StageStaging, At: now}
 	audit2 := audit
