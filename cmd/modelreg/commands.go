@@ -499,7 +499,7 @@ func runHistory(ctx context.Context, args []string, out io.Writer) error {
 		return printJSON(out, all)
 	}
 	w := table(out)
-	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tCHANGE\tREASON")
+	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tCHANGE\tREASON\tAPPROVAL\tDETAILS")
 	for _, e := range all {
 		var change []string
 		if a := e.Details["alias"]; a != "" {
@@ -516,10 +516,44 @@ func runHistory(ctx context.Context, args []string, out io.Writer) error {
 			moved = "-"
 		}
 		// The change is escaped piece by piece (the arrow is the CLI's).
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.At), versionOr(e.Version, "-"), clean(string(e.Action)),
-			clean(e.Actor), moved, clean(reason))
+		approval := e.ApprovalID
+		if approval == "" {
+			approval = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.At), versionOr(e.Version, "-"), clean(string(e.Action)),
+			clean(e.Actor), moved, clean(reason), clean(approval), historyDetails(e))
 	}
 	return w.Flush()
+}
+
+// historyDetails is the DETAILS column of a history entry: "rollback" when
+// it is one, the metric values it was judged on (name=value) and its
+// details (approvers, comment:NAME, check:NAME, …) as key=value, sorted;
+// values with spaces are quoted, everything escaped.
+func historyDetails(e httpapi.AuditEntry) string {
+	var parts []string
+	if e.Rollback {
+		parts = append(parts, "rollback")
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Criteria)) {
+		parts = append(parts, clean(k)+"="+strconv.FormatFloat(e.Criteria[k], 'g', -1, 64))
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+		if k == "alias" {
+			continue // in CHANGE already
+		}
+		v := e.Details[k]
+		if v == "" || strings.ContainsAny(v, " \t\"=") {
+			v = strconv.Quote(v)
+		} else {
+			v = clean(v)
+		}
+		parts = append(parts, clean(k)+"="+v)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
 }
 
 func runCompare(ctx context.Context, args []string, out io.Writer) error {
