@@ -27,6 +27,13 @@ const (
 	StoreBeforeCommit = "store.before-commit" // inside the transaction, before it commits
 	StoreAfterCommit  = "store.after-commit"  // right after the transaction committed
 	ArtifactsMidPart  = "artifacts.mid-part"  // after half of an uploaded part was written
+	// PromotionBeforeCommit: in the workflow's Promote step, after the
+	// approval's decisions were read and the change to Production was
+	// built, before it commits.
+	PromotionBeforeCommit = "promotion.before-commit"
+	// PromotionAfterCommit: right after the Promote step committed, before
+	// the workflow engine records that the step ended.
+	PromotionAfterCommit = "promotion.after-commit"
 )
 
 var (

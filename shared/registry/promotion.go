@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelreg/modelreg/shared/failpoint"
 )
 
 // Promotion to Production. A request (Transition to Production) creates a
@@ -511,11 +513,15 @@ func (s *Service) Promote(ctx context.Context, approvalID string, auto bool) (Pr
 		ev.Detail.Status = string(ApprovalApproved)
 		ch.Audit = append(ch.Audit, d)
 		ch.Events = append(ch.Events, ev)
+		failpoint.Hit(failpoint.PromotionBeforeCommit)
 		return ch, res, nil
 	})
 	var done *alreadyDone
 	if errors.As(err, &done) {
 		return done.res, nil
+	}
+	if err == nil {
+		failpoint.Hit(failpoint.PromotionAfterCommit)
 	}
 	return res, err
 }
