@@ -498,62 +498,7 @@ func runHistory(ctx context.Context, args []string, out io.Writer) error {
 	if g.json() {
 		return printJSON(out, all)
 	}
-	w := table(out)
-	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tCHANGE\tREASON\tAPPROVAL\tDETAILS")
-	for _, e := range all {
-		var change []string
-		if a := e.Details["alias"]; a != "" {
-			change = append(change, "alias "+clean(a))
-		}
-		if e.From != "" || e.To != "" {
-			change = append(change, clean(string(e.From))+" → "+clean(string(e.To)))
-		}
-		reason, moved := e.Reason, strings.Join(change, " ")
-		if reason == "" {
-			reason = "-"
-		}
-		if moved == "" {
-			moved = "-"
-		}
-		// The change is escaped piece by piece (the arrow is the CLI's).
-		approval := e.ApprovalID
-		if approval == "" {
-			approval = "-"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.At), versionOr(e.Version, "-"), clean(string(e.Action)),
-			clean(e.Actor), moved, clean(reason), clean(approval), historyDetails(e))
-	}
-	return w.Flush()
-}
-
-// historyDetails is the DETAILS column of a history entry: "rollback" when
-// it is one, the metric values it was judged on (name=value) and its
-// details (approvers, comment:NAME, check:NAME, …) as key=value, sorted;
-// values with spaces are quoted, everything escaped.
-func historyDetails(e httpapi.AuditEntry) string {
-	var parts []string
-	if e.Rollback {
-		parts = append(parts, "rollback")
-	}
-	for _, k := range slices.Sorted(maps.Keys(e.Criteria)) {
-		parts = append(parts, clean(k)+"="+strconv.FormatFloat(e.Criteria[k], 'g', -1, 64))
-	}
-	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
-		if k == "alias" {
-			continue // in CHANGE already
-		}
-		v := e.Details[k]
-		if v == "" || strings.ContainsAny(v, " \t\"=") {
-			v = strconv.Quote(v)
-		} else {
-			v = clean(v)
-		}
-		parts = append(parts, clean(k)+"="+v)
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
+	return printHistory(out, all)
 }
 
 func runCompare(ctx context.Context, args []string, out io.Writer) error {
@@ -677,8 +622,7 @@ func runApprovals(ctx context.Context, args []string, out io.Writer) error {
 		if g.json() {
 			return printJSON(out, a)
 		}
-		outf(out, "%s: %s v%d → %s, %s, requested by %s: %s\n", a.ID, a.Model, a.Version, a.TargetStage, a.Status, a.RequestedBy, a.Reason)
-		return nil
+		return showApproval(ctx, c, a, out)
 	}
 	if len(pos) != 0 {
 		return usagef("approvals takes no argument (list) or show ID")

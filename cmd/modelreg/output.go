@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelreg/modelreg/shared/httpapi"
+	"github.com/modelreg/modelreg/shared/registry"
 )
 
 func printJSON(out io.Writer, v any) error {
@@ -195,4 +199,213 @@ func (p *progressBar) finish(ok bool) {
 		secs := time.Since(p.start).Seconds()
 		fmt.Fprintf(os.Stderr, "%s: %s in %.1fs (%s/s)\n", p.label, humanBytes(p.total), secs, humanBytes(int64(float64(p.total)/max(secs, 1e-3))))
 	}
+}
+
+// printHistory writes the audit trail: one row per entry (time, version,
+// action, actor, the move, the reason) and, under a row, indented lines
+// with what the entry was decided on — the approval, its approvers and
+// their comments, each policy check, the metric values (criteria) and any
+// other detail — so a promotion tells its whole story. Every field is
+// escaped (clean), so no value can add a row or a detail line.
+func printHistory(out io.Writer, entries []httpapi.AuditEntry) error {
+	var rows bytes.Buffer
+	w := table(&rows)
+	fmt.Fprintln(w, "TIME\tVERSION\tACTION\tBY\tCHANGE\tREASON")
+	for _, e := range entries {
+		var change []string
+		if a := e.Details["alias"]; a != "" {
+			change = append(change, "alias "+clean(a))
+		}
+		if e.From != "" || e.To != "" {
+			change = append(change, clean(string(e.From))+" → "+clean(string(e.To)))
+		}
+		reason, moved := e.Reason, strings.Join(change, " ")
+		if reason == "" {
+			reason = "-"
+		}
+		if moved == "" {
+			moved = "-"
+		}
+		// The change is escaped piece by piece (the arrow is the CLI's).
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.At), versionOr(e.Version, "-"), clean(string(e.Action)),
+			clean(e.Actor), moved, clean(reason))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// The table aligns the rows across all entries; the detail lines go
+	// between them. Escaped fields hold no newline, so line i+1 is entry i.
+	lines := strings.Split(rows.String(), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0] + "\n")
+	for i, e := range entries {
+		row, details := lines[i+1], historyDetails(e)
+		// A reason too long for the row is cut there and given whole as
+		// the first detail line (the reason is the last column, so the
+		// cut moves no other column).
+		if reason := clean(e.Reason); e.Reason != "" && utf8.RuneCountInString(row) > historyWidth {
+			keep := historyWidth - (utf8.RuneCountInString(row) - utf8.RuneCountInString(reason)) - 1
+			if r := []rune(reason); keep > 0 && keep < len(r) {
+				row = strings.TrimSuffix(row, reason) + string(r[:keep]) + "…"
+				details = append([]string{kv("reason", e.Reason)}, details...)
+			}
+		}
+		b.WriteString(row + "\n")
+		for _, d := range details {
+			for _, l := range wrap(d, historyWidth-len(detailIndent)) {
+				b.WriteString(detailIndent + l + "\n")
+			}
+		}
+	}
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// historyWidth is the width history's text fits in (where a row's reason
+// and detail lines allow: the other columns are never cut).
+const historyWidth = 120
+
+// detailIndent starts every detail line under a history row; a wrapped
+// detail continues two columns further in.
+const detailIndent = "    "
+
+// wrap splits an escaped, one-line text into lines of at most width
+// runes, at a space where it can (else inside the word), the lines after
+// the first indented by two spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	prefix := ""
+	for s != "" || lines == nil {
+		r := []rune(s)
+		avail := width - len(prefix)
+		if len(r) <= avail {
+			return append(lines, prefix+s)
+		}
+		head := string(r[:avail+1])
+		if cut := strings.LastIndex(head, " "); cut > 0 {
+			lines = append(lines, prefix+s[:cut])
+			s = s[cut+1:]
+		} else {
+			cut = len(string(r[:avail]))
+			lines = append(lines, prefix+s[:cut])
+			s = s[cut:]
+		}
+		prefix = "  "
+	}
+	return lines
+}
+
+// historyDetails returns an entry's detail lines, already escaped, in the
+// keys of the JSON output (key=value, a value with spaces quoted) and a
+// fixed order: the approval with who requested it, auto-approval and
+// rollback; the approvers; one line per comment:NAME; one per
+// check:NAME; the metric values it was judged on (criteria); a policy
+// change field by field; then every other detail, sorted.
+func historyDetails(e httpapi.AuditEntry) []string {
+	d := maps.Clone(e.Details)
+	if d == nil {
+		d = map[string]string{}
+	}
+	delete(d, "alias") // shown in CHANGE
+	take := func(k string) (string, bool) {
+		v, ok := d[k]
+		delete(d, k)
+		return v, ok
+	}
+	var lines, head []string
+	if e.ApprovalID != "" {
+		head = append(head, "approval="+clean(e.ApprovalID))
+	}
+	if e.Rollback {
+		head = append(head, "rollback")
+	}
+	for _, k := range []string{"requested_by", "approval", "rolled_back_from", "rolled_back_to", "replaced_by"} {
+		if v, ok := take(k); ok {
+			head = append(head, kv(k, v))
+		}
+	}
+	if len(head) > 0 {
+		lines = append(lines, strings.Join(head, " "))
+	}
+	if v, ok := take("approvers"); ok {
+		lines = append(lines, kv("approvers", v))
+	}
+	if e.Action == registry.ActionPolicyChanged {
+		lines = append(lines, policyChanges(d)...)
+	}
+	var comments, checks, rest []string
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		switch {
+		case strings.HasPrefix(k, "comment:"):
+			comments = append(comments, kv(k, d[k]))
+		case strings.HasPrefix(k, "check:"):
+			checks = append(checks, kv(k, d[k]))
+		default:
+			rest = append(rest, kv(k, d[k]))
+		}
+	}
+	lines = append(lines, comments...)
+	lines = append(lines, checks...)
+	if len(e.Criteria) > 0 {
+		keys := slices.Sorted(maps.Keys(e.Criteria))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = clean(k) + "=" + strconv.FormatFloat(e.Criteria[k], 'g', -1, 64)
+		}
+		lines = append(lines, "criteria: "+strings.Join(parts, " "))
+	}
+	if len(rest) > 0 {
+		lines = append(lines, strings.Join(rest, " "))
+	}
+	return lines
+}
+
+// kv is one detail as key=value, escaped; a value that is empty or holds
+// a space, tab, quote or = is quoted.
+func kv(k, v string) string {
+	v = clean(v)
+	if v == "" || strings.ContainsAny(v, " \t\"=") {
+		v = `"` + strings.ReplaceAll(v, `"`, `\"`) + `"`
+	}
+	return clean(k) + "=" + v
+}
+
+// policyChanges turns a policy change's "old" and "new" details
+// (Policy.String: space-separated key=value) into one line per changed
+// field, "policy FIELD: OLD → NEW", and removes them from d. When they do
+// not parse so, d keeps them and they print as they are.
+func policyChanges(d map[string]string) []string {
+	parse := func(s string) map[string]string {
+		m := map[string]string{}
+		for _, f := range strings.Fields(s) {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok || k == "" {
+				return nil
+			}
+			m[k] = v
+		}
+		return m
+	}
+	oldP, newP := parse(d["old"]), parse(d["new"])
+	if oldP == nil || newP == nil {
+		return nil
+	}
+	none := func(v string) string {
+		if v == "" {
+			return "(none)"
+		}
+		return clean(v)
+	}
+	var lines []string
+	keys := maps.Clone(newP)
+	maps.Copy(keys, oldP)
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if oldP[k] != newP[k] {
+			lines = append(lines, "policy "+clean(k)+": "+none(oldP[k])+" → "+none(newP[k]))
+		}
+	}
+	delete(d, "old")
+	delete(d, "new")
+	delete(d, "changed")
+	return lines
 }

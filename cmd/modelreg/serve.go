@@ -26,6 +26,7 @@ type serveConfig struct {
 	addr, dataDir, publicURL, tokensFile string
 	namePattern, nameHint                string
 	uploadTTL                            time.Duration
+	approvalTTL                          time.Duration
 	readTimeout                          time.Duration
 	logLevel                             string
 	backend                              backendConfig
@@ -39,6 +40,19 @@ func defaultDataDir() string {
 }
 
 func runServe(ctx context.Context, args []string, out io.Writer) error {
+	c, err := serveFlags(args)
+	if err != nil {
+		return err
+	}
+	err = serve(ctx, c, out)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another modelreg serve? pick another --addr or MODELREG_ADDR (port 0 picks a free one)", err)
+	}
+	return err
+}
+
+// serveFlags reads serve's flags, each with its environment fallback.
+func serveFlags(args []string) (serveConfig, error) {
 	fs := newPlainFlags("serve", "[flags]")
 	var c serveConfig
 	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address; port 0 picks a free one (env MODELREG_ADDR)")
@@ -48,21 +62,26 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.namePattern, "name-pattern", os.Getenv("MODELREG_NAME_PATTERN"), "naming policy: a regular expression every new model name must match, e.g. '^[a-z]+_[a-z0-9_]+$' (env MODELREG_NAME_PATTERN)")
 	fs.StringVar(&c.nameHint, "name-hint", os.Getenv("MODELREG_NAME_HINT"), "the naming policy in words, for error messages, e.g. 'team_model' (env MODELREG_NAME_HINT)")
 	fs.DurationVar(&c.uploadTTL, "upload-ttl", durationEnv("MODELREG_UPLOAD_TTL", time.Hour), "how long upload URLs stay valid (env MODELREG_UPLOAD_TTL)")
+	// A bad MODELREG_APPROVAL_TTL is an error unless the flag overrides it.
+	approvalTTL, envErr := strictDurationEnv("MODELREG_APPROVAL_TTL", registry.DefaultApprovalTTL)
+	fs.DurationVar(&c.approvalTTL, "approval-ttl", approvalTTL, "how long a request to promote to Production waits for its approvals before it expires (env MODELREG_APPROVAL_TTL)")
 	fs.DurationVar(&c.readTimeout, "read-timeout", durationEnv("MODELREG_READ_TIMEOUT", defaultReadTimeout), "longest time a request may take to send its body; an upload part may take longer as long as its bytes keep arriving (env MODELREG_READ_TIMEOUT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
 	c.backend.flags(fs)
 	pos, err := parse(fs, nil, args)
 	if err != nil {
-		return err
+		return c, err
 	}
 	if len(pos) > 0 {
-		return usagef("serve takes no arguments, got %q", pos)
+		return c, usagef("serve takes no arguments, got %q", pos)
 	}
-	err = serve(ctx, c, out)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w: another modelreg serve? pick another --addr or MODELREG_ADDR (port 0 picks a free one)", err)
+	if envErr != nil && !flagSet(fs, "approval-ttl") {
+		return c, envErr
 	}
-	return err
+	if c.approvalTTL <= 0 {
+		return c, usagef("--approval-ttl %s: give a positive duration such as 72h or 30m", c.approvalTTL)
+	}
+	return c, nil
 }
 
 // Server timeouts. Headers must arrive within headerTimeout; a request's
@@ -75,6 +94,21 @@ const (
 	defaultReadTimeout = time.Minute
 	idleTimeout        = 2 * time.Minute
 )
+
+// strictDurationEnv reads a positive duration from the environment
+// variable key (def when unset); a value that is not one is a usage error
+// naming the variable, not silently the default.
+func strictDurationEnv(key string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usagef("%s=%q: give a positive duration such as 72h or 30m", key, v)
+	}
+	return d, nil
+}
 
 func durationEnv(key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(key)); err == nil && d > 0 {
@@ -124,6 +158,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	cfg := c.backend.appConfig(c.dataDir, base, secret)
 	cfg.Service.NamePolicy, cfg.Service.NamePolicyHint, cfg.Service.UploadTTL = policy, c.nameHint, c.uploadTTL
+	cfg.Service.ApprovalTTL = c.approvalTTL
 	cfg.Logger = logger
 	a, err := app.New(ctx, cfg)
 	if err != nil {
