@@ -45,9 +45,12 @@ func runDecide(ctx context.Context, verb string, args []string, out io.Writer) e
 			approvals++
 		}
 	}
+	need := max(a.ApprovalsRequired, 1)
 	switch {
-	case verb == "approve" && a.Status == "PENDING":
-		outf(out, "approval %s: %d of %d approvals; the promotion follows the last one\n", a.ID, approvals, max(a.ApprovalsRequired, 1))
+	case verb == "approve" && a.Status == registry.ApprovalPending && approvals < need:
+		outf(out, "approval %s: %d of %d approvals; it waits for %d more\n", a.ID, approvals, need, need-approvals)
+	case verb == "approve" && a.Status == registry.ApprovalPending:
+		outf(out, "approval %s: approved (%d of %d); %s version %d goes to %s now\n", a.ID, approvals, need, a.Model, a.Version, a.TargetStage)
 	default:
 		outf(out, "approval %s %s\n", a.ID, a.Status)
 	}

@@ -101,7 +101,9 @@ model NAME, as METRIC=VALUE arguments.`,
 	},
 	"history": {
 		about: `Shows the audit trail of model NAME (or of one VERSION), newest first: who
-changed what, when, and the reason they gave.`,
+changed what, when, and the reason they gave; indented lines under an entry
+give its approval, approvers and their comments, the policy checks and the
+metric values it was judged on.`,
 		example: "modelreg history fraud_model 2",
 	},
 	"compare": {
@@ -110,7 +112,7 @@ value of each marked *) and the parameters that differ. --by ranks them.`,
 		example: "modelreg compare fraud_model 1 2 3 --by accuracy",
 	},
 	"approvals": {
-		about:   `Lists approvals (pending ones by default), or shows one with show ID. approve ID and reject ID decide one (approver or admin; never your own request; --comment says why); cancel ID withdraws one (its requester or an admin).`,
+		about:   `Lists approvals (pending ones by default), or shows one with show ID (requester, reason, decisions, policy checks, and its metrics against the current Production version). approve ID and reject ID decide one (approver or admin; never your own request; --comment says why); cancel ID withdraws one (its requester or an admin).`,
 		example: "modelreg approvals approve 01JX... --comment 'beats v1 on recall'",
 	},
 	"rollback": {

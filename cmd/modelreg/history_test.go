@@ -109,7 +109,10 @@ func TestHistoryTellsTheStory(t *testing.T) {
 	s.cli(adminToken, "policy", "fraud", "set", "--metric", "accuracy>=0.9", "--must-beat", "accuracy", "--approvals-required", "2").must(t)
 	s.cli(pat, "promote", "fraud", "2", "--to", "Staging", "--reason", "better accuracy").must(t)
 	second := askProduction(t, s, pat, "fraud", "2", "beats v1")
-	s.cli(anna, "approvals", "approve", second, "--comment", "ok\n2026-12-01 21:09:00  9  version.stage_changed  ciso").must(t)
+	vote := s.cli(anna, "approvals", "approve", second, "--comment", "ok\n2026-12-01 21:09:00  9  version.stage_changed  ciso").must(t)
+	if want := "approval " + second + ": 1 of 2 approvals; it waits for 1 more\n"; vote.stdout != want {
+		t.Errorf("the first of two approvals printed %q, want %q", vote.stdout, want)
+	}
 
 	// Pending: set against the version in Production now.
 	show := s.cli(ben, "approvals", "show", second).must(t).stdout
@@ -131,7 +134,10 @@ func TestHistoryTellsTheStory(t *testing.T) {
 			t.Errorf("approvals show (pending) does not match %s:\n%s", want, show)
 		}
 	}
-	s.cli(ben, "approvals", "approve", second, "--comment", "ship it").must(t)
+	vote = s.cli(ben, "approvals", "approve", second, "--comment", "ship it").must(t)
+	if want := "approval " + second + ": approved (2 of 2); fraud version 2 goes to Production now\n"; vote.stdout != want {
+		t.Errorf("the last approval printed %q, want %q", vote.stdout, want)
+	}
 	if a := awaitApproval(t, s, second); a.Status != registry.ApprovalApproved || a.ArchivedVersion != 1 {
 		t.Fatalf("second approval: %+v", a)
 	}
