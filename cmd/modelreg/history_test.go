@@ -332,3 +332,15 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestProductionWithoutWorkflow: a server run with --workflow none answers
+// a request for Production with 501 (exit 7), as the README says.
+func TestProductionWithoutWorkflow(t *testing.T) {
+	s := startServer(t, t.TempDir(), "MODELREG_WORKFLOW=none")
+	s.cli(adminToken, "register", "m", "--source", "s3://bucket/m").must(t)
+	s.cli(adminToken, "promote", "m", "1", "--to", "Staging").must(t)
+	r := s.cli(adminToken, "promote", "m", "1", "--to", "Production", "--reason", "go").wantCode(t, exitNotImplemented)
+	if !strings.Contains(r.stderr, "approval workflow") {
+		t.Errorf("stderr %q does not say why", r.stderr)
+	}
+}
