@@ -15,6 +15,12 @@ const (
 	EventAliasChanged      = "Model Alias Changed"
 	EventVersionDeleted    = "Model Version Deleted"
 	EventModelDeleted      = "Model Deleted"
+
+	// Deployment events (issue 8): a redeploy of one deploy target
+	// started, finished, or failed (detail: model, version, reason).
+	EventDeploymentStarted   = "Model Deployment Started"
+	EventDeploymentSucceeded = "Model Deployment Succeeded"
+	EventDeploymentFailed    = "Model Deployment Failed"
 )
 
 // Event is a domain event. It is written to the outbox in the same
