@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -338,27 +339,37 @@ func (p *Publisher) send(ctx context.Context, batch []pending) []result {
 	return rs
 }
 
-// Delivered is what a rule target (an SQS queue, a Lambda function)
+// delivered is what a rule target (an SQS queue, a Lambda function)
 // receives: the EventBridge envelope with the adapter's Detail.
-type Delivered struct {
-	ID         string    `json:"id"` // EventBridge's id, not the registry event's
-	DetailType string    `json:"detail-type"`
-	Source     string    `json:"source"`
-	Time       time.Time `json:"time"`
-	Resources  []string  `json:"resources"`
-	Detail     Detail    `json:"detail"`
+type delivered struct {
+	ID         string          `json:"id"` // EventBridge's id, not the registry event's
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Time       json.RawMessage `json:"time"`
+	Detail     Detail          `json:"detail"`
 }
 
 // Decode returns the registry event of an envelope a rule delivered, with
-// ID the registry event's ID (detail.event_id). Invalid if body is not such
-// an envelope or carries no event_id.
+// ID the registry event's ID (detail.event_id). The envelope's time is
+// RFC 3339 on AWS (whole seconds) and epoch seconds on moto; both decode.
+// Invalid if body is not such an envelope or carries no event_id.
 func Decode(body []byte) (registry.Event, error) {
-	var d Delivered
+	var d delivered
 	if err := json.Unmarshal(body, &d); err != nil {
 		return registry.Event{}, registry.Errorf(registry.Invalid, "not an EventBridge event: %v", err)
 	}
 	if d.Detail.EventID == "" || d.DetailType == "" {
 		return registry.Event{}, registry.Errorf(registry.Invalid, "EventBridge event %q has no detail.event_id or detail-type", d.ID)
 	}
-	return registry.Event{ID: d.Detail.EventID, Type: d.DetailType, Source: d.Source, Time: d.Time, Detail: d.Detail.EventDetail}, nil
+	var at time.Time
+	if len(d.Time) > 0 && string(d.Time) != "null" {
+		var secs float64
+		if err := json.Unmarshal(d.Time, &at); err != nil {
+			if err := json.Unmarshal(d.Time, &secs); err != nil {
+				return registry.Event{}, registry.Errorf(registry.Invalid, "EventBridge event %q: time %s is neither RFC 3339 nor epoch seconds", d.ID, d.Time)
+			}
+			at = time.UnixMilli(int64(math.Round(secs * 1000))).UTC()
+		}
+	}
+	return registry.Event{ID: d.Detail.EventID, Type: d.DetailType, Source: d.Source, Time: at, Detail: d.Detail.EventDetail}, nil
 }

@@ -405,7 +405,13 @@ func TestDecode(t *testing.T) {
 	if got != e {
 		t.Errorf("decoded %+v, want %+v", got, e)
 	}
-	for _, bad := range []string{`{`, `{"detail-type":"Approval Decided","detail":{"model":"m"}}`} {
+	// moto's envelope carries the request's Time, in epoch seconds.
+	moto := strings.Replace(body, `"2026-03-04T05:06:07Z"`, `1772600767.0`, 1)
+	if got, err := Decode([]byte(moto)); err != nil || got != e {
+		t.Errorf("decoded moto's envelope to %+v, %v; want %+v", got, err, e)
+	}
+	for _, bad := range []string{`{`, `{"detail-type":"Approval Decided","detail":{"model":"m"}}`,
+		strings.Replace(body, `"2026-03-04T05:06:07Z"`, `"yesterday"`, 1)} {
 		if _, err := Decode([]byte(bad)); registry.ErrorCode(err) != registry.Invalid {
 			t.Errorf("Decode(%s) = %v, want Invalid", bad, err)
 		}

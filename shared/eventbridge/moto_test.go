@@ -1,0 +1,257 @@
+package eventbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// endpointEnv names moto's URL; scripts/test starts moto (through
+// scripts/test.d/moto.sh) and sets it.
+const endpointEnv = "MODELREG_MOTO_ENDPOINT"
+
+// motoBus is a custom bus on moto with the redeploy and notify rules, each
+// targeting its own SQS queue.
+type motoBus struct {
+	eb     *awseb.Client
+	sqs    *sqs.Client
+	bus    string
+	queues map[string]string // rule → queue URL
+}
+
+// newMotoBus creates the bus, rules and queues on the moto server the
+// environment names. Without one the test is skipped, except in CI, where
+// it fails.
+func newMotoBus(t *testing.T) *motoBus {
+	t.Helper()
+	ep := os.Getenv(endpointEnv)
+	if ep == "" {
+		msg := endpointEnv + " is not set: run scripts/test, or start moto with `scripts/test.d/moto.sh start DIR` and export the line it prints"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the EventBridge tests must run)")
+		}
+		t.Skip(msg)
+	}
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	m := &motoBus{
+		eb:     awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds}),
+		sqs:    sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds}),
+		bus:    fmt.Sprintf("modelreg-test-%d", time.Now().UnixNano()),
+		queues: map[string]string{},
+	}
+	ctx := context.Background()
+	if _, err := m.eb.CreateEventBus(ctx, &awseb.CreateEventBusInput{Name: aws.String(m.bus)}); err != nil {
+		t.Fatalf("create bus: %v", err)
+	}
+	t.Cleanup(func() {
+		for rule := range m.queues {
+			m.eb.RemoveTargets(ctx, &awseb.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(m.bus), Ids: []string{"queue"}})
+			m.eb.DeleteRule(ctx, &awseb.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(m.bus)})
+		}
+		m.eb.DeleteEventBus(ctx, &awseb.DeleteEventBusInput{Name: aws.String(m.bus)})
+		for _, u := range m.queues {
+			m.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+		}
+	})
+	for rule, pattern := range map[string]string{"redeploy": RedeployPattern(), "notify": NotifyPattern()} {
+		q, err := m.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(m.bus + "-" + rule)})
+		if err != nil {
+			t.Fatalf("create queue: %v", err)
+		}
+		attrs, err := m.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatalf("queue attributes: %v", err)
+		}
+		if _, err := m.eb.PutRule(ctx, &awseb.PutRuleInput{Name: aws.String(rule), EventBusName: aws.String(m.bus),
+			EventPattern: aws.String(pattern), State: ebtypes.RuleStateEnabled}); err != nil {
+			t.Fatalf("put rule %s: %v", rule, err)
+		}
+		arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+		if _, err := m.eb.PutTargets(ctx, &awseb.PutTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(m.bus),
+			Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(arn)}}}); err != nil {
+			t.Fatalf("put targets %s: %v", rule, err)
+		}
+		m.queues[rule] = aws.ToString(q.QueueUrl)
+	}
+	return m
+}
+
+// drain reads the rule's queue until it is empty and returns the decoded
+// events, in arrival order.
+func (m *motoBus) drain(t *testing.T, rule string) []registry.Event {
+	t.Helper()
+	ctx := context.Background()
+	var out []registry.Event
+	for {
+		r, err := m.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(m.queues[rule]), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatalf("receive %s: %v", rule, err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		for _, msg := range r.Messages {
+			e, err := Decode([]byte(aws.ToString(msg.Body)))
+			if err != nil {
+				t.Fatalf("queue %s: %v (body %s)", rule, err, aws.ToString(msg.Body))
+			}
+			out = append(out, e)
+			if _, err := m.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(m.queues[rule]), ReceiptHandle: msg.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func ids(evs []registry.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func motoEvent(id, typ string, d registry.EventDetail) registry.Event {
+	d.Model = "fraud_model"
+	return registry.Event{ID: id, Type: typ, Source: registry.EventSource, Time: at, Detail: d}
+}
+
+// TestRulesOnMoto sends real events through the adapter to moto's
+// EventBridge and reads back, from each rule's SQS queue, exactly the
+// events its pattern must match.
+func TestRulesOnMoto(t *testing.T) {
+	m := newMotoBus(t)
+	p, err := New(m.eb, Options{BusName: m.bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := []registry.Event{
+		// A promotion: approval requested and decided, then its two stage
+		// changes (v2 in, v1 out) — redeploy once.
+		motoEvent("req", registry.EventApprovalRequested, registry.EventDetail{Version: 2, From: registry.StageStaging, To: registry.StageProduction, ApprovalID: "ap1", Actor: "anna"}),
+		motoEvent("dec", registry.EventApprovalDecided, registry.EventDetail{Version: 2, ApprovalID: "ap1", Status: "APPROVED", Actor: "bo"}),
+		motoEvent("v2-in", registry.EventStageChanged, registry.EventDetail{Version: 2, From: registry.StageStaging, To: registry.StageProduction, ApprovalID: "ap1"}),
+		motoEvent("v1-out", registry.EventStageChanged, registry.EventDetail{Version: 1, From: registry.StageProduction, To: registry.StageArchived}),
+		// A direct move, and a version from None straight to Production.
+		motoEvent("v3-staging", registry.EventStageChanged, registry.EventDetail{Version: 3, From: registry.StageNone, To: registry.StageStaging}),
+		motoEvent("v4-prod", registry.EventStageChanged, registry.EventDetail{Version: 4, From: registry.StageNone, To: registry.StageProduction}),
+		// A rollback back to v1.
+		motoEvent("rollback", registry.EventStageChanged, registry.EventDetail{Version: 1, From: registry.StageArchived, To: registry.StageProduction, Rollback: true}),
+		// Deployment outcomes.
+		motoEvent("dep-start", registry.EventDeploymentStarted, registry.EventDetail{Version: 1}),
+		motoEvent("dep-ok", registry.EventDeploymentSucceeded, registry.EventDetail{Version: 1}),
+		motoEvent("dep-fail", registry.EventDeploymentFailed, registry.EventDetail{Version: 1, Reason: "endpoint failed"}),
+		// Events neither rule matches; "Production" appears in the alias
+		// and the reason, never in detail.to.
+		motoEvent("alias", registry.EventAliasChanged, registry.EventDetail{Version: 2, Alias: "Production"}),
+		motoEvent("registered", registry.EventVersionRegistered, registry.EventDetail{Version: 5, Reason: "to Production"}),
+		motoEvent("ready", registry.EventVersionReady, registry.EventDetail{Version: 5, Status: "READY"}),
+		motoEvent("deleted", registry.EventVersionDeleted, registry.EventDetail{Version: 3}),
+	}
+	// 14 events: two PutEvents calls (10 + 4) on moto, which refuses more
+	// than 10 entries in one.
+	if err := p.Publish(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	redeploy, notify := m.drain(t, "redeploy"), m.drain(t, "notify")
+	if got, want := ids(redeploy), []string{"rollback", "v2-in", "v4-prod"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("redeploy queue got %v, want %v", got, want)
+	}
+	wantNotify := []string{"dec", "dep-fail", "dep-ok", "dep-start", "req", "rollback", "v1-out", "v2-in", "v3-staging", "v4-prod"}
+	if got := ids(notify); !reflect.DeepEqual(got, wantNotify) {
+		t.Errorf("notify queue got %v, want %v", got, wantNotify)
+	}
+	// What arrives is what was published (Decode keys it by event_id).
+	for _, got := range append(redeploy, notify...) {
+		i := slices.IndexFunc(evs, func(e registry.Event) bool { return e.ID == got.ID })
+		if want := evs[i]; got != want {
+			t.Errorf("delivered %+v, published %+v", got, want)
+		}
+	}
+}
+
+// faultyAPI passes calls to moto but blanks the DetailType of the entries
+// whose event id is in blank on the first call that carries them, so that
+// moto itself answers a per-entry failure (InvalidArgument) inside an
+// accepted call.
+type faultyAPI struct {
+	API
+	mu    sync.Mutex
+	blank map[string]bool
+	calls [][]string
+}
+
+func (f *faultyAPI) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opts ...func(*awseb.Options)) (*awseb.PutEventsOutput, error) {
+	f.mu.Lock()
+	var call []string
+	cp := *in
+	cp.Entries = slices.Clone(in.Entries)
+	for i, e := range cp.Entries {
+		id := eventID(putEntry{Detail: aws.ToString(e.Detail)})
+		call = append(call, id)
+		if f.blank[id] {
+			delete(f.blank, id)
+			cp.Entries[i].DetailType = aws.String("")
+		}
+	}
+	f.calls = append(f.calls, call)
+	f.mu.Unlock()
+	return f.API.PutEvents(ctx, &cp, opts...)
+}
+
+// TestPartialFailureOnMoto: moto reports one entry of a call failed; the
+// adapter names only that event, the others arrive once, and publishing
+// the named one again (the outbox relay's deferral) delivers it once.
+// moto's per-entry failures are validation errors (InvalidArgument), which
+// are permanent, so the in-call retry of transient failures
+// (InternalFailure, ThrottlingException) is covered by the httptest tests.
+func TestPartialFailureOnMoto(t *testing.T) {
+	m := newMotoBus(t)
+	api := &faultyAPI{API: m.eb, blank: map[string]bool{"b": true}}
+	p, err := New(api, Options{BusName: m.bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := []registry.Event{
+		motoEvent("a", registry.EventStageChanged, registry.EventDetail{Version: 2, From: registry.StageStaging, To: registry.StageProduction}),
+		motoEvent("b", registry.EventStageChanged, registry.EventDetail{Version: 3, From: registry.StageStaging, To: registry.StageProduction}),
+		motoEvent("c", registry.EventApprovalRequested, registry.EventDetail{Version: 4}),
+	}
+	err = p.Publish(context.Background(), evs)
+	var pe *PublishError
+	if !errors.As(err, &pe) || !reflect.DeepEqual(pe.FailedIDs(), []string{"b"}) || pe.Failures[0].Code != "InvalidArgument" {
+		t.Fatalf("err %v, want b failed with moto's InvalidArgument", err)
+	}
+	if !reflect.DeepEqual(api.calls, [][]string{{"a", "b", "c"}}) {
+		t.Fatalf("calls %v: an accepted or permanently failed entry was sent again", api.calls)
+	}
+	if got := ids(m.drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Errorf("redeploy queue after the partial failure: %v, want [a]", got)
+	}
+	if err := p.Publish(context.Background(), []registry.Event{evs[1]}); err != nil {
+		t.Fatalf("publishing the deferred event again: %v", err)
+	}
+	if got := ids(m.drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Errorf("redeploy queue after the retry: %v, want [b]", got)
+	}
+	if got := ids(m.drain(t, "notify")); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Errorf("notify queue: %v, want [a b c] once each", got)
+	}
+}
