@@ -208,7 +208,8 @@ type pending struct {
 // MaxEntrySize bytes. Entries EventBridge reports failed inside an
 // accepted call are sent again alone — never the accepted ones — up to
 // MaxAttempts times with Backoff between rounds; permanent failures are
-// not retried. It returns nil when every event was accepted, otherwise a
+// not retried. A call that fails as a whole (after the SDK's own retries)
+// fails its entries without a resend here. It returns nil when every event was accepted, otherwise a
 // *PublishError naming each event that was not (an event too large to ever
 // fit, or invalid, is a permanent failure there), so the outbox relay
 // defers exactly those.
