@@ -22,6 +22,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -310,21 +312,25 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// oneOf refuses a required setting that is not one of allowed.
+func oneOf(setting, value string, allowed ...string) error {
+	if slices.Contains(allowed, value) {
+		return nil
+	}
+	use := strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1]
+	if value == "" {
+		return configErrorf(setting, "not set: use %s", use)
+	}
+	return configErrorf(setting, "%q: use %s", value, use)
+}
+
 // check refuses what cannot work, before anything is opened.
 func (c *Config) check() error {
-	switch c.Store {
-	case StoreSQLite, StoreDynamoDB:
-	case "":
-		return configErrorf("Store", "not set: use %s or %s", StoreSQLite, StoreDynamoDB)
-	default:
-		return configErrorf("Store", "%q: use %s or %s", c.Store, StoreSQLite, StoreDynamoDB)
+	if err := oneOf("Store", c.Store, StoreSQLite, StoreDynamoDB); err != nil {
+		return err
 	}
-	switch c.Artifacts {
-	case ArtifactsFilesystem, ArtifactsS3:
-	case "":
-		return configErrorf("Artifacts", "not set: use %s or %s", ArtifactsFilesystem, ArtifactsS3)
-	default:
-		return configErrorf("Artifacts", "%q: use %s or %s", c.Artifacts, ArtifactsFilesystem, ArtifactsS3)
+	if err := oneOf("Artifacts", c.Artifacts, ArtifactsFilesystem, ArtifactsS3); err != nil {
+		return err
 	}
 	switch c.Workflow {
 	case WorkflowNone, WorkflowSFN:
