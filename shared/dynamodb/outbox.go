@@ -94,6 +94,29 @@ func (s *Store) AckEvent(ctx context.Context, id string) error {
 	return translate(err, "ack event %s", id)
 }
 
+// EventsInOutbox reports which of ids are still in the outbox, that is
+// not yet acknowledged, with one strongly consistent BatchGetItem per 100
+// ids. A DynamoDB Streams consumer uses it to skip events it
+// has already delivered and acked when the stream delivers them again.
+// Unavailable if DynamoDB stays busy.
+func (s *Store) EventsInOutbox(ctx context.Context, ids []string) (map[string]bool, error) {
+	keys := make([]itemKey, len(ids))
+	for i, id := range ids {
+		keys[i] = itemKey{eventPK(id), skEvent}
+	}
+	found, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if found[keys[i]] != nil {
+			in[id] = true
+		}
+	}
+	return in, nil
+}
+
 // DeferEvent records a failed delivery of event id: one more attempt,
 // lastErr, and the next attempt at next. It reads the record (for the
 // event time in its index key), then updates it on condition that no one

@@ -22,6 +22,10 @@ const (
 	// AttrKind names the record kind of every item (model, version, …);
 	// a DynamoDB Streams consumer selects outbox items by it.
 	AttrKind = "kind"
+	// KindEvent is the kind of an outbox item, and AttrEvent the attribute
+	// (S) holding its event's JSON exactly as published (registry.Event).
+	KindEvent = kindEvent
+	AttrEvent = "event"
 	// AttrTTL is the table's time-to-live attribute: epoch seconds (N),
 	// set on idempotency records only.
 	AttrTTL = "expires_at"
