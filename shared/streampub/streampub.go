@@ -81,8 +81,8 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	fail := func(seq string) {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
 	}
-	var order []registry.Event       // first record of each event, in stream order
-	seqs := map[string][]string{}     // event id → its records' sequence numbers
+	var order []registry.Event    // first record of each event, in stream order
+	seqs := map[string][]string{} // event id → its records' sequence numbers
 	for i, r := range batch.Records {
 		e, ok, err := outboxEvent(r)
 		if err != nil {
