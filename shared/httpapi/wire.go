@@ -25,12 +25,18 @@ type List[T any] struct {
 // listOf converts a page of domain values with conv, keeping a nil Items
 // nil (it is sent as null, as it always was).
 func listOf[D, W any](l registry.List[D], conv func(D) W) List[W] {
-	out := List[W]{NextPageToken: l.NextPageToken}
-	if l.Items != nil {
-		out.Items = make([]W, len(l.Items))
-		for i, d := range l.Items {
-			out.Items[i] = conv(d)
-		}
+	return List[W]{Items: convert(l.Items, conv), NextPageToken: l.NextPageToken}
+}
+
+// convert converts every element of in with conv, keeping nil nil (a nil
+// slice is sent as null or left out, an empty one as []).
+func convert[D, W any](in []D, conv func(D) W) []W {
+	if in == nil {
+		return nil
+	}
+	out := make([]W, len(in))
+	for i, d := range in {
+		out[i] = conv(d)
 	}
 	return out
 }
@@ -196,12 +202,7 @@ func versionOut(v registry.Version) Version {
 			out.Metrics[k] = Metric(m)
 		}
 	}
-	if v.Artifacts != nil {
-		out.Artifacts = make([]Artifact, len(v.Artifacts))
-		for i, a := range v.Artifacts {
-			out.Artifacts[i] = Artifact(a)
-		}
-	}
+	out.Artifacts = convert(v.Artifacts, func(a registry.Artifact) Artifact { return Artifact(a) })
 	return out
 }
 
@@ -322,26 +323,12 @@ type ParamRow struct {
 }
 
 func comparisonOut(c registry.Comparison) Comparison {
-	out := Comparison{Model: c.Model, By: c.By, Ranking: c.Ranking}
-	if c.Versions != nil {
-		out.Versions = make([]Version, len(c.Versions))
-		for i, v := range c.Versions {
-			out.Versions[i] = versionOut(v)
-		}
+	return Comparison{
+		Model: c.Model, By: c.By, Ranking: c.Ranking,
+		Versions: convert(c.Versions, versionOut),
+		Metrics:  convert(c.Metrics, func(m registry.MetricRow) MetricRow { return MetricRow(m) }),
+		Params:   convert(c.Params, func(p registry.ParamRow) ParamRow { return ParamRow(p) }),
 	}
-	if c.Metrics != nil {
-		out.Metrics = make([]MetricRow, len(c.Metrics))
-		for i, m := range c.Metrics {
-			out.Metrics[i] = MetricRow(m)
-		}
-	}
-	if c.Params != nil {
-		out.Params = make([]ParamRow, len(c.Params))
-		for i, p := range c.Params {
-			out.Params[i] = ParamRow(p)
-		}
-	}
-	return out
 }
 
 // wireBody returns the /v1 document for a service result: its wire type.

@@ -19,14 +19,7 @@ type FileSpec struct {
 }
 
 func fileSpecsIn(specs []FileSpec) []registry.FileSpec {
-	if specs == nil {
-		return nil
-	}
-	out := make([]registry.FileSpec, len(specs))
-	for i, f := range specs {
-		out[i] = registry.FileSpec(f)
-	}
-	return out
+	return convert(specs, func(f FileSpec) registry.FileSpec { return registry.FileSpec(f) })
 }
 
 // PartRequest is the HTTP request a client makes to upload one part: it
@@ -61,21 +54,13 @@ type UploadTicket struct {
 }
 
 func ticketOut(t registry.UploadTicket) UploadTicket {
-	out := UploadTicket{UploadID: t.UploadID, Model: t.Model, Version: t.Version, ExpiresAt: t.ExpiresAt}
-	if t.Files != nil {
-		out.Files = make([]FileTicket, len(t.Files))
-		for i, f := range t.Files {
-			ft := FileTicket{Path: f.Path, Size: f.Size, PartSize: f.PartSize}
-			if f.Parts != nil {
-				ft.Parts = make([]PartRequest, len(f.Parts))
-				for j, p := range f.Parts {
-					ft.Parts[j] = PartRequest(p)
-				}
-			}
-			out.Files[i] = ft
-		}
+	return UploadTicket{
+		UploadID: t.UploadID, Model: t.Model, Version: t.Version, ExpiresAt: t.ExpiresAt,
+		Files: convert(t.Files, func(f registry.FileTicket) FileTicket {
+			return FileTicket{Path: f.Path, Size: f.Size, PartSize: f.PartSize,
+				Parts: convert(f.Parts, func(p registry.PartRequest) PartRequest { return PartRequest(p) })}
+		}),
 	}
-	return out
 }
 
 // DownloadLink is one artifact with a short-lived URL.
@@ -94,12 +79,10 @@ type DownloadSet struct {
 }
 
 func downloadsOut(d registry.DownloadSet) DownloadSet {
-	out := DownloadSet{Model: d.Model, Version: d.Version, SourceURI: d.SourceURI, ExpiresAt: d.ExpiresAt}
-	if d.Files != nil {
-		out.Files = make([]DownloadLink, len(d.Files))
-		for i, f := range d.Files {
-			out.Files[i] = DownloadLink{Artifact: Artifact(f.Artifact), URL: f.URL}
-		}
+	return DownloadSet{
+		Model: d.Model, Version: d.Version, SourceURI: d.SourceURI, ExpiresAt: d.ExpiresAt,
+		Files: convert(d.Files, func(f registry.DownloadLink) DownloadLink {
+			return DownloadLink{Artifact: Artifact(f.Artifact), URL: f.URL}
+		}),
 	}
-	return out
 }
