@@ -11,18 +11,15 @@
 # The test runs `MODELREG_ASL_VALIDATOR --json-path FILE`, which is what
 # `npx asl-validator --json-path FILE` runs. Needs npm (Node.js 20+).
 set -euo pipefail
+plugin=asl-validator.sh
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
+plugin_args "$@"
 
 version=4.0.0
-root=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$root/_tools/asl-validator"
 pkg="$cache/node_modules/asl-validator"
 bin="$cache/node_modules/.bin/asl-validator"
-
-log() { echo "asl-validator.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop STATE_DIR"; }
-[ $# -eq 2 ] || usage
 
 install() {
   mkdir -p "$root/_tools"

