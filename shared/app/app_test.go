@@ -30,19 +30,6 @@ var (
 	quiet  = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 )
 
-// clock is an injected clock tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // localConfig is an all-embedded Config on dir.
 func localConfig(dir string) app.Config {
 	return app.Config{
@@ -233,7 +220,7 @@ func TestEmbeddedApp(t *testing.T) {
 func TestLocalEngine(t *testing.T) {
 	ctx := admin(context.Background())
 	dir := t.TempDir()
-	clk := &clock{now: t0}
+	clk := workflowtest.NewClock(t0)
 	open := func(rec *workflowtest.Recorder, sweep time.Duration) *app.App {
 		t.Helper()
 		cfg := localConfig(dir)

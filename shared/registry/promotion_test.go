@@ -15,6 +15,7 @@ import (
 	"github.com/modelreg/modelreg/shared/sqlite"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
+	"github.com/modelreg/modelreg/shared/workflow/workflowtest"
 )
 
 // flakyWorkflow forwards to the engine, failing StartPromotion or the
@@ -54,18 +55,6 @@ func (f *flakyWorkflow) SendTaskFailure(ctx context.Context, token, code, cause 
 	return f.engine().SendTaskFailure(ctx, token, code, cause)
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // promoEnv is a Service on SQLite with the real local engine running the
 // embedded document with the service's own task handlers.
 type promoEnv struct {
@@ -73,7 +62,7 @@ type promoEnv struct {
 	svc   *registry.Service
 	store *sqlite.Store
 	wf    *flakyWorkflow
-	clock *clock
+	clock *workflowtest.Clock
 }
 
 func newPromoEnv(t *testing.T) *promoEnv {
@@ -88,7 +77,7 @@ func newPromoEnv(t *testing.T) *promoEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.Close() })
-	c := &clock{t: time.Now().UTC()}
+	c := workflowtest.NewClock(time.Now().UTC())
 	wf := &flakyWorkflow{}
 	svc, err := registry.NewService(registry.Config{Store: store, Artifacts: fs, Workflow: wf,
 		Secret: []byte(strings.Repeat("k", 32)), Now: c.Now})

@@ -19,26 +19,13 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-// clock is an injected clock tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // harness is an engine on a SQLite store with an injected clock, a sleep
 // that only records, and the path of states of every execution.
 type harness struct {
 	t      *testing.T
 	store  registry.Store
 	dbPath string
-	clock  *clock
+	clock  *workflowtest.Clock
 	h      *workflowtest.Recorder
 	e      *Engine
 
@@ -49,7 +36,7 @@ type harness struct {
 
 func newHarness(t *testing.T, h *workflowtest.Recorder) *harness {
 	t.Helper()
-	x := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "wf.db"), clock: &clock{now: t0}, h: h, paths: map[string][]string{}}
+	x := &harness{t: t, dbPath: filepath.Join(t.TempDir(), "wf.db"), clock: workflowtest.NewClock(t0), h: h, paths: map[string][]string{}}
 	x.open()
 	t.Cleanup(func() { x.close() })
 	return x

@@ -27,19 +27,6 @@ import (
 // and must take the same path of states to the same outcome, leaving the
 // registry in the state that outcome means.
 
-// svcClock is a clock the tests move by hand.
-type svcClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *svcClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *svcClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // faultyStore fails the next commits that store a task token on an
 // approval (what AwaitDecision writes) with err: a store fault in the
 // middle of the real RequestApproval step.
@@ -134,7 +121,7 @@ func TestScenariosWithServiceHandlers(t *testing.T) {
 			case workflowtest.TaskFails:
 				store.left, store.err = 1, errors.New("disk I/O error")
 			}
-			clk := &svcClock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+			clk := workflowtest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 			wf := &lateWorkflow{}
 			svc, err := registry.NewService(registry.Config{Store: store, Artifacts: fs, Workflow: wf,
 				Secret: []byte(strings.Repeat("k", 32)), Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
