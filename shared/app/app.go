@@ -411,12 +411,14 @@ func (a *App) Start(ctx context.Context) error {
 		go func() { defer a.wg.Done(); a.Relay.Run(runCtx) }()
 	}
 	if a.Engine != nil {
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); a.sweep(runCtx) }()
+		// Sweep ends the waits whose timeout passed and resumes stalled
+		// executions.
+		a.every(runCtx, a.cfg.SweepInterval, "workflow: sweep executions", a.Engine.Sweep)
 	}
 	if a.Workflow != nil {
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); a.recoverApprovals(runCtx) }()
+		// A workflow that was unavailable when a promotion was requested or
+		// decided catches up without a restart.
+		a.every(runCtx, ApprovalRecoveryInterval, "workflow: recover pending approvals", a.Service.RecoverApprovals)
 	}
 	return nil
 }
@@ -425,38 +427,25 @@ func (a *App) Start(ctx context.Context) error {
 // registry.Service.RecoverApprovals (it also runs once in Start).
 const ApprovalRecoveryInterval = 30 * time.Second
 
-// recoverApprovals runs RecoverApprovals every ApprovalRecoveryInterval
-// until ctx is done: a workflow that was unavailable when a promotion was
-// requested or decided catches up without a restart.
-func (a *App) recoverApprovals(ctx context.Context) {
-	t := time.NewTicker(ApprovalRecoveryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Service.RecoverApprovals(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("workflow: recover pending approvals", "err", err)
+// every runs fn every interval in the background until ctx is done,
+// logging its failures as what.
+func (a *App) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := fn(ctx); err != nil && ctx.Err() == nil {
+					a.log.Error(what, "err", err)
+				}
 			}
 		}
-	}
-}
-
-// sweep runs the engine's Sweep every SweepInterval until ctx is done.
-func (a *App) sweep(ctx context.Context) {
-	t := time.NewTicker(a.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Engine.Sweep(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("workflow: sweep executions", "err", err)
-			}
-		}
-	}
+	}()
 }
 
 // Close shuts the App down in order: the background work (relay, sweeps),
