@@ -21,6 +21,11 @@ const (
 	EventDeploymentStarted   = "Model Deployment Started"
 	EventDeploymentSucceeded = "Model Deployment Succeeded"
 	EventDeploymentFailed    = "Model Deployment Failed"
+	// EventDeploymentRequested asks the redeploy consumer to deliver a
+	// version to one target again (`modelreg deployments NAME redeliver
+	// ID`); detail.target_id names the target, detail.deployment_id the
+	// deployment redelivered.
+	EventDeploymentRequested = "Model Deployment Requested"
 )
 
 // Event is a domain event. It is written to the outbox in the same
@@ -55,6 +60,15 @@ type EventDetail struct {
 	Alias      string `json:"alias,omitempty"`
 	Rollback   bool   `json:"rollback,omitempty"`
 	AuditID    string `json:"audit_id,omitempty"`
+	// PreviousVersion is, on a stage change to Production, the version
+	// that was in Production before it (0: none); on a deployment event,
+	// the version the deployment replaces.
+	PreviousVersion int `json:"previous_version,omitempty"`
+	// Deployment events, and redelivery requests: the deploy target and
+	// the deployment.
+	TargetID     string `json:"target_id,omitempty"`
+	TargetKind   string `json:"target_kind,omitempty"`
+	DeploymentID string `json:"deployment_id,omitempty"`
 }
 
 // OutboxRecord is an event waiting in the outbox.
