@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/httpapi"
+	"github.com/modelreg/modelreg/shared/mlflow"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -173,7 +174,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if c.readTimeout <= 0 {
 		c.readTimeout = defaultReadTimeout
 	}
-	srv := &http.Server{Handler: routeByPrefix(httpapi.New(a.Service, auth, httpapi.Options{Logger: logger, Version: buildVersion}), a.Blobs),
+	api := httpapi.New(a.Service, auth, httpapi.Options{Logger: logger, Version: buildVersion})
+	srv := &http.Server{Handler: routeByPrefix(api, a.Blobs, mlflow.New(a.Service, auth, mlflow.Options{Logger: logger})),
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
@@ -197,12 +199,17 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	return err
 }
 
-// routeByPrefix sends /blobs/ to blobs (when set) and everything else to
+// routeByPrefix sends /blobs/ to blobs (when set), the MLflow REST API
+// (mlflow.Prefix) to mlf and everything else to
 // the API, which answers unknown and unclean paths with JSON errors. It is
 // not a ServeMux on purpose: ServeMux answers an unclean path such as
 // /v1/models/.. with an HTML redirect before the API sees it.
-func routeByPrefix(api, blobs http.Handler) http.Handler {
+func routeByPrefix(api, blobs, mlf http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mlf != nil && strings.HasPrefix(r.URL.Path, mlflow.Prefix) {
+			mlf.ServeHTTP(w, r)
+			return
+		}
 		if blobs != nil && strings.HasPrefix(r.URL.Path, "/blobs/") {
 			blobs.ServeHTTP(w, r)
 			return
