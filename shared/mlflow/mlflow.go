@@ -310,8 +310,13 @@ func (in *input) has(name string) bool {
 	return in.q.Has(name)
 }
 
+// numeric are the parameters a JSON body may send as numbers (MLflow
+// clients send versions as strings or numbers; protobuf JSON may quote
+// int64s).
+var numeric = []string{"version", "max_results"}
+
 // str returns a string parameter ("" if absent). A JSON number is taken as
-// its text (MLflow clients send versions as strings or numbers).
+// its text for the numeric parameters.
 func (in *input) str(name string) (string, error) {
 	if in.body == nil {
 		vs := in.q[name]
@@ -332,7 +337,7 @@ func (in *input) str(name string) (string, error) {
 		return s, nil
 	}
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err == nil {
+	if err := json.Unmarshal(raw, &n); err == nil && slices.Contains(numeric, name) {
 		return n.String(), nil
 	}
 	return "", invalid("parameter %s must be a string", name)
