@@ -102,6 +102,7 @@ const (
 	deletion                     // a delete naming the stored revision
 	appendOnly                   // audit entries and events
 	idempotency                  // the idempotency record
+	expiring                     // create unless an unexpired one exists (processed events)
 )
 
 // write is one record of a Change: a Put (or a Delete) of its item,
@@ -227,6 +228,9 @@ func planChange(ch *registry.Change) (*plan, error) {
 			return nil, err
 		}
 	}
+	if err := p.planDeploy(ch); err != nil {
+		return nil, err
+	}
 	for _, a := range ch.Audit {
 		m, err := marshal(toAuditItem(a), nil)
 		if err != nil {
@@ -304,7 +308,7 @@ func (p *plan) build(table string) ([]action, error) {
 	for _, w := range p.writes {
 		var err error
 		switch w.kind {
-		case idempotency:
+		case idempotency, expiring:
 			err = add(w, true, w.key, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: w.item,
 				ConditionExpression: aws.String(w.cond), ExpressionAttributeNames: names("#exp", "expires"), ExpressionAttributeValues: w.vals}}, w.item)
 		case appendOnly:
@@ -422,7 +426,7 @@ func classify(acts []action, reasons []types.CancellationReason) verdict {
 // staleMessage says which condition failed.
 func (w *write) staleMessage() string {
 	switch {
-	case w.kind == appendOnly:
+	case w.kind == appendOnly, w.kind == expiring:
 		return w.what + " already exists"
 	case w.kind == deletion:
 		return fmt.Sprintf("%s is not at revision %d (changed or deleted by someone else)", w.what, w.rev)

@@ -21,8 +21,15 @@
 //	upload parts piece   UP#<id>            P#<0001…>           upload_parts
 //	outbox event         EV#<id>            EVENT               event
 //	idempotency record   ID#<key>¹          IDEMPOTENCY         idempotency
+//	deploy target        M#<m>              DT#<id>             deploy_target
+//	deployment           M#<m>              DP#<id>             deployment
+//	processed event      PE#<consumer>#<e>¹ PROCESSED           processed
 //
-// ¹ keys over 512 bytes as ID#sha256:<hex>; the item keeps the key.
+// ¹ keys over 512 bytes as ID#sha256:<hex> (PE#sha256:<hex>); the item
+// keeps the key. Deployments are listed through gsi1 DPM#<m> →
+// <started>#<id>; processed-event records expire through the TTL
+// attribute like idempotency records (Commit's condition and
+// GetProcessed compare the exact expiry, expires). See deploy.go.
 //
 // A model's partition holds the model, its versions, aliases and audit
 // trail, so reading any of them is a strongly consistent GetItem or Query.

@@ -20,8 +20,8 @@ import (
 // two leaves files behind a committed tombstone: deleting the tombstone
 // again removes them and succeeds, so a retry heals it.
 //
-// A deleted model's versions all become tombstones, then the model record
-// goes (audit model.deleted, event Model Deleted). The audit trail stays,
+// A deleted model's versions all become tombstones, its aliases and
+// deploy targets go, then the model record goes (audit model.deleted, event Model Deleted). The audit trail stays,
 // and so do the tombstones: a model created again under the same name
 // continues the numbering after the last number ever assigned, and its
 // history shows both lives.
@@ -171,6 +171,9 @@ func (s *Service) DeleteModel(ctx context.Context, name, reason string) error {
 		if err := s.deleteAllAliases(bctx, name); err != nil {
 			return fmt.Errorf("delete model %s: %w", name, err)
 		}
+		if err := s.deleteAllTargets(bctx, name); err != nil {
+			return fmt.Errorf("delete model %s: %w", name, err)
+		}
 		if err := s.tombstoneAll(bctx, name, reason); err != nil {
 			return fmt.Errorf("delete model %s: %w", name, err)
 		}
@@ -193,8 +196,12 @@ func (s *Service) DeleteModel(ctx context.Context, name, reason string) error {
 			if err != nil {
 				return nil, Model{}, err
 			}
-			if len(live.Items) > 0 || len(als) > 0 {
-				return nil, Model{}, errMoreToDelete // registered or aliased meanwhile
+			targets, err := s.cfg.Store.ListDeployTargets(ctx, name)
+			if err != nil {
+				return nil, Model{}, err
+			}
+			if len(live.Items) > 0 || len(als) > 0 || len(targets) > 0 {
+				return nil, Model{}, errMoreToDelete // registered, aliased or targeted meanwhile
 			}
 			a := s.audit(ctx, s.Now(), name, 0, ActionModelDeleted)
 			a.Reason = reason
@@ -335,6 +342,44 @@ func (s *Service) deleteAllAliases(ctx context.Context, name string) error {
 		for _, al := range all {
 			a := s.audit(ctx, now, name, al.Version, ActionAliasDeleted)
 			a.Details = map[string]string{"alias": al.Name, "reason": "model deleted"}
+			ch.Audit = append(ch.Audit, a)
+		}
+		m.UpdatedAt = now
+		m.Revision++
+		ch.Models = []Model{m}
+		return ch, nil, nil
+	})
+	if errors.Is(err, errNothingToDo) {
+		return nil
+	}
+	return err
+}
+
+// deleteAllTargets removes every deploy target of a model about to be
+// deleted (at most MaxDeployTargets: one Change, each with its audit
+// entry).
+func (s *Service) deleteAllTargets(ctx context.Context, name string) error {
+	_, err := update(ctx, s, func() (*Change, any, error) {
+		m, err := s.GetModel(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.deletable(ctx, m, nil); err != nil {
+			return nil, nil, err
+		}
+		all, err := s.cfg.Store.ListDeployTargets(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(all) == 0 {
+			return nil, nil, errNothingToDo
+		}
+		now := s.Now()
+		ch := &Change{DeletedDeployTargets: all}
+		for _, t := range all {
+			a := s.audit(ctx, now, name, 0, ActionDeployTargetRemoved)
+			a.Details = targetDetails(t)
+			a.Details["reason"] = "model deleted"
 			ch.Audit = append(ch.Audit, a)
 		}
 		m.UpdatedAt = now

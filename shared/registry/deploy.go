@@ -19,6 +19,9 @@ const (
 	TargetSageMaker DeployTargetKind = "sagemaker"
 )
 
+// MaxDeployTargets is the most deploy targets one model may have.
+const MaxDeployTargets = 20
+
 // DeployTarget is one place a model's Production version is deployed to
 // whenever Production changes (a promotion or a rollback).
 type DeployTarget struct {
@@ -118,4 +121,20 @@ type SecretBox interface {
 	// Open returns the secret sealed as sealed. Invalid if it was not
 	// sealed by this box (or was altered).
 	Open(ctx context.Context, sealed string) ([]byte, error)
+}
+
+type sealContextKey struct{}
+
+// WithSealContext returns ctx naming the deploy target whose secret a
+// SecretBox seals or opens. Boxes bind the sealed form to it (AES-GCM
+// additional data locally, the KMS encryption context on AWS), so a sealed
+// secret copied onto another target does not open.
+func WithSealContext(ctx context.Context, model, targetID string) context.Context {
+	return context.WithValue(ctx, sealContextKey{}, map[string]string{"modelreg:model": model, "modelreg:target": targetID})
+}
+
+// SealContextFrom returns the seal context of ctx (nil if none).
+func SealContextFrom(ctx context.Context) map[string]string {
+	m, _ := ctx.Value(sealContextKey{}).(map[string]string)
+	return m
 }

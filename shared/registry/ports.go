@@ -29,6 +29,17 @@ type Change struct {
 	Approvals      []Approval
 	Executions     []Execution
 	Uploads        []UploadSession
+	// DeployTargets are created (revision 1) or updated like the records
+	// above; DeletedDeployTargets are deleted when the stored revision
+	// equals Revision.
+	DeployTargets        []DeployTarget
+	DeletedDeployTargets []DeployTarget
+	// Deployments are created or advanced (revisions as above).
+	Deployments []Deployment
+	// Processed records are created only: one whose (Consumer, EventID)
+	// is stored and unexpired as of its ProcessedAt is a Conflict wrapping
+	// ErrStale; an expired one is overwritten.
+	Processed []ProcessedEvent
 	// Audit entries are appended; an existing ID is a Conflict.
 	Audit []AuditEntry
 	// Events are added to the outbox with NextAttemptAt = Event.Time.
@@ -91,6 +102,14 @@ type ApprovalQuery struct {
 // ExecutionQuery selects workflow executions, oldest first.
 type ExecutionQuery struct {
 	Status ExecutionStatus // "" for all
+	Cursor string
+	Limit  int
+}
+
+// DeploymentQuery selects deployments of one model, newest (StartedAt,
+// then ID) first.
+type DeploymentQuery struct {
+	Model  string
 	Cursor string
 	Limit  int
 }
@@ -165,6 +184,24 @@ type Store interface {
 	// DeferEvent records a failed delivery: Attempts+1, LastError, and the
 	// time of the next attempt. NotFound if the event is not in the outbox.
 	DeferEvent(ctx context.Context, id string, next time.Time, lastErr string) error
+
+	// GetDeployTarget returns the deploy target id of model. NotFound
+	// (also when id belongs to another model).
+	GetDeployTarget(ctx context.Context, model, id string) (DeployTarget, error)
+	// ListDeployTargets returns every deploy target of model, oldest
+	// (CreatedAt, then ID) first; empty if none. A model has at most
+	// MaxDeployTargets (the service enforces it).
+	ListDeployTargets(ctx context.Context, model string) ([]DeployTarget, error)
+
+	// GetDeployment returns the deployment id of model. NotFound.
+	GetDeployment(ctx context.Context, model, id string) (Deployment, error)
+	// ListDeployments returns deployments of q.Model, newest (StartedAt,
+	// then ID) first. Invalid for a bad cursor or limit.
+	ListDeployments(ctx context.Context, q DeploymentQuery) (Page[Deployment], error)
+
+	// GetProcessed returns the record that consumer processed eventID,
+	// unless it expired before now. NotFound when missing or expired.
+	GetProcessed(ctx context.Context, consumer, eventID string, now time.Time) (ProcessedEvent, error)
 
 	// GetIdempotency returns the record stored under key unless it expired
 	// before now. NotFound otherwise.

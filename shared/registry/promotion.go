@@ -481,7 +481,11 @@ func (s *Service) Promote(ctx context.Context, approvalID string, auto bool) (Pr
 		v.Revision++
 		ch.Versions = append(ch.Versions, v)
 		ch.Audit = append(ch.Audit, a)
-		ch.Events = append(ch.Events, s.event(EventStageChanged, a))
+		in := s.event(EventStageChanged, a)
+		if m.ProductionVersion != v.Number {
+			in.Detail.PreviousVersion = m.ProductionVersion // what the redeploy replaces
+		}
+		ch.Events = append(ch.Events, in)
 		if prev := m.ProductionVersion; prev != 0 && prev != v.Number {
 			pv, err := s.GetVersion(ctx, ap.Model, prev)
 			if err != nil {

@@ -3,7 +3,9 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,6 +295,7 @@ func TestPromotionStory(t *testing.T) {
 	}
 	// Each move fired its event, in the same commits.
 	var stageEvents, decided int
+	var toProduction []string // version<-previous version, in order
 	pending, err := e.store.PendingEvents(context.Background(), e.clock.Now().Add(time.Hour), 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -301,6 +304,11 @@ func TestPromotionStory(t *testing.T) {
 		switch r.Event.Type {
 		case registry.EventStageChanged:
 			stageEvents++
+			if d := r.Event.Detail; d.To == registry.StageProduction {
+				toProduction = append(toProduction, fmt.Sprintf("%d<-%d", d.Version, d.PreviousVersion))
+			} else if d.PreviousVersion != 0 {
+				t.Errorf("stage change %s->%s of version %d names previous version %d", d.From, d.To, d.Version, d.PreviousVersion)
+			}
 		case registry.EventApprovalDecided:
 			decided++
 		}
@@ -308,6 +316,10 @@ func TestPromotionStory(t *testing.T) {
 	// v1 and v2 to Staging, v1 to Production, v2 to Production + v1 archived, rollback: 2.
 	if stageEvents != 7 || decided != 2 {
 		t.Errorf("%d stage-changed and %d approval-decided events, want 7 and 2", stageEvents, decided)
+	}
+	// The redeploy consumer names what each change to Production replaced.
+	if want := []string{fmt.Sprintf("%d<-0", v1), fmt.Sprintf("%d<-%d", v2, v1), fmt.Sprintf("%d<-%d", v1, v2)}; !slices.Equal(toProduction, want) {
+		t.Errorf("changes to Production (version<-previous): %v, want %v", toProduction, want)
 	}
 }
 

@@ -62,7 +62,9 @@ func (s *Service) Rollback(ctx context.Context, model string, to int, reason str
 		target.Revision++
 		ch.Versions = append(ch.Versions, target)
 		ch.Audit = append(ch.Audit, a)
-		ch.Events = append(ch.Events, s.event(EventStageChanged, a))
+		in := s.event(EventStageChanged, a)
+		in.Detail.PreviousVersion = cur.Number // what the redeploy replaces
+		ch.Events = append(ch.Events, in)
 		if cur.Stage == StageProduction {
 			ca := s.audit(ctx, now, model, cur.Number, ActionStageChanged)
 			ca.Reason, ca.From, ca.To, ca.Rollback, ca.Criteria = reason, StageProduction, StageArchived, true, metricValues(cur.Metrics)

@@ -42,6 +42,19 @@ type Config struct {
 	// the embedded backends); elsewhere a file URI names a path that only
 	// the server can see, or one that reveals its files.
 	AllowFileSources bool
+	// Secrets seals the signing secrets of webhook deploy targets; without
+	// one, adding or rotating a webhook target answers Unavailable.
+	Secrets SecretBox
+	// CheckWebhookURL, if set, is the SSRF rule for webhook target URLs
+	// (called on add and on rotate); its error is answered as Invalid with
+	// its message. nil accepts every URL.
+	CheckWebhookURL func(ctx context.Context, rawURL string) error
+	// SageMakerPrefix, if set, is the prefix every SageMaker target's
+	// endpoint name must have.
+	SageMakerPrefix string
+	// AllowedRoleARNs, if set, are the execution roles a SageMaker target
+	// may name: exact ARNs, or prefixes ending in '*'.
+	AllowedRoleARNs []string
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// AfterCommit, if set, is called after every successful commit that

@@ -145,6 +145,9 @@ func (c *committer) apply(ch *registry.Change) error {
 			return err
 		}
 	}
+	if err := c.applyDeploy(ch); err != nil {
+		return err
+	}
 	for _, a := range ch.Audit {
 		body, err := encode(toAuditRecord(a))
 		if err != nil {

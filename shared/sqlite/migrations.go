@@ -117,6 +117,35 @@ CREATE TABLE idempotency (
 );
 CREATE INDEX idempotency_expires ON idempotency (expires_at);
 `,
+	// 2: deploy targets, deployments and processed-event records (issue 8).
+	`
+CREATE TABLE deploy_targets (
+	id         TEXT PRIMARY KEY,
+	model      TEXT NOT NULL,
+	revision   INTEGER NOT NULL,
+	created_at TEXT NOT NULL,
+	body       BLOB NOT NULL
+);
+CREATE INDEX deploy_targets_model ON deploy_targets (model, created_at, id);
+
+CREATE TABLE deployments (
+	id         TEXT PRIMARY KEY,
+	model      TEXT NOT NULL,
+	revision   INTEGER NOT NULL,
+	started_at TEXT NOT NULL,
+	body       BLOB NOT NULL
+);
+CREATE INDEX deployments_model ON deployments (model, started_at, id);
+
+CREATE TABLE processed_events (
+	consumer   TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	expires_at TEXT NOT NULL,
+	body       BLOB NOT NULL,
+	PRIMARY KEY (consumer, event_id)
+) WITHOUT ROWID;
+CREATE INDEX processed_events_expires ON processed_events (expires_at);
+`,
 }
 
 // migrate applies the migrations db has not seen, in one IMMEDIATE

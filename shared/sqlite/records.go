@@ -449,6 +449,11 @@ type eventRecord struct {
 	Alias      string    `json:"alias,omitempty"`
 	Rollback   bool      `json:"rollback,omitempty"`
 	AuditID    string    `json:"audit_id,omitempty"`
+	// Issue 8: deployment events and stage changes to Production.
+	PreviousVersion int    `json:"previous_version,omitempty"`
+	TargetID        string `json:"target_id,omitempty"`
+	TargetKind      string `json:"target_kind,omitempty"`
+	DeploymentID    string `json:"deployment_id,omitempty"`
 }
 
 func toEventRecord(e registry.Event) eventRecord {
@@ -457,6 +462,7 @@ func toEventRecord(e registry.Event) eventRecord {
 		ID: e.ID, Type: e.Type, Source: e.Source, Time: e.Time.UTC(),
 		Model: d.Model, Version: d.Version, From: string(d.From), To: string(d.To), Actor: d.Actor, Reason: d.Reason,
 		ApprovalID: d.ApprovalID, Status: d.Status, Alias: d.Alias, Rollback: d.Rollback, AuditID: d.AuditID,
+		PreviousVersion: d.PreviousVersion, TargetID: d.TargetID, TargetKind: d.TargetKind, DeploymentID: d.DeploymentID,
 	}
 }
 
@@ -466,6 +472,7 @@ func fromEventRecord(r eventRecord) registry.Event {
 		Detail: registry.EventDetail{
 			Model: r.Model, Version: r.Version, From: registry.Stage(r.From), To: registry.Stage(r.To), Actor: r.Actor,
 			Reason: r.Reason, ApprovalID: r.ApprovalID, Status: r.Status, Alias: r.Alias, Rollback: r.Rollback, AuditID: r.AuditID,
+			PreviousVersion: r.PreviousVersion, TargetID: r.TargetID, TargetKind: r.TargetKind, DeploymentID: r.DeploymentID,
 		},
 	}
 }

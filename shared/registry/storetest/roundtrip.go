@@ -103,7 +103,8 @@ func fullRecords() (registry.Model, registry.Version, registry.Alias, registry.A
 	ev := registry.Event{
 		ID: "01JWNQ3JZ8T4EM2VQ1X0A6B7CE", Type: registry.EventStageChanged, Source: registry.EventSource, Time: at(time.Second + 19*us),
 		Detail: registry.EventDetail{Model: m.Name, Version: 41, From: registry.StageNone, To: registry.StageStaging, Actor: "bob",
-			Reason: "promote ✔", ApprovalID: ap.ID, Status: "READY", Alias: "champion", Rollback: true, AuditID: au.ID},
+			Reason: "promote ✔", ApprovalID: ap.ID, Status: "READY", Alias: "champion", Rollback: true, AuditID: au.ID,
+			PreviousVersion: 38, TargetID: "dt-full", TargetKind: "webhook", DeploymentID: "dp-full"},
 	}
 	return m, v, al, ap, ex, up, au, ev
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"Approvals", approvalTests},
 		{"Executions", executionTests},
 		{"Outbox", outboxTests},
+		{"Deploy", deployTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {
