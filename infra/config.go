@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Config is everything the stack can be told, read in one place (main.go)
+// from the CDK context key "modelreg" (cdk.json, or `cdk deploy -c
+// modelreg='{"sagemakerPrefix":"churn-"}'`). Unknown keys are refused.
+type Config struct {
+	// StackName is the CloudFormation stack's name (default "modelreg").
+	StackName string `json:"stackName"`
+	// BuildDir holds one directory per function with its bootstrap, as
+	// scripts/build-lambdas writes them (default "../build", relative to
+	// infra/, where the app runs).
+	BuildDir string `json:"buildDir"`
+	// ArtifactPrefix is the key prefix of artifacts in the bucket (default
+	// "models/"); upload scratch lives under ArtifactPrefix + ".uploads/".
+	ArtifactPrefix string `json:"artifactPrefix"`
+	// NoncurrentVersionDays is how long an overwritten or deleted
+	// object's old version is kept (default 30).
+	NoncurrentVersionDays int `json:"noncurrentVersionDays"`
+	// AbandonedUploadDays is when S3 aborts incomplete multipart uploads and
+	// expires upload scratch (default 7; the sweeper cleans up sooner).
+	AbandonedUploadDays int `json:"abandonedUploadDays"`
+	// CORSOrigins may PUT presigned parts from a browser (the console's
+	// origin; default none, so browser uploads need it set).
+	CORSOrigins []string `json:"corsOrigins"`
+	// Roles maps IAM role ARNs (or assumed-role ARNs' role part) to a
+	// registry role and groups: {"arn:aws:iam::1:role/Approvers":
+	// {"role":"approver","groups":["ml"]}}. Passed to the api function.
+	Roles map[string]RoleMapping `json:"roles"`
+	// SageMakerPrefix: SageMaker endpoints, models and endpoint configs
+	// the redeploy function may touch start with it (default "modelreg-").
+	SageMakerPrefix string `json:"sagemakerPrefix"`
+	// SageMakerRoles are the execution role ARNs the redeploy function may
+	// pass to SageMaker (iam:PassRole); none by default.
+	SageMakerRoles []string `json:"sagemakerRoles"`
+	// NotifyEmails are subscribed to the notifications topic.
+	NotifyEmails []string `json:"notifyEmails"`
+	// AlarmEmails are subscribed to the alarms topic.
+	AlarmEmails []string `json:"alarmEmails"`
+	// ThrottleRate and ThrottleBurst limit the API (default 50/s, 100).
+	ThrottleRate  float64 `json:"throttleRate"`
+	ThrottleBurst int     `json:"throttleBurst"`
+	// SweepSchedule runs the upload sweeper (default "rate(15 minutes)").
+	SweepSchedule string `json:"sweepSchedule"`
+	// DomainName and CertificateARN, both or neither, give the API a
+	// custom domain (an ACM certificate in the stack's region).
+	DomainName     string `json:"domainName"`
+	CertificateARN string `json:"certificateArn"`
+}
+
+// RoleMapping is the registry role and groups an IAM role maps to.
+type RoleMapping struct {
+	Role   string   `json:"role"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// DefaultConfig is the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		StackName: "modelreg", BuildDir: "../build", ArtifactPrefix: "models/",
+		NoncurrentVersionDays: 30, AbandonedUploadDays: 7, SageMakerPrefix: "modelreg-",
+		ThrottleRate: 50, ThrottleBurst: 100, SweepSchedule: "rate(15 minutes)",
+	}
+}
+
+var (
+	roleARN        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
+	sagemakerName  = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}-?$`)
+	artifactPrefix = regexp.MustCompile(`^([A-Za-z0-9_.-]+/)+$`)
+)
+
+// ParseConfig reads the "modelreg" context value (nil: the defaults) over
+// the defaults and checks it.
+func ParseConfig(ctxValue any) (Config, error) {
+	c := DefaultConfig()
+	if ctxValue != nil {
+		b, err := json.Marshal(ctxValue)
+		if err != nil {
+			return c, fmt.Errorf("context modelreg: %w", err)
+		}
+		if s, ok := ctxValue.(string); ok { // -c modelreg='{...}' arrives as a string
+			b = []byte(s)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("context modelreg: %w", err)
+		}
+	}
+	return c, c.Check()
+}
+
+// Check reports the first setting that cannot work.
+func (c Config) Check() error {
+	switch {
+	case c.StackName == "":
+		return fmt.Errorf("context modelreg: stackName is empty")
+	case c.BuildDir == "":
+		return fmt.Errorf("context modelreg: buildDir is empty")
+	case !artifactPrefix.MatchString(c.ArtifactPrefix):
+		return fmt.Errorf("context modelreg: artifactPrefix %q must be one or more path segments each ending in /", c.ArtifactPrefix)
+	case c.NoncurrentVersionDays < 1 || c.AbandonedUploadDays < 1:
+		return fmt.Errorf("context modelreg: noncurrentVersionDays and abandonedUploadDays must be at least 1")
+	case !sagemakerName.MatchString(c.SageMakerPrefix):
+		return fmt.Errorf("context modelreg: sagemakerPrefix %q is not the start of a SageMaker name (letters, digits, hyphens)", c.SageMakerPrefix)
+	case c.ThrottleRate <= 0 || c.ThrottleBurst <= 0:
+		return fmt.Errorf("context modelreg: throttleRate and throttleBurst must be positive")
+	case (c.DomainName == "") != (c.CertificateARN == ""):
+		return fmt.Errorf("context modelreg: domainName and certificateArn go together")
+	case !strings.HasPrefix(c.SweepSchedule, "rate(") && !strings.HasPrefix(c.SweepSchedule, "cron("):
+		return fmt.Errorf("context modelreg: sweepSchedule %q is not rate(...) or cron(...)", c.SweepSchedule)
+	}
+	for _, r := range c.SageMakerRoles {
+		if !roleARN.MatchString(r) {
+			return fmt.Errorf("context modelreg: sagemakerRoles: %q is not an IAM role ARN", r)
+		}
+	}
+	for arn, m := range c.Roles {
+		if !roleARN.MatchString(arn) {
+			return fmt.Errorf("context modelreg: roles: %q is not an IAM role ARN", arn)
+		}
+		switch m.Role {
+		case "reader", "publisher", "approver", "admin":
+		default:
+			return fmt.Errorf("context modelreg: roles: %s maps to %q, not reader, publisher, approver or admin", arn, m.Role)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://localhost") {
+			return fmt.Errorf("context modelreg: corsOrigins: %q must be an https:// origin", o)
+		}
+	}
+	return nil
+}
