@@ -56,7 +56,7 @@ func TestServerCutsStalledBody(t *testing.T) {
 func TestServerAnswersUncleanPathsInJSON(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for _, p := range []string{"/v1/models/..", "/v1/models//versions", "/blobs/../v1/health", "/", "/blobs"} {
+	for _, p := range []string{"/v1/models/..", "/v1/models//versions", "/blobs/../v1/health", "/blobs", "/v1", "/models/../v1/health"} {
 		req, err := http.NewRequest("GET", s.url+p, nil)
 		if err != nil {
 			t.Fatal(err)
