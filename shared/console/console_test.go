@@ -465,9 +465,9 @@ func TestCompare(t *testing.T) {
 	for _, want := range []string{
 		`<td class="num best"><span aria-label="best">★</span> 0.95</td>`, // accuracy: higher is better
 		`<td class="num best"><span aria-label="best">★</span> 0.05</td>`, // loss: lower is better (0.95's complement)
-		`class="bar prod" data-version="1"`,                              // Production highlighted
-		`class="bar best" data-version="2"`,                              // best loss
-		`<td class="changed" title="differs from Production">0.01`,       // lr differs from Production's
+		`class="bar prod" data-version="1"`,                               // Production highlighted
+		`class="bar best" data-version="2"`,                               // best loss
+		`<td class="changed" title="differs from Production">0.01`,        // lr differs from Production's
 		`<option value="loss" selected>`,
 	} {
 		if !strings.Contains(body, want) {

@@ -71,7 +71,7 @@ var funcs = template.FuncMap{
 		}
 		return "—"
 	},
-	"perm":  func(s string) registry.Permission { return registry.Permission(s) },
+	"perm": func(s string) registry.Permission { return registry.Permission(s) },
 }
 
 // humanSize formats a byte count (1.5 MiB) with the exact count beside it
