@@ -146,7 +146,7 @@ func barChart(row registry.MetricRow, versions []registry.Version, production in
 		dir = "lower is better"
 	}
 	title := html.EscapeString(row.Name + " by version (" + dir + ")")
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">%s</title>`, width, total, title)
+	fmt.Fprintf(&b, `<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">%s</title>`, width, total, width, total, title)
 	zero := y(0)
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartLeft-4, zero, width, zero)
 	fmt.Fprintf(&b, `<text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`, chartLeft-8, y(hi)+4, html.EscapeString(fmtNum(hi)))
