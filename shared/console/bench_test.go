@@ -174,7 +174,6 @@ func staticWeight(b *testing.B, c *console.Console) int {
 	return n
 }
 
-
 // benchPage renders path b.N times and reports p50/p99 server time and
 // the page's weight with its assets.
 func benchPage(b *testing.B, path string) {
