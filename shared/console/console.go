@@ -62,6 +62,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// OIDC, if set, offers sign-in with OpenID Connect (Cognito on AWS)
+	// besides pasting a token.
+	OIDC *OIDC
 }
 
 // Console serves the web console. Its zero value is not usable: call New.
@@ -74,18 +77,27 @@ type Console struct {
 	now   func() time.Time
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	oidc  *OIDC
+	jwks  jwksCache
 }
 
-// New returns the console over svc, identifying users with auth.
+// New returns the console over svc, identifying users who paste a token
+// with auth and, if opts.OIDC is set, those who sign in with OIDC. auth
+// may be nil only with OIDC.
 func New(svc *registry.Service, auth Authenticator, opts Options) (*Console, error) {
-	if svc == nil || auth == nil {
-		return nil, errors.New("console: a service and an authenticator are required")
+	if svc == nil || (auth == nil && opts.OIDC == nil) {
+		return nil, errors.New("console: a service and an authenticator (or OIDC) are required")
+	}
+	if opts.OIDC != nil {
+		if err := opts.OIDC.check(); err != nil {
+			return nil, err
+		}
 	}
 	box, err := newSealer(opts.Key)
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{svc: svc, auth: auth, box: box, ttl: opts.SessionTTL, log: opts.Logger, now: opts.Now}
+	c := &Console{svc: svc, auth: auth, box: box, ttl: opts.SessionTTL, log: opts.Logger, now: opts.Now, oidc: opts.OIDC}
 	if c.ttl <= 0 {
 		c.ttl = DefaultSessionTTL
 	}
@@ -117,6 +129,10 @@ func (c *Console) routes() *http.ServeMux {
 	mux.HandleFunc("GET /login", c.loginPage)
 	mux.HandleFunc("POST /login", c.login)
 	mux.HandleFunc("POST /logout", c.form(c.logout))
+	if c.oidc != nil {
+		mux.HandleFunc("GET /login/oidc", c.oidcLogin)
+		mux.HandleFunc("GET /login/callback", c.oidcCallback)
+	}
 
 	mux.HandleFunc("GET /models", c.page(c.modelsPage))
 	mux.HandleFunc("GET /models/{name}", c.page(c.modelPage))

@@ -71,11 +71,24 @@ func (s *sealer) open(value string) ([]byte, bool) {
 	return plain, err == nil
 }
 
-// sessionData is what the session cookie holds, sealed.
+// sessionData is what the session cookie holds, sealed: the pasted token
+// (checked again on every request), or the principal an OIDC ID token
+// named at sign-in.
 type sessionData struct {
-	Token   string `json:"t"`
-	Expires int64  `json:"e"` // unix seconds
-	CSRF    string `json:"c"`
+	Token   string   `json:"t,omitempty"`
+	Name    string   `json:"n,omitempty"`
+	Role    string   `json:"r,omitempty"`
+	Groups  []string `json:"g,omitempty"`
+	Expires int64    `json:"e"` // unix seconds
+	CSRF    string   `json:"c"`
+}
+
+// startSession seals d (with a fresh CSRF token and the session's
+// expiry) into the session cookie.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, d sessionData) {
+	d.Expires, d.CSRF = c.now().Add(c.ttl).Unix(), registry.RandomToken(16)
+	plain, _ := json.Marshal(d)
+	c.setCookie(w, r, sessionCookie, c.box.seal(plain), int(c.ttl/time.Second))
 }
 
 // session returns the signed-in user of r: the sealed token, checked with
@@ -88,11 +101,21 @@ func (c *Console) session(r *http.Request) (viewer, error) {
 	}
 	plain, ok := c.box.open(ck.Value)
 	var d sessionData
-	if !ok || json.Unmarshal(plain, &d) != nil || d.Token == "" || d.CSRF == "" {
+	if !ok || json.Unmarshal(plain, &d) != nil || (d.Token == "" && d.Name == "") || d.CSRF == "" {
 		return viewer{}, registry.Errorf(registry.Unauthenticated, "your session is not valid: sign in again")
 	}
 	if c.now().Unix() >= d.Expires {
 		return viewer{}, registry.Errorf(registry.Unauthenticated, "your session expired: sign in again")
+	}
+	if d.Token == "" {
+		role, err := registry.ParseRole(d.Role)
+		if err != nil {
+			return viewer{}, registry.Errorf(registry.Unauthenticated, "your session is not valid: sign in again")
+		}
+		return viewer{Principal: registry.Principal{Name: d.Name, Role: role, Groups: d.Groups}, CSRF: d.CSRF}, nil
+	}
+	if c.auth == nil {
+		return viewer{}, registry.Errorf(registry.Unauthenticated, "token sign-in is off here: sign in again")
 	}
 	p, err := c.authenticate(r, d.Token)
 	if err != nil {
@@ -171,6 +194,7 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	c.setCookie(w, r, loginCookie, tok, 600)
 	c.render(w, r, status, "login", map[string]any{
 		"Title": "Sign in", "CSRF": tok, "Next": nextPath(r.URL.Query().Get("next")), "Problem": problem,
+		"OIDC": c.oidc != nil, "Tokens": c.auth != nil,
 	})
 }
 
@@ -191,6 +215,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, http.StatusBadRequest, "Paste your API token.")
 		return
 	}
+	if c.auth == nil {
+		c.showLogin(w, r, http.StatusBadRequest, "This registry signs you in with single sign-on.")
+		return
+	}
 	p, err := c.authenticate(r, token)
 	if err != nil {
 		if registry.IsCode(err, registry.Unauthenticated) {
@@ -200,9 +228,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := sessionData{Token: token, Expires: c.now().Add(c.ttl).Unix(), CSRF: registry.RandomToken(16)}
-	plain, _ := json.Marshal(d)
-	c.setCookie(w, r, sessionCookie, c.box.seal(plain), int(c.ttl/time.Second))
+	c.startSession(w, r, sessionData{Token: token})
 	c.setCookie(w, r, loginCookie, "", -1)
 	c.log.Info("console sign-in", "caller", p.Name, "role", string(p.Role))
 	http.Redirect(w, r, nextPath(r.PostForm.Get("next")), http.StatusSeeOther)
