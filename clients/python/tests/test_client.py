@@ -312,3 +312,16 @@ def test_client_reads_the_environment(monkeypatch, modelreg_server):
         modelreg.Client()
     with pytest.raises(ValueError):
         modelreg.Client("http://x", auth="basic")
+
+
+def test_stage_if_changed_polls_with_the_etag(modelreg_server, repo):
+    c = client(modelreg_server)
+    c.register("poll", source="s3://b/poll/1")
+    c.promote("poll", 1, "Staging")
+    v, tag = c.stage_if_changed("poll", stage="Staging")
+    assert v is not None and v.version == 1 and tag
+    assert c.stage_if_changed("poll", tag, stage="Staging") == (None, tag)
+    c.register("poll", source="s3://b/poll/2")
+    c.promote("poll", 2, "Staging")
+    v, tag2 = c.stage_if_changed("poll", tag, stage="Staging")
+    assert v is not None and v.version == 2 and tag2 != tag
