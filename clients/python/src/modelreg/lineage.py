@@ -226,7 +226,7 @@ def _read_dvc_config(repo: Path) -> Dict[str, Dict[str, str]]:
             if not line or line.startswith(("#", ";")):
                 continue
             if line.startswith("[") and line.endswith("]"):
-                section = line[1:-1].strip().strip("'\"")
+                section = line[1:-1].strip().strip("'")
                 conf.setdefault(section, {})
                 continue
             k, sep, v = line.partition("=")
