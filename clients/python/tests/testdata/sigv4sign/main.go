@@ -8,7 +8,10 @@
 // only to requests whose Authorization equals the signature it computes
 // for them (with the credentials from stdin and the request's own
 // X-Amz-Date), and 403 otherwise: a stand-in for API Gateway's IAM
-// authorizer. It prints its URL on the first line of stdout.
+// authorizer. It prints its URL on the first line of stdout. When the
+// input names an upstream (and upstream_token), verified requests are
+// passed on to it with that bearer token instead, as API Gateway passes
+// an authorized request to the API.
 package main
 
 import (
@@ -22,6 +25,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -41,6 +46,8 @@ type input struct {
 	SessionToken string            `json:"session_token"`
 	Region       string            `json:"region"`
 	Service      string            `json:"service"`
+	Upstream     string            `json:"upstream"`
+	UpstreamTok  string            `json:"upstream_token"`
 }
 
 func main() {
@@ -93,6 +100,22 @@ func serve(addr string, in input, creds aws.Credentials) {
 	}
 	fmt.Printf("http://%s\n", ln.Addr())
 	os.Stdout.Sync()
+	var upstream http.Handler
+	if in.Upstream != "" {
+		u, err := url.Parse(in.Upstream)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		p := httputil.NewSingleHostReverseProxy(u)
+		director := p.Director
+		p.Director = func(r *http.Request) {
+			director(r)
+			r.Host = u.Host
+			r.Header.Set("Authorization", "Bearer "+in.UpstreamTok)
+		}
+		upstream = p
+	}
 	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		got := r.Header.Get("Authorization")
@@ -116,6 +139,11 @@ func serve(addr string, in input, creds aws.Credentials) {
 		sign(cp, body, creds, in.Region, in.Service, t)
 		if cp.Header.Get("Authorization") != got {
 			http.Error(w, `{"error":{"code":"forbidden","message":"signature does not match"}}`, http.StatusForbidden)
+			return
+		}
+		if upstream != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			upstream.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
