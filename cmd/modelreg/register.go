@@ -42,6 +42,9 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 	noGit := fs.Bool("no-git", false, "do not detect git lineage")
 	parallel := fs.Int("parallel", 4, "parts uploaded at once")
 	noCreate := fs.Bool("no-create", false, "fail (exit 3) if model NAME does not exist, instead of creating it")
+	dvcFile := fs.String("dvc", "", "a .dvc file (dvc add) whose output this version is: recorded as tags and, with no --artifact, its location in the DVC remote as source")
+	dvcLock := fs.String("dvc-lock", "", "a dvc.lock whose stages' dependency hashes are recorded (with --dvc)")
+	wandb := fs.String("wandb-artifact", "", "a W&B artifact ENTITY/PROJECT/NAME:VERSION recorded as lineage (nothing is fetched)")
 	pos, err := parse(fs, g, args)
 	if err != nil {
 		return err
@@ -68,6 +71,9 @@ func runRegister(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if in.Lineage, err = detectLineage(files, *noGit, *gitRepo, *gitCommit, *entry, *image, *dataset, *featureSet, *runID, *started, *ended); err != nil {
+		return err
+	}
+	if err := applyExternalLineage(&in, *dvcFile, *dvcLock, *wandb, len(files) > 0, *dataset != ""); err != nil {
 		return err
 	}
 	// Hash before registering, so a missing or unreadable file registers nothing.

@@ -67,6 +67,9 @@ type route struct {
 	// body, if set, replaces wireBody: the document answered for the
 	// service's result, fresh or replayed.
 	body func(result any) (any, error)
+	// etag answers with an ETag of the document and 304 Not Modified to
+	// a request whose If-None-Match holds it (see replyETag).
+	etag bool
 }
 
 // UploadMaxBodyBytes is the body limit of upload-session requests: they
@@ -113,7 +116,7 @@ var routes = []route{
 
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/transitions", perm: publish, status: http.StatusOK, handle: (*api).transition, body: transitionBody},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/metrics", perm: publish, status: http.StatusOK, handle: (*api).pushMetrics},
-	{method: "GET", path: "/v1/models/{name}/stages/{stage}", perm: read, status: http.StatusOK, handle: (*api).stageVersion},
+	{method: "GET", path: "/v1/models/{name}/stages/{stage}", perm: read, status: http.StatusOK, handle: (*api).stageVersion, etag: true},
 
 	{method: "GET", path: "/v1/models/{name}/aliases", perm: read, status: http.StatusOK, handle: (*api).listAliases},
 	{method: "GET", path: "/v1/models/{name}/aliases/{alias}", perm: read, status: http.StatusOK, handle: (*api).getAlias},

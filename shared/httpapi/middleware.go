@@ -260,6 +260,10 @@ func (a *api) endpoint(rt route) http.Handler {
 			a.fail(w, r, registry.Wrap(registry.Internal, err, "encode response"))
 			return
 		}
+		if rt.etag {
+			a.replyETag(w, r, rt.statusFor(body), body)
+			return
+		}
 		a.reply(w, r, rt.statusFor(body), body)
 	})
 }

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
@@ -56,6 +59,41 @@ func (a *api) stageVersion(ctx context.Context, in *input) (any, error) {
 		at = &t
 	}
 	return a.svc.StageVersion(ctx, in.name(), stage, at)
+}
+
+// replyETag answers v like reply, with a strong ETag of the encoded
+// document, so a server following Production polls cheaply: a request
+// whose If-None-Match names the current ETag (or is "*") gets 304 Not
+// Modified with no body. Any change to the version in the stage (another
+// version, its stage, metrics or tags) changes the document and so the
+// ETag.
+func (a *api) replyETag(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := encode(v)
+	if err != nil {
+		a.fail(w, r, registry.Wrap(registry.Internal, err, "encode response"))
+		return
+	}
+	sum := sha256.Sum256(body)
+	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeBody(w, status, body)
+}
+
+// etagMatches reports whether an If-None-Match header names tag, by the
+// weak comparison RFC 9110 prescribes for it (a W/ prefix is ignored).
+func etagMatches(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+			return true
+		}
+	}
+	return false
 }
 
 // AliasTarget is the body of GET …/aliases/{alias}: the alias and the

@@ -1,0 +1,124 @@
+"""Exceptions that mirror the registry's API error codes.
+
+Every error answer of the API is ``{"error": {"code", "message"}}``; the
+client raises the subclass of :class:`APIError` named after its code, so
+callers write ``except modelreg.NotFound:`` rather than compare statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Type
+
+
+class ModelregError(Exception):
+    """Base class of every error this package raises."""
+
+
+class APIError(ModelregError):
+    """An error answer of the registry: ``status`` (HTTP), ``code`` (the
+    API's error code, e.g. ``not_found``) and ``message``."""
+
+    code = ""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{message} ({status} {code})")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Invalid(APIError):
+    """400 ``invalid``: the request is malformed or breaks a rule."""
+
+
+class Unauthenticated(APIError):
+    """401 ``unauthenticated``: no or unknown credentials."""
+
+
+class Forbidden(APIError):
+    """403 ``forbidden``: the caller's role does not allow it."""
+
+
+class NotFound(APIError):
+    """404 ``not_found``."""
+
+
+class Conflict(APIError):
+    """409 ``conflict``: the state does not allow it, or someone changed it first."""
+
+
+class TooLarge(APIError):
+    """413 ``too_large``."""
+
+
+class KeyReused(APIError):
+    """422 ``idempotency_key_reused``: the same Idempotency-Key with a different request."""
+
+
+class Internal(APIError):
+    """500 ``internal``."""
+
+
+class NotImplementedByServer(APIError):
+    """501 ``not_implemented``."""
+
+
+class Unavailable(APIError):
+    """503 ``unavailable``: retry later."""
+
+
+class InsufficientStorage(APIError):
+    """507 ``insufficient_storage``: the server's disk is full."""
+
+
+class ChecksumMismatch(ModelregError):
+    """A downloaded file's size or SHA-256 differs from what the registry recorded."""
+
+
+class PromotionNotApproved(ModelregError):
+    """``promote(..., wait=...)``: the approval ended other than APPROVED
+    (``approval`` holds it)."""
+
+    def __init__(self, approval: object, status: str) -> None:
+        super().__init__(f"promotion was {status}")
+        self.approval = approval
+        self.status = status
+
+
+class UploadIncomplete(ModelregError):
+    """A version is registered but its upload did not finish; ``resume``
+    finishes it. ``version`` is the number, ``cause`` the failure."""
+
+    def __init__(self, model: str, version: int, cause: BaseException) -> None:
+        super().__init__(f"{model} version {version} is registered but its upload did not finish: {cause}; "
+                         f"finish it with Client.resume({model!r}, {version}, paths)")
+        self.model = model
+        self.version = version
+        self.cause = cause
+
+
+_BY_CODE: Dict[str, Type[APIError]] = {
+    "invalid": Invalid,
+    "unauthenticated": Unauthenticated,
+    "forbidden": Forbidden,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "too_large": TooLarge,
+    "idempotency_key_reused": KeyReused,
+    "internal": Internal,
+    "not_implemented": NotImplementedByServer,
+    "unavailable": Unavailable,
+    "insufficient_storage": InsufficientStorage,
+}
+
+_BY_STATUS: Dict[int, Type[APIError]] = {
+    400: Invalid, 401: Unauthenticated, 403: Forbidden, 404: NotFound, 409: Conflict,
+    413: TooLarge, 422: KeyReused, 500: Internal, 501: NotImplementedByServer,
+    503: Unavailable, 507: InsufficientStorage,
+}
+
+
+def error_for(status: int, code: str, message: str) -> APIError:
+    """Returns the exception for an error answer (by code, else by status)."""
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status, APIError)
+    return cls(status, code, message)
