@@ -232,7 +232,7 @@ func TestDeployTargetValidation(t *testing.T) {
 	nobox := newDeployEnv(t, func(c *registry.Config) { c.Secrets = nil })
 	nobox.model("m")
 	_, err = nobox.dsvc.AddDeployTarget(adam, "m", webhookSpec("https://h.example.com/x", secret1))
-	wantCode(t, "no secret box", err, registry.Unavailable, "no secret box")
+	wantCode(t, "no secret box", err, registry.NotImplemented, "no secret box")
 }
 
 func TestDeployTargetLimit(t *testing.T) {
