@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/app"
@@ -25,6 +26,10 @@ type backendConfig struct {
 	workflow                  string
 	stateMachineARN, sfnURL   string
 	sweepInterval             time.Duration
+	kmsKeyID, kmsURL          string
+	allowPrivateWebhooks      bool
+	sageMakerPrefix           string
+	sageMakerRoles            string
 }
 
 func (b *backendConfig) flags(fs *flag.FlagSet) {
@@ -40,6 +45,11 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&b.workflow, "workflow", envOr("MODELREG_WORKFLOW", app.WorkflowLocal), "what runs promotions to Production: local (in this process, on the store) or sfn (a deployed Step Functions state machine; env MODELREG_WORKFLOW)")
 	fs.StringVar(&b.stateMachineARN, "state-machine-arn", os.Getenv("MODELREG_STATE_MACHINE_ARN"), "the promotion state machine, with --workflow sfn (env MODELREG_STATE_MACHINE_ARN)")
 	fs.StringVar(&b.sfnURL, "sfn-endpoint", os.Getenv("MODELREG_SFN_ENDPOINT"), "Step Functions endpoint URL (default: AWS; env MODELREG_SFN_ENDPOINT)")
+	fs.StringVar(&b.kmsKeyID, "kms-key-id", os.Getenv("MODELREG_KMS_KEY_ID"), "KMS key (id, ARN or alias) that seals webhook secrets (default: a key file in DATA-DIR; env MODELREG_KMS_KEY_ID)")
+	fs.StringVar(&b.kmsURL, "kms-endpoint", os.Getenv("MODELREG_KMS_ENDPOINT"), "KMS endpoint URL (default: AWS; env MODELREG_KMS_ENDPOINT)")
+	fs.BoolVar(&b.allowPrivateWebhooks, "allow-private-webhooks", os.Getenv("MODELREG_ALLOW_PRIVATE_WEBHOOKS") == "true", "let webhook deploy targets reach loopback, private and link-local addresses (tests, a laptop; env MODELREG_ALLOW_PRIVATE_WEBHOOKS=true)")
+	fs.StringVar(&b.sageMakerPrefix, "sagemaker-endpoint-prefix", os.Getenv("MODELREG_SAGEMAKER_ENDPOINT_PREFIX"), "SageMaker deploy targets may only name endpoints starting with this (env MODELREG_SAGEMAKER_ENDPOINT_PREFIX)")
+	fs.StringVar(&b.sageMakerRoles, "sagemaker-roles", os.Getenv("MODELREG_SAGEMAKER_ROLES"), "comma-separated execution role ARNs (a trailing * matches a prefix) SageMaker deploy targets may name (default: any; env MODELREG_SAGEMAKER_ROLES)")
 	fs.DurationVar(&b.sweepInterval, "workflow-sweep-interval", durationEnv("MODELREG_WORKFLOW_SWEEP_INTERVAL", app.DefaultSweepInterval), "how often the local workflow ends timed-out approvals and resumes stalled promotions (env MODELREG_WORKFLOW_SWEEP_INTERVAL)")
 }
 
@@ -59,8 +69,16 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 			S3Bucket: b.s3Bucket, S3Endpoint: b.s3URL, S3Prefix: b.s3Prefix,
 			StateMachineARN: b.stateMachineARN, SFNEndpoint: b.sfnURL,
 			CreateResources: b.createResources,
+			KMSKeyID:        b.kmsKeyID, KMSEndpoint: b.kmsURL,
 		},
 		Handlers: promotionHandlers, SweepInterval: b.sweepInterval,
+		AllowPrivateWebhooks: b.allowPrivateWebhooks,
+	}
+	c.Service.SageMakerPrefix = b.sageMakerPrefix
+	for _, r := range strings.Split(b.sageMakerRoles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.Service.AllowedRoleARNs = append(c.Service.AllowedRoleARNs, r)
+		}
 	}
 	if c.Workflow == app.WorkflowLocal && c.Handlers == nil {
 		c.Workflow = app.WorkflowNone
@@ -78,6 +96,7 @@ var settingFlags = map[string]string{
 	"AWS.DynamoDBTable":   "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
 	"AWS.S3Bucket":        "--s3-bucket (or MODELREG_S3_BUCKET)",
 	"AWS.StateMachineARN": "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",
+	"AWS.KMSKeyID":        "--kms-key-id (or MODELREG_KMS_KEY_ID)",
 }
 
 // flagError turns a configuration the composition root refused into a

@@ -219,6 +219,9 @@ func printHistory(out io.Writer, entries []httpapi.AuditEntry) error {
 		if e.From != "" || e.To != "" {
 			change = append(change, clean(string(e.From))+" → "+clean(string(e.To)))
 		}
+		if t := e.Details["target"]; t != "" && isDeployAction(e.Action) {
+			change = append(change, "target "+clean(t)+" ("+clean(e.Details["kind"])+")")
+		}
 		reason, moved := e.Reason, strings.Join(change, " ")
 		if reason == "" {
 			reason = "-"
@@ -307,6 +310,13 @@ func historyDetails(e httpapi.AuditEntry) []string {
 		d = map[string]string{}
 	}
 	delete(d, "alias") // shown in CHANGE
+	if isDeployAction(e.Action) {
+		delete(d, "target") // shown in CHANGE, with the kind
+		delete(d, "kind")
+		if d["reason"] == e.Reason {
+			delete(d, "reason") // shown in REASON
+		}
+	}
 	take := func(k string) (string, bool) {
 		v, ok := d[k]
 		delete(d, k)
@@ -408,4 +418,10 @@ func policyChanges(d map[string]string) []string {
 	delete(d, "new")
 	delete(d, "changed")
 	return lines
+}
+
+// isDeployAction reports whether an audit action is about a deploy target
+// or a deployment (their CHANGE names the target).
+func isDeployAction(a registry.Action) bool {
+	return strings.HasPrefix(string(a), "deployment.") || strings.HasPrefix(string(a), "deploy_target.")
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/localbus"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
 )
@@ -100,6 +101,12 @@ type Config struct {
 	// the server name the same disk.
 	Service registry.Config
 
+	// AllowPrivateWebhooks lets webhook deploy targets name loopback,
+	// private and link-local addresses (`serve --allow-private-webhooks`,
+	// for tests and a laptop); the SSRF rule (Service.CheckWebhookURL)
+	// refuses them otherwise.
+	AllowPrivateWebhooks bool
+
 	// Handlers returns the promotion task handlers of the service, which
 	// the local engine calls (WorkflowLocal needs it). App.Handlers holds
 	// its result for the AWS task functions too.
@@ -128,6 +135,12 @@ type AWS struct {
 	S3Bucket   string
 	S3Endpoint string // e.g. MinIO, with path-style addressing (default: AWS)
 	S3Prefix   string // key prefix inside the bucket
+
+	// KMSKeyID, if set, is the KMS key (id, ARN or alias) that seals
+	// webhook secrets; without it the embedded backends seal them with
+	// the key file DataDir/secretbox.key.
+	KMSKeyID    string
+	KMSEndpoint string // e.g. moto's server (default: AWS)
 
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
 	SFNEndpoint     string // e.g. moto's server (default: AWS)
@@ -258,6 +271,23 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if sc.Now == nil {
 		sc.Now = cfg.Now
+	}
+
+	if sc.Secrets == nil {
+		switch {
+		case cfg.AWS.KMSKeyID != "":
+			box, err := aws.secrets(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sc.Secrets = box
+		case cfg.DataDir != "":
+			box, err := secretbox.OpenLocal(cfg.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			sc.Secrets = box
+		}
 	}
 
 	if cfg.Events == EventsLocal {

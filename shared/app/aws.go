@@ -10,11 +10,13 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/s3"
+	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/sfn"
 )
 
@@ -108,6 +110,24 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.W
 		return nil, &ConfigError{Setting: "AWS.StateMachineARN", Message: err.Error()}
 	}
 	return wf, nil
+}
+
+// secrets returns the KMS secret box on AWS.KMSKeyID.
+func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awskms.NewFromConfig(cfg, func(o *awskms.Options) {
+		if c.cfg.KMSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.KMSEndpoint)
+		}
+	})
+	box, err := secretbox.NewKMS(client, c.cfg.KMSKeyID)
+	if err != nil {
+		return nil, &ConfigError{Setting: "AWS.KMSKeyID", Message: err.Error()}
+	}
+	return box, nil
 }
 
 // ensureTable creates the registry's table unless it exists.

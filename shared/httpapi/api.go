@@ -126,6 +126,14 @@ var routes = []route{
 	{method: "GET", path: "/v1/models/{name}/policy", perm: read, status: http.StatusOK, handle: (*api).getPolicy},
 	{method: "PUT", path: "/v1/models/{name}/policy", perm: admin, status: http.StatusOK, handle: (*api).setPolicy},
 
+	{method: "GET", path: "/v1/models/{name}/deploy-targets", perm: read, status: http.StatusOK, handle: (*api).listDeployTargets},
+	{method: "POST", path: "/v1/models/{name}/deploy-targets", perm: admin, status: http.StatusCreated, handle: (*api).addDeployTarget},
+	{method: "DELETE", path: "/v1/models/{name}/deploy-targets/{id}", perm: admin, status: http.StatusNoContent, handle: (*api).removeDeployTarget},
+	{method: "POST", path: "/v1/models/{name}/deploy-targets/{id}/rotate-secret", perm: admin, status: http.StatusOK, handle: (*api).rotateTargetSecret},
+	{method: "GET", path: "/v1/models/{name}/deployments", perm: read, status: http.StatusOK, handle: (*api).listDeployments},
+	{method: "GET", path: "/v1/models/{name}/deployments/{id}", perm: read, status: http.StatusOK, handle: (*api).getDeployment},
+	{method: "POST", path: "/v1/models/{name}/deployments/{id}/redeliver", perm: publish, status: http.StatusAccepted, handle: (*api).redeliverDeployment},
+
 	{method: "GET", path: "/v1/models/{name}/history", perm: read, status: http.StatusOK, handle: (*api).history},
 	{method: "GET", path: "/v1/models/{name}/compare", perm: read, status: http.StatusOK, handle: (*api).compare},
 

@@ -367,7 +367,15 @@ func wireBody(result any) (any, error) {
 		return downloadsOut(v), nil
 	case registry.TransitionResult:
 		return transitionBody(v)
-	case Health, WhoAmI, AliasTarget, TransitionAccepted, ErrorBody, json.RawMessage:
+	case registry.DeployTarget:
+		return deployTargetOut(v), nil
+	case registry.List[registry.DeployTarget]:
+		return listOf(v, deployTargetOut), nil
+	case registry.Deployment:
+		return deploymentOut(v), nil
+	case registry.List[registry.Deployment]:
+		return listOf(v, deploymentOut), nil
+	case Health, WhoAmI, AliasTarget, TransitionAccepted, RedeliveryAccepted, ErrorBody, json.RawMessage:
 		return v, nil
 	}
 	return nil, fmt.Errorf("httpapi: no /v1 wire type for %T", result)

@@ -57,17 +57,33 @@ func wireCases() map[string]any {
 	model := registry.Model{Name: "fraud_model", Description: "card fraud", Owner: "risk", Tags: map[string]string{"tier": "1"},
 		LatestVersion: 7, ProductionVersion: 6, CreatedBy: "paul", CreatedAt: t0, UpdatedAt: t1, Revision: 9}
 	alias := registry.Alias{Model: "fraud_model", Name: "champion", Version: 7, UpdatedBy: "paul", UpdatedAt: t1, Revision: 2}
+	webhook := registry.DeployTarget{ID: "dt-01", Model: "fraud_model", Kind: registry.TargetWebhook, URL: "https://hooks.example.com/deploy",
+		SealedSecret: "local:v1:SEALED-NEVER-SHOWN", SecretFingerprint: "sha256:0011223344556677", CreatedBy: "adam",
+		CreatedAt: t0, UpdatedAt: t1, Revision: 2}
+	sagemaker := registry.DeployTarget{ID: "dt-02", Model: "fraud_model", Kind: registry.TargetSageMaker, Endpoint: "fraud-prod",
+		ImageURI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1", RoleARN: "arn:aws:iam::123456789012:role/SageMaker",
+		InstanceType: "ml.m5.large", ArtifactPath: "model.tar.gz", CreatedBy: "adam", CreatedAt: t0, UpdatedAt: t0, Revision: 1}
+	deployment := registry.Deployment{ID: "dp-0a", Model: "fraud_model", Version: 7, PreviousVersion: 6, TargetID: "dt-01",
+		TargetKind: registry.TargetWebhook, EventID: "ev-1", Status: registry.DeploymentFailed, Reason: "HTTP 503 from receiver",
+		Attempts: 5, Actor: "anna", StartedAt: t0, UpdatedAt: t1, Revision: 3}
+	begun := registry.Deployment{ID: "dp-0b", Model: "m", Version: 1, TargetID: "dt-02", TargetKind: registry.TargetSageMaker,
+		EventID: "ev-2", Status: registry.DeploymentStarted, External: "m-1-cfg", StartedAt: t0, UpdatedAt: t0, Revision: 1}
 	return map[string]any{
-		"version":        full,
-		"version_bare":   bare,
-		"model":          model,
-		"model_bare":     registry.Model{Name: "m", CreatedAt: t0, UpdatedAt: t0, Revision: 1},
-		"models_page":    registry.List[registry.Model]{Items: []registry.Model{model}, NextPageToken: "next.tok"},
-		"versions_page":  registry.List[registry.Version]{Items: []registry.Version{full, bare}},
-		"versions_empty": registry.List[registry.Version]{Items: []registry.Version{}},
-		"aliases_nil":    registry.List[registry.Alias]{},
-		"alias":          alias,
-		"alias_target":   AliasTarget{Alias: aliasOut(alias), Version: versionOut(bare)},
+		"deploy_target":       webhook,
+		"deploy_targets_page": registry.List[registry.DeployTarget]{Items: []registry.DeployTarget{webhook, sagemaker}},
+		"deployment":          deployment,
+		"deployments_page":    registry.List[registry.Deployment]{Items: []registry.Deployment{deployment, begun}, NextPageToken: "n"},
+		"redelivery_202":      RedeliveryAccepted{EventID: "01JWNQ3JZ8T4EM2VQ1X0A6B7CE"},
+		"version":             full,
+		"version_bare":        bare,
+		"model":               model,
+		"model_bare":          registry.Model{Name: "m", CreatedAt: t0, UpdatedAt: t0, Revision: 1},
+		"models_page":         registry.List[registry.Model]{Items: []registry.Model{model}, NextPageToken: "next.tok"},
+		"versions_page":       registry.List[registry.Version]{Items: []registry.Version{full, bare}},
+		"versions_empty":      registry.List[registry.Version]{Items: []registry.Version{}},
+		"aliases_nil":         registry.List[registry.Alias]{},
+		"alias":               alias,
+		"alias_target":        AliasTarget{Alias: aliasOut(alias), Version: versionOut(bare)},
 		"audit_page": registry.List[registry.AuditEntry]{Items: []registry.AuditEntry{
 			{ID: "au-2", Model: "fraud_model", Version: 7, Action: registry.ActionStageChanged, Actor: "anna", Reason: "approved",
 				From: registry.StageStaging, To: registry.StageProduction, Criteria: map[string]float64{"accuracy": 0.931},

@@ -232,7 +232,7 @@ func TestDeployTargetValidation(t *testing.T) {
 	nobox := newDeployEnv(t, func(c *registry.Config) { c.Secrets = nil })
 	nobox.model("m")
 	_, err = nobox.dsvc.AddDeployTarget(adam, "m", webhookSpec("https://h.example.com/x", secret1))
-	wantCode(t, "no secret box", err, registry.Unavailable, "no secret box")
+	wantCode(t, "no secret box", err, registry.NotImplemented, "no secret box")
 }
 
 func TestDeployTargetLimit(t *testing.T) {
@@ -482,5 +482,38 @@ func TestRedeliverDeployment(t *testing.T) {
 	wantCode(t, "target removed", err, registry.NotFound, "was removed")
 	if n := len(e.pendingOf(registry.EventDeploymentRequested)); n != 1 {
 		t.Errorf("refused redeliveries wrote events: %d", n)
+	}
+}
+
+// TestDeployTargetLimitUnderRace: concurrent adds never take a model past
+// MaxDeployTargets (each add commits with the model's next revision).
+func TestDeployTargetLimitUnderRace(t *testing.T) {
+	e := newDeployEnv(t, nil)
+	e.model("m")
+	const n = registry.MaxDeployTargets + 6
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := e.dsvc.AddDeployTarget(adam, "m", sagemakerSpec(fmt.Sprintf("ep-%d", i)))
+			errs <- err
+		}()
+	}
+	ok, full := 0, 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case registry.IsCode(err, registry.Conflict):
+			full++
+		default:
+			t.Errorf("add: %v", err)
+		}
+	}
+	all, err := e.dsvc.DeployTargetsOf(context.Background(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != registry.MaxDeployTargets || full != n-ok || len(all) != registry.MaxDeployTargets {
+		t.Errorf("%d added, %d refused, %d stored; want %d added", ok, full, len(all), registry.MaxDeployTargets)
 	}
 }

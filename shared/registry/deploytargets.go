@@ -59,12 +59,12 @@ type DeployTargetSpec struct {
 }
 
 // AddDeployTarget adds a deploy target to a model (admin). A webhook
-// target needs the server's SecretBox (Unavailable without one) and a URL
+// target needs the server's SecretBox (NotImplemented without one) and a URL
 // that Config.CheckWebhookURL accepts; a SageMaker target an endpoint
 // inside Config.SageMakerPrefix and a role among Config.AllowedRoleARNs
 // when those are set. A model has at most MaxDeployTargets, and no two of
 // them with the same URL or endpoint. Invalid, NotFound, Conflict,
-// Unavailable.
+// NotImplemented, Unavailable (the box's backend is down).
 func (s *Service) AddDeployTarget(ctx context.Context, model string, spec DeployTargetSpec) (DeployTarget, error) {
 	t, err := s.checkTargetSpec(ctx, spec)
 	if err != nil {
@@ -132,7 +132,8 @@ func (s *Service) RemoveDeployTarget(ctx context.Context, model, id string) erro
 // RotateTargetSecret replaces the signing secret of a webhook target
 // (admin) and returns the target with its new fingerprint. The URL is
 // checked again (Config.CheckWebhookURL). Invalid (not a webhook target, a
-// bad secret, a URL now refused), NotFound, Unavailable (no SecretBox).
+// bad secret, a URL now refused), NotFound, NotImplemented (no
+// SecretBox), Unavailable (its backend is down).
 func (s *Service) RotateTargetSecret(ctx context.Context, model, id string, secret []byte) (DeployTarget, error) {
 	if err := checkSecret(secret); err != nil {
 		return DeployTarget{}, err
@@ -200,10 +201,11 @@ func (s *Service) DeployTarget(ctx context.Context, model, id string) (DeployTar
 
 // OpenTargetSecret returns the plain signing secret of webhook target t
 // (through Config.Secrets). Invalid (no secret, or not sealed by this
-// box), Unavailable (no SecretBox, or the box's backend is down).
+// box), NotImplemented (no SecretBox), Unavailable (the box's backend is
+// down).
 func (s *Service) OpenTargetSecret(ctx context.Context, t DeployTarget) ([]byte, error) {
 	if s.cfg.Secrets == nil {
-		return nil, Errorf(Unavailable, "this server has no secret box configured: webhook secrets cannot be opened")
+		return nil, Errorf(NotImplemented, "this server has no secret box configured: webhook secrets cannot be opened")
 	}
 	if t.SealedSecret == "" {
 		return nil, Errorf(Invalid, "deploy target %s has no secret", t.ID)
@@ -215,10 +217,10 @@ func (s *Service) OpenTargetSecret(ctx context.Context, t DeployTarget) ([]byte,
 	return b, nil
 }
 
-// seal seals a webhook secret. Unavailable without a SecretBox.
+// seal seals a webhook secret. NotImplemented without a SecretBox.
 func (s *Service) seal(ctx context.Context, secret []byte) (string, error) {
 	if s.cfg.Secrets == nil {
-		return "", Errorf(Unavailable, "this server has no secret box configured: webhook targets cannot be added or rotated")
+		return "", Errorf(NotImplemented, "this server has no secret box configured (a data directory, or --kms-key-id): webhook targets cannot be added or rotated")
 	}
 	sealed, err := s.cfg.Secrets.Seal(ctx, secret)
 	if err != nil {

@@ -43,7 +43,7 @@ type Config struct {
 	// the server can see, or one that reveals its files.
 	AllowFileSources bool
 	// Secrets seals the signing secrets of webhook deploy targets; without
-	// one, adding or rotating a webhook target answers Unavailable.
+	// one, adding or rotating a webhook target answers NotImplemented.
 	Secrets SecretBox
 	// CheckWebhookURL, if set, is the SSRF rule for webhook target URLs
 	// (called on add and on rotate); its error is answered as Invalid with
