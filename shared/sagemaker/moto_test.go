@@ -67,7 +67,7 @@ func TestStartUpdateOnMoto(t *testing.T) {
 			t.Fatalf("attempt %d: err = %#v, want moto's retryable UpdateEndpoint failure", attempt, err)
 		}
 	}
-	modelName := Name(u.Model, u.Version, "model\x00"+u.ImageURI+"\x00"+u.RoleARN+"\x00"+u.ModelDataURL)
+	modelName := u.ModelName()
 	m, err := api.DescribeModel(ctx, &awssm.DescribeModelInput{ModelName: aws.String(modelName)})
 	if err != nil {
 		t.Fatalf("model %s: %v", modelName, err)
@@ -75,7 +75,7 @@ func TestStartUpdateOnMoto(t *testing.T) {
 	if aws.ToString(m.PrimaryContainer.ModelDataUrl) != u.ModelDataURL || aws.ToString(m.PrimaryContainer.Image) != u.ImageURI || aws.ToString(m.ExecutionRoleArn) != role {
 		t.Errorf("model %+v", m.PrimaryContainer)
 	}
-	configName := Name(u.Model, u.Version, "config\x00"+u.DeploymentID)
+	configName := u.ConfigName()
 	cfg, err := api.DescribeEndpointConfig(ctx, &awssm.DescribeEndpointConfigInput{EndpointConfigName: aws.String(configName)})
 	if err != nil {
 		t.Fatalf("endpoint config %s: %v", configName, err)

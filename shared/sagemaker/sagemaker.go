@@ -87,6 +87,16 @@ type Update struct {
 	ModelDataURL string
 }
 
+// ModelName is the SageMaker model StartUpdate creates for u: one per
+// version, image, role and artifact, so a rollback to a version reuses it.
+func (u Update) ModelName() string {
+	return Name(u.Model, u.Version, "model\x00"+u.ImageURI+"\x00"+u.RoleARN+"\x00"+u.ModelDataURL)
+}
+
+// ConfigName is the endpoint config StartUpdate creates for u: one per
+// deployment, so the endpoint's state-change events tell deployments apart.
+func (u Update) ConfigName() string { return Name(u.Model, u.Version, "config\x00"+u.DeploymentID) }
+
 // Started is what StartUpdate made.
 type Started struct {
 	ModelName          string
@@ -104,10 +114,7 @@ func (c *Client) StartUpdate(ctx context.Context, u Update) (Started, error) {
 	if u.InstanceType == "" {
 		u.InstanceType = DefaultInstanceType
 	}
-	st := Started{
-		ModelName:          Name(u.Model, u.Version, "model\x00"+u.ImageURI+"\x00"+u.RoleARN+"\x00"+u.ModelDataURL),
-		EndpointConfigName: Name(u.Model, u.Version, "config\x00"+u.DeploymentID),
-	}
+	st := Started{ModelName: u.ModelName(), EndpointConfigName: u.ConfigName()}
 	tags := []types.Tag{
 		{Key: aws.String(TagModel), Value: aws.String(u.Model)},
 		{Key: aws.String(TagVersion), Value: aws.String(strconv.Itoa(u.Version))},

@@ -164,7 +164,7 @@ func TestStartUpdateReusesExisting(t *testing.T) {
 }
 
 func TestStartUpdateAlreadyOnConfig(t *testing.T) {
-	name := Name(update.Model, update.Version, "config\x00"+update.DeploymentID)
+	name := update.ConfigName()
 	f, c := newFake(t, map[string]answer{"DescribeEndpoint": {200, `{"EndpointName":"fraud-endpoint","EndpointArn":"` + endpointARN +
 		`","EndpointConfigName":"` + name + `","EndpointStatus":"Updating","CreationTime":1700000000.0,"LastModifiedTime":1700000000.0}`}})
 	if _, err := c.StartUpdate(context.Background(), update); err != nil {
