@@ -30,7 +30,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/modelreg/modelreg/shared/localbus"
+	"github.com/modelreg/modelreg/shared/redeploy"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/webhook"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
 )
@@ -108,6 +110,19 @@ type Config struct {
 	// resumes stalled executions (default DefaultSweepInterval).
 	SweepInterval time.Duration
 
+	// AllowPrivateWebhooks lets webhook deploy targets be stored with, and
+	// deliveries reach, loopback, private and link-local addresses (serve
+	// --allow-private-webhooks; the tests' receivers listen on loopback).
+	// Without it such URLs are refused (SSRF).
+	AllowPrivateWebhooks bool
+	// Webhook tunes webhook deliveries (timeouts, attempts, backoff);
+	// AllowPrivate comes from AllowPrivateWebhooks. Zero: the defaults.
+	Webhook webhook.Options
+	// SageMakerPollInterval is how often, with EventsLocal, the SageMaker
+	// updates the redeploy handler started are looked at (DescribeEndpoint)
+	// until they end (default DefaultSageMakerPollInterval).
+	SageMakerPollInterval time.Duration
+
 	// Now is the clock of the service, the engine and the relay (default
 	// time.Now); tests inject one.
 	Now    func() time.Time
@@ -130,7 +145,10 @@ type AWS struct {
 	S3Prefix   string // key prefix inside the bucket
 
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
-	SFNEndpoint     string // e.g. moto's server (default: AWS)
+	// SageMakerEndpoint is SageMaker's API endpoint, e.g. moto's server
+	// (default: AWS). SageMaker deploy targets need S3 artifacts.
+	SageMakerEndpoint string
+	SFNEndpoint       string // e.g. moto's server (default: AWS)
 
 	// CreateResources creates the DynamoDB table and the S3 bucket when
 	// missing (for DynamoDB Local and MinIO).
@@ -172,6 +190,9 @@ type App struct {
 	// Subscribe to Bus before Start.
 	Bus   *localbus.Bus
 	Relay *registry.Relay
+	// Redeploy is the redeploy consumer on the service: subscribed to Bus
+	// with EventsLocal, the handler of functions/redeploy on AWS.
+	Redeploy *redeploy.Handler
 
 	cfg     Config
 	log     *slog.Logger
@@ -309,7 +330,40 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if fwd != nil {
 		fwd.Handlers = a.Handlers
 	}
+	if err := a.wireRedeploy(ctx, aws); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// DefaultSageMakerPollInterval is how often a local App looks at the
+// SageMaker updates it started when Config.SageMakerPollInterval is unset.
+const DefaultSageMakerPollInterval = 30 * time.Second
+
+// wireRedeploy builds the redeploy consumer (webhooks; SageMaker when the
+// artifacts are in S3, where ModelDataUrl can point) and subscribes it to
+// the local bus.
+func (a *App) wireRedeploy(ctx context.Context, aws *awsClients) error {
+	reg, ok := any(a.Service).(redeploy.Registry)
+	if !ok {
+		return nil // the service keeps no deploy targets yet
+	}
+	wo := a.cfg.Webhook
+	wo.AllowPrivate = a.cfg.AllowPrivateWebhooks
+	h := &redeploy.Handler{Registry: reg, Webhooks: webhook.New(wo), Logger: a.log}
+	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 {
+		sm, err := aws.sagemaker(ctx)
+		if err != nil {
+			return err
+		}
+		h.SageMaker, h.Objects = sm, objects
+	}
+	a.Redeploy = h
+	if a.Bus != nil {
+		a.Bus.Subscribe(redeploy.Consumer, registry.EventStageChanged, h.Handle)
+		a.Bus.Subscribe(redeploy.Consumer, registry.EventDeploymentRequested, h.Handle)
+	}
+	return nil
 }
 
 // oneOf refuses a required setting that is not one of allowed.
@@ -414,6 +468,14 @@ func (a *App) Start(ctx context.Context) error {
 		// Sweep ends the waits whose timeout passed and resumes stalled
 		// executions.
 		a.every(runCtx, a.cfg.SweepInterval, "workflow: sweep executions", a.Engine.Sweep)
+	}
+	if a.Bus != nil && a.Redeploy != nil && a.Redeploy.SageMaker != nil {
+		// No EventBridge brings SageMaker's state changes here: look.
+		interval := a.cfg.SageMakerPollInterval
+		if interval <= 0 {
+			interval = DefaultSageMakerPollInterval
+		}
+		a.every(runCtx, interval, "redeploy: poll SageMaker updates", a.Redeploy.Poll)
 	}
 	if a.Workflow != nil {
 		// A workflow that was unavailable when a promotion was requested or
