@@ -145,10 +145,10 @@ type AWS struct {
 	S3Prefix   string // key prefix inside the bucket
 
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
+	SFNEndpoint     string // e.g. moto's server (default: AWS)
 	// SageMakerEndpoint is SageMaker's API endpoint, e.g. moto's server
 	// (default: AWS). SageMaker deploy targets need S3 artifacts.
 	SageMakerEndpoint string
-	SFNEndpoint       string // e.g. moto's server (default: AWS)
 
 	// CreateResources creates the DynamoDB table and the S3 bucket when
 	// missing (for DynamoDB Local and MinIO).
