@@ -71,6 +71,7 @@ func (f *fakeRegistry) RecordDeployment(_ context.Context, d registry.Deployment
 		return cur, nil
 	}
 	d.Revision = cur.Revision + 1
+	d.UpdatedAt = time.Now()
 	f.deployments[d.ID] = d
 	f.history = append(f.history, d)
 	return d, nil

@@ -36,6 +36,16 @@ const Consumer = "redeploy"
 // backlog worth replaying.
 const DefaultProcessedTTL = 14 * 24 * time.Hour
 
+// DefaultLease is Handler.Lease when unset: longer than a webhook
+// delivery with all its retries takes (5 attempts of at most 10 s with
+// backoff, under a minute).
+const DefaultLease = 2 * time.Minute
+
+// ErrInProgress is returned (wrapped) for a target whose deployment for
+// the event was started moments ago by another delivery of the event and
+// has no outcome yet: the event is worth delivering again later.
+var ErrInProgress = errors.New("deployment in progress")
+
 // Registry is what the handler needs of the registry (*registry.Service).
 type Registry interface {
 	// DeployTargetsOf returns the deploy targets of model. NotFound.
@@ -88,7 +98,15 @@ type Handler struct {
 	SageMaker SageMaker
 	Objects   ObjectURIs
 	// TTL is how long processed marks last (default DefaultProcessedTTL).
-	TTL    time.Duration
+	TTL time.Duration
+	// Lease is how long a STARTED deployment is left to the handler that
+	// started it (default DefaultLease): a second delivery of the event
+	// meanwhile (EventBridge may deliver one event twice at once) is
+	// answered with ErrInProgress instead of a second webhook. After it,
+	// the deployment is taken to have crashed and is delivered again.
+	Lease time.Duration
+	// Now is the clock leases are measured with (default time.Now).
+	Now    func() time.Time
 	Logger *slog.Logger
 
 	mu sync.Mutex
@@ -158,6 +176,20 @@ func (h *Handler) Handle(ctx context.Context, e registry.Event) error {
 // processedKey is the processed-event key of one target of an event.
 func processedKey(eventID, targetID string) string { return eventID + "/" + targetID }
 
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) lease() time.Duration {
+	if h.Lease > 0 {
+		return h.Lease
+	}
+	return DefaultLease
+}
+
 func (h *Handler) ttl() time.Duration {
 	if h.TTL > 0 {
 		return h.TTL
@@ -209,6 +241,8 @@ func (h *Handler) deployTarget(ctx context.Context, e registry.Event, t registry
 		return fmt.Errorf("deployment %s: %w", id, err)
 	case dep.Status == registry.DeploymentSucceeded:
 		return mark() // done before a crash took the mark
+	case dep.Status == registry.DeploymentStarted && h.now().Sub(dep.UpdatedAt) < h.lease():
+		return fmt.Errorf("%w: %s started at %s", ErrInProgress, dep.ID, dep.UpdatedAt.Format(time.RFC3339))
 	}
 
 	switch t.Kind {

@@ -212,8 +212,8 @@ func TestRetryableFailureReturnsErrorThenSucceeds(t *testing.T) {
 }
 
 // A crash after the delivery but before the outcome was recorded delivers
-// again (at least once, same event id); one after the outcome was
-// recorded but before the mark does not.
+// again once the lease ran out (at least once, same event id); one after
+// the outcome was recorded but before the mark does not.
 func TestCrashWindows(t *testing.T) {
 	r := newRig(hookA)
 	r.reg.failRecord = registry.DeploymentSucceeded
@@ -221,6 +221,14 @@ func TestCrashWindows(t *testing.T) {
 	if err := r.h.Handle(context.Background(), e); err == nil {
 		t.Fatal("a failed record passed")
 	}
+	// Within the lease the deployment counts as someone else's, in flight.
+	if err := r.h.Handle(context.Background(), e); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("redelivery within the lease: %v, want ErrInProgress", err)
+	}
+	if n := len(r.hooks.got); n != 1 {
+		t.Fatalf("%d deliveries within the lease, want 1", n)
+	}
+	r.h.Now = func() time.Time { return time.Now().Add(DefaultLease + time.Second) }
 	if err := r.h.Handle(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
