@@ -280,6 +280,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if sc.Now == nil {
 		sc.Now = cfg.Now
 	}
+	if sc.CheckWebhookURL == nil {
+		// The SSRF rule for webhook targets; the deliveries' dialer checks
+		// the addresses it connects to again.
+		allow := cfg.AllowPrivateWebhooks
+		sc.CheckWebhookURL = func(ctx context.Context, raw string) error { return webhook.CheckURL(ctx, raw, allow) }
+	}
 
 	if cfg.Events == EventsLocal {
 		a.Bus = localbus.New()
@@ -344,13 +350,9 @@ const DefaultSageMakerPollInterval = 30 * time.Second
 // artifacts are in S3, where ModelDataUrl can point) and subscribes it to
 // the local bus.
 func (a *App) wireRedeploy(ctx context.Context, aws *awsClients) error {
-	reg, ok := any(a.Service).(redeploy.Registry)
-	if !ok {
-		return nil // the service keeps no deploy targets yet
-	}
 	wo := a.cfg.Webhook
 	wo.AllowPrivate = a.cfg.AllowPrivateWebhooks
-	h := &redeploy.Handler{Registry: reg, Webhooks: webhook.New(wo), Logger: a.log}
+	h := &redeploy.Handler{Registry: a.Service, Webhooks: webhook.New(wo), Logger: a.log}
 	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 {
 		sm, err := aws.sagemaker(ctx)
 		if err != nil {
