@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/modelreg/modelreg/shared/failpoint"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/sagemaker"
 	"github.com/modelreg/modelreg/shared/webhook"
@@ -311,6 +312,7 @@ func (h *Handler) webhook(ctx context.Context, e registry.Event, t registry.Depl
 	if err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.RedeployBeforeDeliver)
 	dep, err = h.start(ctx, dep)
 	if err != nil {
 		return err
