@@ -30,8 +30,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/modelreg/modelreg/shared/localbus"
+	"github.com/modelreg/modelreg/shared/redeploy"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secretbox"
+	"github.com/modelreg/modelreg/shared/webhook"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
 )
@@ -101,12 +103,6 @@ type Config struct {
 	// the server name the same disk.
 	Service registry.Config
 
-	// AllowPrivateWebhooks lets webhook deploy targets name loopback,
-	// private and link-local addresses (`serve --allow-private-webhooks`,
-	// for tests and a laptop); the SSRF rule (Service.CheckWebhookURL)
-	// refuses them otherwise.
-	AllowPrivateWebhooks bool
-
 	// Handlers returns the promotion task handlers of the service, which
 	// the local engine calls (WorkflowLocal needs it). App.Handlers holds
 	// its result for the AWS task functions too.
@@ -114,6 +110,19 @@ type Config struct {
 	// SweepInterval is how often the local engine ends timed-out waits and
 	// resumes stalled executions (default DefaultSweepInterval).
 	SweepInterval time.Duration
+
+	// AllowPrivateWebhooks lets webhook deploy targets be stored with, and
+	// deliveries reach, loopback, private and link-local addresses (serve
+	// --allow-private-webhooks; the tests' receivers listen on loopback).
+	// Without it such URLs are refused (SSRF).
+	AllowPrivateWebhooks bool
+	// Webhook tunes webhook deliveries (timeouts, attempts, backoff);
+	// AllowPrivate comes from AllowPrivateWebhooks. Zero: the defaults.
+	Webhook webhook.Options
+	// SageMakerPollInterval is how often, with EventsLocal, the SageMaker
+	// updates the redeploy handler started are looked at (DescribeEndpoint)
+	// until they end (default DefaultSageMakerPollInterval).
+	SageMakerPollInterval time.Duration
 
 	// Now is the clock of the service, the engine and the relay (default
 	// time.Now); tests inject one.
@@ -144,6 +153,9 @@ type AWS struct {
 
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
 	SFNEndpoint     string // e.g. moto's server (default: AWS)
+	// SageMakerEndpoint is SageMaker's API endpoint, e.g. moto's server
+	// (default: AWS). SageMaker deploy targets need S3 artifacts.
+	SageMakerEndpoint string
 
 	// CreateResources creates the DynamoDB table and the S3 bucket when
 	// missing (for DynamoDB Local and MinIO).
@@ -185,6 +197,9 @@ type App struct {
 	// Subscribe to Bus before Start.
 	Bus   *localbus.Bus
 	Relay *registry.Relay
+	// Redeploy is the redeploy consumer on the service: subscribed to Bus
+	// with EventsLocal, the handler of functions/redeploy on AWS.
+	Redeploy *redeploy.Handler
 
 	cfg     Config
 	log     *slog.Logger
@@ -272,6 +287,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if sc.Now == nil {
 		sc.Now = cfg.Now
 	}
+	if sc.CheckWebhookURL == nil {
+		// The SSRF rule for webhook targets; the deliveries' dialer checks
+		// the addresses it connects to again.
+		allow := cfg.AllowPrivateWebhooks
+		sc.CheckWebhookURL = func(ctx context.Context, raw string) error { return webhook.CheckURL(ctx, raw, allow) }
+	}
 
 	if sc.Secrets == nil {
 		switch {
@@ -339,7 +360,36 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if fwd != nil {
 		fwd.Handlers = a.Handlers
 	}
+	if err := a.wireRedeploy(ctx, aws); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// DefaultSageMakerPollInterval is how often a local App looks at the
+// SageMaker updates it started when Config.SageMakerPollInterval is unset.
+const DefaultSageMakerPollInterval = 30 * time.Second
+
+// wireRedeploy builds the redeploy consumer (webhooks; SageMaker when the
+// artifacts are in S3, where ModelDataUrl can point) and subscribes it to
+// the local bus.
+func (a *App) wireRedeploy(ctx context.Context, aws *awsClients) error {
+	wo := a.cfg.Webhook
+	wo.AllowPrivate = a.cfg.AllowPrivateWebhooks
+	h := &redeploy.Handler{Registry: a.Service, Webhooks: webhook.New(wo), Logger: a.log}
+	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 {
+		sm, err := aws.sagemaker(ctx)
+		if err != nil {
+			return err
+		}
+		h.SageMaker, h.Objects = sm, objects
+	}
+	a.Redeploy = h
+	if a.Bus != nil {
+		a.Bus.Subscribe(redeploy.Consumer, registry.EventStageChanged, h.Handle)
+		a.Bus.Subscribe(redeploy.Consumer, registry.EventDeploymentRequested, h.Handle)
+	}
+	return nil
 }
 
 // oneOf refuses a required setting that is not one of allowed.
@@ -444,6 +494,14 @@ func (a *App) Start(ctx context.Context) error {
 		// Sweep ends the waits whose timeout passed and resumes stalled
 		// executions.
 		a.every(runCtx, a.cfg.SweepInterval, "workflow: sweep executions", a.Engine.Sweep)
+	}
+	if a.Bus != nil && a.Redeploy != nil && a.Redeploy.SageMaker != nil {
+		// No EventBridge brings SageMaker's state changes here: look.
+		interval := a.cfg.SageMakerPollInterval
+		if interval <= 0 {
+			interval = DefaultSageMakerPollInterval
+		}
+		a.every(runCtx, interval, "redeploy: poll SageMaker updates", a.Redeploy.Poll)
 	}
 	if a.Workflow != nil {
 		// A workflow that was unavailable when a promotion was requested or

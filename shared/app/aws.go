@@ -12,10 +12,12 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/s3"
+	"github.com/modelreg/modelreg/shared/sagemaker"
 	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/sfn"
 )
@@ -92,6 +94,19 @@ func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
 		opts = append(opts, s3.WithPrefix(c.cfg.S3Prefix))
 	}
 	return s3.New(client, c.cfg.S3Bucket, opts...), nil
+}
+
+// sagemaker returns the SageMaker deployer.
+func (c *awsClients) sagemaker(ctx context.Context) (*sagemaker.Client, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sagemaker.New(awssm.NewFromConfig(cfg, func(o *awssm.Options) {
+		if c.cfg.SageMakerEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.SageMakerEndpoint)
+		}
+	})), nil
 }
 
 // workflow returns the Step Functions workflow on AWS.StateMachineARN.

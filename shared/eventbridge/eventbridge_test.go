@@ -420,8 +420,17 @@ func TestDecode(t *testing.T) {
 
 // TestPatterns pins the rule patterns the stack deploys.
 func TestPatterns(t *testing.T) {
-	if got, want := RedeployPattern(), `{"source":["modelreg"],"detail-type":["Model Version Stage Changed"],"detail":{"to":["Production"]}}`; got != want {
+	if got, want := RedeployPattern(), `{"$or":[{"detail-type":["Model Version Stage Changed"],"detail":{"to":["Production"]}},`+
+		`{"detail-type":["Model Deployment Requested"]}],"source":["modelreg"]}`; got != want {
 		t.Errorf("redeploy pattern\n got %s\nwant %s", got, want)
+	}
+	if got, want := SageMakerEndpointPattern("prod-"), `{"detail":{"EndpointName":[{"prefix":"prod-"}]},`+
+		`"detail-type":["SageMaker Endpoint State Change"],"source":["aws.sagemaker"]}`; got != want {
+		t.Errorf("SageMaker pattern\n got %s\nwant %s", got, want)
+	}
+	if got, want := SageMakerEndpointPattern(""), `{"detail":{"Tags":{"modelreg:deployment":[{"exists":true}]}},`+
+		`"detail-type":["SageMaker Endpoint State Change"],"source":["aws.sagemaker"]}`; got != want {
+		t.Errorf("SageMaker pattern without prefix\n got %s\nwant %s", got, want)
 	}
 	want := `{"source":["modelreg"],"detail-type":["Approval Requested","Approval Decided","Model Version Stage Changed",` +
 		`"Model Deployment Started","Model Deployment Succeeded","Model Deployment Failed"]}`

@@ -2,6 +2,7 @@ package eventbridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -68,7 +69,8 @@ func newMotoBus(t *testing.T) *motoBus {
 			m.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
 		}
 	})
-	for rule, pattern := range map[string]string{"redeploy": RedeployPattern(), "notify": NotifyPattern()} {
+	for rule, pattern := range map[string]string{"redeploy": RedeployPattern(), "notify": NotifyPattern(),
+		"sagemaker-prefix": SageMakerEndpointPattern("prod-"), "sagemaker-tagged": SageMakerEndpointPattern("")} {
 		q, err := m.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(m.bus + "-" + rule)})
 		if err != nil {
 			t.Fatalf("create queue: %v", err)
@@ -96,8 +98,23 @@ func newMotoBus(t *testing.T) *motoBus {
 // events, in arrival order.
 func (m *motoBus) drain(t *testing.T, rule string) []registry.Event {
 	t.Helper()
-	ctx := context.Background()
 	var out []registry.Event
+	for _, body := range m.drainRaw(t, rule) {
+		e, err := Decode([]byte(body))
+		if err != nil {
+			t.Fatalf("queue %s: %v (body %s)", rule, err, body)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// drainRaw reads the rule's queue until it is empty and returns the
+// message bodies, in arrival order.
+func (m *motoBus) drainRaw(t *testing.T, rule string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
 	for {
 		r, err := m.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(m.queues[rule]), MaxNumberOfMessages: 10})
 		if err != nil {
@@ -107,11 +124,7 @@ func (m *motoBus) drain(t *testing.T, rule string) []registry.Event {
 			return out
 		}
 		for _, msg := range r.Messages {
-			e, err := Decode([]byte(aws.ToString(msg.Body)))
-			if err != nil {
-				t.Fatalf("queue %s: %v (body %s)", rule, err, aws.ToString(msg.Body))
-			}
-			out = append(out, e)
+			out = append(out, aws.ToString(msg.Body))
 			if _, err := m.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(m.queues[rule]), ReceiptHandle: msg.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}
@@ -158,6 +171,8 @@ func TestRulesOnMoto(t *testing.T) {
 		motoEvent("dep-start", registry.EventDeploymentStarted, registry.EventDetail{Version: 1}),
 		motoEvent("dep-ok", registry.EventDeploymentSucceeded, registry.EventDetail{Version: 1}),
 		motoEvent("dep-fail", registry.EventDeploymentFailed, registry.EventDetail{Version: 1, Reason: "endpoint failed"}),
+		// A redelivery request (modelreg deployments NAME redeliver ID).
+		motoEvent("dep-req", registry.EventDeploymentRequested, registry.EventDetail{Version: 1, TargetID: "dt-1", DeploymentID: "dp-1"}),
 		// Events neither rule matches; "Production" appears in the alias
 		// and the reason, never in detail.to.
 		motoEvent("alias", registry.EventAliasChanged, registry.EventDetail{Version: 2, Alias: "Production"}),
@@ -165,18 +180,23 @@ func TestRulesOnMoto(t *testing.T) {
 		motoEvent("ready", registry.EventVersionReady, registry.EventDetail{Version: 5, Status: "READY"}),
 		motoEvent("deleted", registry.EventVersionDeleted, registry.EventDetail{Version: 3}),
 	}
-	// 14 events: two PutEvents calls (10 + 4) on moto, which refuses more
+	// 15 events: two PutEvents calls (10 + 5) on moto, which refuses more
 	// than 10 entries in one.
 	if err := p.Publish(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
 	redeploy, notify := m.drain(t, "redeploy"), m.drain(t, "notify")
-	if got, want := ids(redeploy), []string{"rollback", "v2-in", "v4-prod"}; !reflect.DeepEqual(got, want) {
+	if got, want := ids(redeploy), []string{"dep-req", "rollback", "v2-in", "v4-prod"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("redeploy queue got %v, want %v", got, want)
 	}
 	wantNotify := []string{"dec", "dep-fail", "dep-ok", "dep-start", "req", "rollback", "v1-out", "v2-in", "v3-staging", "v4-prod"}
 	if got := ids(notify); !reflect.DeepEqual(got, wantNotify) {
 		t.Errorf("notify queue got %v, want %v", got, wantNotify)
+	}
+	for _, rule := range []string{"sagemaker-prefix", "sagemaker-tagged"} {
+		if got := m.drainRaw(t, rule); len(got) != 0 {
+			t.Errorf("%s queue got modelreg events: %v", rule, got)
+		}
 	}
 	// What arrives is what was published (Decode keys it by event_id).
 	for _, got := range append(redeploy, notify...) {
@@ -253,5 +273,50 @@ func TestPartialFailureOnMoto(t *testing.T) {
 	}
 	if got := ids(m.drain(t, "notify")); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
 		t.Errorf("notify queue: %v, want [a b c] once each", got)
+	}
+}
+
+// TestSageMakerRuleOnMoto: SageMaker's endpoint state changes reach the
+// redeploy function's rule for endpoints under the prefix (or, without
+// one, endpoints a modelreg deployment tagged), and nothing else does.
+func TestSageMakerRuleOnMoto(t *testing.T) {
+	m := newMotoBus(t)
+	ctx := context.Background()
+	send := func(detailType, source, detail string) {
+		t.Helper()
+		out, err := m.eb.PutEvents(ctx, &awseb.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+			EventBusName: aws.String(m.bus), Source: aws.String(source), DetailType: aws.String(detailType), Detail: aws.String(detail)}}})
+		if err != nil || out.FailedEntryCount != 0 {
+			t.Fatalf("put %s: %v %+v", detail, err, out)
+		}
+	}
+	const change = "SageMaker Endpoint State Change"
+	send(change, "aws.sagemaker", `{"EndpointName":"prod-fraud","EndpointStatus":"IN_SERVICE","Tags":{}}`)
+	send(change, "aws.sagemaker", `{"EndpointName":"other","EndpointStatus":"IN_SERVICE","Tags":{"modelreg:deployment":"dp-1","modelreg:model":"m"}}`)
+	send(change, "aws.sagemaker", `{"EndpointName":"other","EndpointStatus":"FAILED","Tags":{"team":"x"}}`)
+	send("SageMaker Model State Change", "aws.sagemaker", `{"ModelName":"prod-fraud","Tags":{"modelreg:deployment":"dp-1"}}`)
+	send(change, "not.sagemaker", `{"EndpointName":"prod-fraud","EndpointStatus":"IN_SERVICE","Tags":{"modelreg:deployment":"dp-1"}}`)
+	endpoints := func(rule string) []string {
+		var out []string
+		for _, body := range m.drainRaw(t, rule) {
+			var env struct {
+				Detail struct{ EndpointName, EndpointStatus string } `json:"detail"`
+			}
+			if err := json.Unmarshal([]byte(body), &env); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, env.Detail.EndpointName+"/"+env.Detail.EndpointStatus)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := endpoints("sagemaker-prefix"), []string{"prod-fraud/IN_SERVICE"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("prefix rule got %v, want %v", got, want)
+	}
+	if got, want := endpoints("sagemaker-tagged"), []string{"other/IN_SERVICE"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("tag rule got %v, want %v", got, want)
+	}
+	if got := m.drainRaw(t, "redeploy"); len(got) != 0 {
+		t.Errorf("redeploy rule got SageMaker events: %v", got)
 	}
 }

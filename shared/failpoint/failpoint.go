@@ -34,6 +34,10 @@ const (
 	// PromotionAfterCommit: right after the Promote step committed, before
 	// the workflow engine records that the step ended.
 	PromotionAfterCommit = "promotion.after-commit"
+	// RedeployBeforeDeliver: in the redeploy consumer, with a Production
+	// change committed and its event taken from the outbox, before the
+	// webhook's deployment is recorded or sent.
+	RedeployBeforeDeliver = "redeploy.before-deliver"
 )
 
 var (

@@ -357,6 +357,13 @@ func (a *Artifacts) PresignDownload(ctx context.Context, model string, version i
 	return req.url, nil
 }
 
+// ObjectURI is the s3:// URI of the completed file path of a version (what
+// SageMaker's ModelDataUrl and other AWS services read). It names where the
+// file is or will be; it does not check that it exists.
+func (a *Artifacts) ObjectURI(model string, version int, path string) string {
+	return "s3://" + a.bucket + "/" + a.finalKey(model, version, path)
+}
+
 // finalKey is the key of a completed file.
 func (a *Artifacts) finalKey(model string, version int, path string) string {
 	return a.prefix + model + "/" + strconv.Itoa(version) + "/" + path

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/modelreg/modelreg/shared/app"
+)
+
+// TestSampleEventsDecode: every events/redeploy-*.json decodes, with no
+// unknown field, into the function's input type.
+func TestSampleEventsDecode(t *testing.T) {
+	files, _ := filepath.Glob("../../events/redeploy-*.json")
+	if len(files) < 3 {
+		t.Fatalf("found %d redeploy samples, want the stage change, the request and the SageMaker state change", len(files))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var ev events.EventBridgeEvent
+		if err := dec.Decode(&ev); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if ev.ID == "" || ev.Source == "" || ev.DetailType == "" || ev.Time.IsZero() || len(ev.Detail) == 0 {
+			t.Errorf("%s: decoded %+v", f, ev)
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_S3_PREFIX": "models/", "MODELREG_SECRET": strings.Repeat("s", 32)}
+	c := config(func(k string) string { return env[k] }, nil)
+	if c.Store != app.StoreDynamoDB || c.Artifacts != app.ArtifactsS3 || c.AWS.DynamoDBTable != "tbl" || c.AWS.S3Bucket != "bkt" ||
+		c.AWS.S3Prefix != "models/" || string(c.Secret) != env["MODELREG_SECRET"] || c.AllowPrivateWebhooks {
+		t.Fatalf("config %+v", c)
+	}
+	if _, err := setup(t.Context(), func(string) string { return "" }, nil); err == nil {
+		t.Fatal("setup without settings succeeded")
+	}
+}
+
+// TestLinksNoEmbeddedBackend: the function links the AWS adapters and
+// aws-lambda-go, and neither SQLite nor the filesystem adapter.
+func TestLinksNoEmbeddedBackend(t *testing.T) {
+	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	d := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		d[p] = true
+	}
+	for _, p := range []string{"github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker",
+		"github.com/modelreg/modelreg/shared/webhook", "github.com/aws/aws-lambda-go/lambda"} {
+		if !d[p] {
+			t.Fatalf("the function does not link %s: the listing is wrong", p)
+		}
+	}
+	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
+		if d[p] {
+			t.Errorf("redeploy links %s", p)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package redeploy_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+const changesPerOp = 200
+
+// BenchmarkCommitToWebhook measures, through shared/app on SQLite with the
+// outbox relay and the local bus, the time from the commit of a Production
+// change (a rollback, committed when Service.Rollback returns) to the
+// webhook receiver holding its signed payload, over changesPerOp changes
+// alternating between two versions. It reports p50 and p99 in
+// milliseconds. Run with -benchtime 1x (scripts/bench redeploy).
+func BenchmarkCommitToWebhook(b *testing.B) {
+	cfg := stores(b)["sqlite"](b)
+	rec, srv := newReceiver(b, "whsec-bench-0123456789")
+	a := startApp(b, cfg)
+	setup(b, a, "bench", 2, srv.URL, "whsec-bench-0123456789")
+	promote(b, a, "bench", 1)
+	rec.waitFor(1)
+	promote(b, a, "bench", 2)
+	rec.waitFor(2)
+	var fromCommit, fromCall []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		fromCommit, fromCall = fromCommit[:0], fromCall[:0]
+		for i := range changesPerOp {
+			have := len(rec.deliveries())
+			to := 1 + i%2
+			called := time.Now()
+			if _, err := a.Service.Rollback(as(admin), "bench", to, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			committed := time.Now()
+			got := rec.waitFor(have + 1)
+			d := got[have]
+			if d.payload.Version != to {
+				b.Fatalf("delivery for v%d, want v%d", d.payload.Version, to)
+			}
+			fromCommit = append(fromCommit, d.at.Sub(committed))
+			fromCall = append(fromCall, d.at.Sub(called))
+		}
+	}
+	b.StopTimer()
+	if n := len(rec.deliveries()); n != 2+b.N*changesPerOp {
+		b.Fatalf("%d deliveries, want %d", n, 2+b.N*changesPerOp)
+	}
+	b.ReportMetric(ms(pct(fromCommit, 50)), "p50-ms")
+	b.ReportMetric(ms(pct(fromCommit, 99)), "p99-ms")
+	b.ReportMetric(ms(pct(fromCall, 50)), "call-p50-ms")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d Production changes: commit → webhook received p50 %s p99 %s max %s; from the Rollback call p50 %s p99 %s",
+		len(fromCommit), pct(fromCommit, 50), pct(fromCommit, 99), pct(fromCommit, 100), pct(fromCall, 50), pct(fromCall, 99))
+}
+
+// pct returns the p-th percentile (nearest rank) of ds.
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (p*len(s)+99)/100 - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
