@@ -25,6 +25,7 @@ type backendConfig struct {
 	workflow                  string
 	stateMachineARN, sfnURL   string
 	sweepInterval             time.Duration
+	events, eventBus, ebURL   string
 }
 
 func (b *backendConfig) flags(fs *flag.FlagSet) {
@@ -40,6 +41,9 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&b.workflow, "workflow", envOr("MODELREG_WORKFLOW", app.WorkflowLocal), "what runs promotions to Production: local (in this process, on the store) or sfn (a deployed Step Functions state machine; env MODELREG_WORKFLOW)")
 	fs.StringVar(&b.stateMachineARN, "state-machine-arn", os.Getenv("MODELREG_STATE_MACHINE_ARN"), "the promotion state machine, with --workflow sfn (env MODELREG_STATE_MACHINE_ARN)")
 	fs.StringVar(&b.sfnURL, "sfn-endpoint", os.Getenv("MODELREG_SFN_ENDPOINT"), "Step Functions endpoint URL (default: AWS; env MODELREG_SFN_ENDPOINT)")
+	fs.StringVar(&b.events, "events", envOr("MODELREG_EVENTS", app.EventsLocal), "where the outbox's events go: local (the in-process bus and its consumers), eventbridge (an EventBridge bus, --event-bus; for a server on AWS without the stream publisher function) or none (left in the outbox for another consumer; env MODELREG_EVENTS)")
+	fs.StringVar(&b.eventBus, "event-bus", os.Getenv("MODELREG_EVENT_BUS"), "EventBridge bus name or ARN, with --events eventbridge (env MODELREG_EVENT_BUS)")
+	fs.StringVar(&b.ebURL, "eventbridge-endpoint", os.Getenv("MODELREG_EVENTBRIDGE_ENDPOINT"), "EventBridge endpoint URL, e.g. moto (default: AWS; env MODELREG_EVENTBRIDGE_ENDPOINT)")
 	fs.DurationVar(&b.sweepInterval, "workflow-sweep-interval", durationEnv("MODELREG_WORKFLOW_SWEEP_INTERVAL", app.DefaultSweepInterval), "how often the local workflow ends timed-out approvals and resumes stalled promotions (env MODELREG_WORKFLOW_SWEEP_INTERVAL)")
 }
 
@@ -51,13 +55,14 @@ var promotionHandlers = workflow.ServiceHandlers
 // the embedded backends available.
 func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Config {
 	c := app.Config{
-		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: app.EventsLocal,
+		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: b.events,
 		DataDir: dataDir, PublicURL: baseURL, Secret: secret, Embedded: embedded.Backends{},
 		AWS: app.AWS{
 			Region:        b.region,
 			DynamoDBTable: b.dynamoTable, DynamoDBEndpoint: b.dynamoURL,
 			S3Bucket: b.s3Bucket, S3Endpoint: b.s3URL, S3Prefix: b.s3Prefix,
 			StateMachineARN: b.stateMachineARN, SFNEndpoint: b.sfnURL,
+			EventBus: b.eventBus, EventBridgeEndpoint: b.ebURL,
 			CreateResources: b.createResources,
 		},
 		Handlers: promotionHandlers, SweepInterval: b.sweepInterval,
@@ -75,6 +80,8 @@ var settingFlags = map[string]string{
 	"Store":               "--store",
 	"Artifacts":           "--artifacts",
 	"Workflow":            "--workflow",
+	"Events":              "--events",
+	"AWS.EventBus":        "--event-bus (or MODELREG_EVENT_BUS)",
 	"AWS.DynamoDBTable":   "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
 	"AWS.S3Bucket":        "--s3-bucket (or MODELREG_S3_BUCKET)",
 	"AWS.StateMachineARN": "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",

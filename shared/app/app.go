@@ -59,6 +59,11 @@ const (
 	EventsNone = "none"
 	// EventsLocal runs the in-process bus, fed by the outbox relay.
 	EventsLocal = "local"
+	// EventsEventBridge runs the outbox relay in-process and publishes to
+	// the EventBridge bus AWS.EventBus (for a server against AWS without
+	// the stream publisher function, and for tests): the bus's rules reach
+	// the consumers.
+	EventsEventBridge = "eventbridge"
 )
 
 // DefaultSweepInterval is how often the local engine looks for timed-out
@@ -71,7 +76,7 @@ type Config struct {
 	Store     string // StoreSQLite or StoreDynamoDB
 	Artifacts string // ArtifactsFilesystem or ArtifactsS3
 	Workflow  string // WorkflowNone, WorkflowLocal or WorkflowSFN
-	Events    string // EventsNone or EventsLocal
+	Events    string // EventsNone, EventsLocal or EventsEventBridge
 
 	// DataDir is where the embedded backends keep their data:
 	// DataDir/registry.db and DataDir/artifacts.
@@ -132,6 +137,13 @@ type AWS struct {
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
 	SFNEndpoint     string // e.g. moto's server (default: AWS)
 
+	// EventBus is the EventBridge bus (name or ARN) that App.Publisher
+	// sends to; required with EventsEventBridge. With another Events kind
+	// it still builds App.Publisher (the stream publisher function uses
+	// it with EventsNone).
+	EventBus            string
+	EventBridgeEndpoint string // e.g. moto's server (default: AWS)
+
 	// CreateResources creates the DynamoDB table and the S3 bucket when
 	// missing (for DynamoDB Local and MinIO).
 	CreateResources bool
@@ -168,9 +180,13 @@ type App struct {
 	// Handlers are the promotion task handlers (nil without
 	// Config.Handlers).
 	Handlers workflow.Handlers
-	// Bus and Relay deliver the outbox in-process (EventsLocal only).
-	// Subscribe to Bus before Start.
-	Bus   *localbus.Bus
+	// Bus delivers events in-process (EventsLocal only). Subscribe to it
+	// before Start.
+	Bus *localbus.Bus
+	// Publisher publishes to EventBridge (nil unless AWS.EventBus is set).
+	Publisher registry.Events
+	// Relay drains the outbox into Bus (EventsLocal) or Publisher
+	// (EventsEventBridge); nil with EventsNone.
 	Relay *registry.Relay
 
 	cfg     Config
@@ -260,10 +276,24 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		sc.Now = cfg.Now
 	}
 
-	if cfg.Events == EventsLocal {
+	if cfg.AWS.EventBus != "" {
+		pub, err := aws.publisher(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.Publisher = pub
+	}
+	var relayTo registry.Events
+	switch cfg.Events {
+	case EventsLocal:
 		a.Bus = localbus.New()
 		a.Bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: cfg.Logger}))
-		a.Relay = registry.NewRelay(a.Store, a.Bus, cfg.Logger)
+		relayTo = a.Bus
+	case EventsEventBridge:
+		relayTo = a.Publisher
+	}
+	if relayTo != nil {
+		a.Relay = registry.NewRelay(a.Store, relayTo, cfg.Logger)
 		a.Relay.Now = cfg.Now
 		if after := sc.AfterCommit; after != nil {
 			sc.AfterCommit = func() { a.Relay.Kick(); after() }
@@ -341,10 +371,11 @@ func (c *Config) check() error {
 	default:
 		return configErrorf("Workflow", "%q: use %s, %s or %s", c.Workflow, WorkflowLocal, WorkflowSFN, WorkflowNone)
 	}
-	switch c.Events {
-	case EventsNone, EventsLocal:
-	default:
-		return configErrorf("Events", "%q: use %s or %s", c.Events, EventsLocal, EventsNone)
+	if err := oneOf("Events", c.Events, EventsLocal, EventsEventBridge, EventsNone); err != nil {
+		return err
+	}
+	if c.Events == EventsEventBridge && c.AWS.EventBus == "" {
+		return configErrorf("AWS.EventBus", "required with %s events", EventsEventBridge)
 	}
 	embedded := c.Store == StoreSQLite || c.Artifacts == ArtifactsFilesystem
 	if embedded && c.Embedded == nil {
@@ -375,7 +406,7 @@ func (c *Config) check() error {
 }
 
 // Start runs the background work until Close: the outbox relay
-// (EventsLocal), and for the local engine first Recover — executions a
+// (EventsLocal, EventsEventBridge), and for the local engine first Recover — executions a
 // crash interrupted resume, waits whose handler may not have run are
 // invoked again with their token — then a Sweep every SweepInterval that
 // ends the waits whose timeout passed (by Config.Now) and resumes stalled
