@@ -92,6 +92,8 @@ func TestServeRefusesUnworkableBackends(t *testing.T) {
 		{[]string{"--workflow", "temporal"}, "--workflow"},
 		{[]string{"--events", "kafka"}, "--events"},
 		{[]string{"--events", "eventbridge"}, "--event-bus"},
+		{[]string{"--upload-grace", "0s"}, "--upload-grace"},
+		{[]string{"--upload-sweep-interval", "-1m"}, "--upload-sweep-interval"},
 	}
 	for _, tc := range cases {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)

@@ -70,6 +70,10 @@ const (
 // waits and stalled executions when Config.SweepInterval is unset.
 const DefaultSweepInterval = time.Second
 
+// DefaultUploadSweepInterval is how often a started App expires abandoned
+// upload sessions when Config.UploadSweepInterval is unset.
+const DefaultUploadSweepInterval = 10 * time.Minute
+
 // Config says what to build. Store and Artifacts are required; the zero
 // Workflow and Events are WorkflowNone and EventsNone.
 type Config struct {
@@ -112,6 +116,11 @@ type Config struct {
 	// SweepInterval is how often the local engine ends timed-out waits and
 	// resumes stalled executions (default DefaultSweepInterval).
 	SweepInterval time.Duration
+	// UploadSweepInterval is how often a started App expires abandoned
+	// upload sessions (registry.Service.SweepUploads; default
+	// DefaultUploadSweepInterval, negative: never). On AWS the sweeper
+	// function does it on a schedule instead.
+	UploadSweepInterval time.Duration
 
 	// Now is the clock of the service, the engine and the relay (default
 	// time.Now); tests inject one.
@@ -219,6 +228,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.UploadSweepInterval == 0 {
+		cfg.UploadSweepInterval = DefaultUploadSweepInterval
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -406,7 +418,8 @@ func (c *Config) check() error {
 }
 
 // Start runs the background work until Close: the outbox relay
-// (EventsLocal, EventsEventBridge), and for the local engine first Recover — executions a
+// (EventsLocal, EventsEventBridge), the upload sweep every
+// UploadSweepInterval, and for the local engine first Recover — executions a
 // crash interrupted resume, waits whose handler may not have run are
 // invoked again with their token — then a Sweep every SweepInterval that
 // ends the waits whose timeout passed (by Config.Now) and resumes stalled
@@ -445,6 +458,15 @@ func (a *App) Start(ctx context.Context) error {
 		// Sweep ends the waits whose timeout passed and resumes stalled
 		// executions.
 		a.every(runCtx, a.cfg.SweepInterval, "workflow: sweep executions", a.Engine.Sweep)
+	}
+	if a.cfg.UploadSweepInterval > 0 {
+		a.every(runCtx, a.cfg.UploadSweepInterval, "uploads: sweep abandoned sessions", func(ctx context.Context) error {
+			n, err := a.Service.SweepUploads(ctx)
+			if n > 0 {
+				a.log.Info("uploads: expired abandoned sessions", "sessions", n)
+			}
+			return err
+		})
 	}
 	if a.Workflow != nil {
 		// A workflow that was unavailable when a promotion was requested or
