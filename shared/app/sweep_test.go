@@ -27,7 +27,7 @@ import (
 
 // needEnv returns the variables' values, or skips the test (fails it in
 // CI) when one is unset.
-func needEnv(t *testing.T, names ...string) []string {
+func needEnv(t testing.TB, names ...string) []string {
 	t.Helper()
 	var out []string
 	for _, n := range names {
