@@ -279,7 +279,8 @@ func TestLegacyIdempotencyRecordIsReadable(t *testing.T) {
 	}
 }
 
-// TestSweepIndexBackfilled: a database made before migration 2 gets the
+// TestSweepIndexBackfilled: a database made before the sweep index
+// (migration 3; this one stops at 1, so 2 and 3 apply) gets the
 // expiry of its open upload sessions into the sweep index (to the
 // millisecond), and none for the others.
 func TestSweepIndexBackfilled(t *testing.T) {
