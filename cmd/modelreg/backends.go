@@ -30,6 +30,7 @@ type backendConfig struct {
 	allowPrivateWebhooks      bool
 	sageMakerPrefix           string
 	sageMakerRoles            string
+	events, eventBus, ebURL   string
 }
 
 func (b *backendConfig) flags(fs *flag.FlagSet) {
@@ -50,6 +51,9 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&b.allowPrivateWebhooks, "allow-private-webhooks", os.Getenv("MODELREG_ALLOW_PRIVATE_WEBHOOKS") == "true", "let webhook deploy targets reach loopback, private and link-local addresses (tests, a laptop; env MODELREG_ALLOW_PRIVATE_WEBHOOKS=true)")
 	fs.StringVar(&b.sageMakerPrefix, "sagemaker-endpoint-prefix", os.Getenv("MODELREG_SAGEMAKER_ENDPOINT_PREFIX"), "SageMaker deploy targets may only name endpoints starting with this (env MODELREG_SAGEMAKER_ENDPOINT_PREFIX)")
 	fs.StringVar(&b.sageMakerRoles, "sagemaker-roles", os.Getenv("MODELREG_SAGEMAKER_ROLES"), "comma-separated execution role ARNs (a trailing * matches a prefix) SageMaker deploy targets may name (default: any; env MODELREG_SAGEMAKER_ROLES)")
+	fs.StringVar(&b.events, "events", envOr("MODELREG_EVENTS", app.EventsLocal), "where the outbox's events go: local (the in-process bus and its consumers), eventbridge (an EventBridge bus, --event-bus; for a server on AWS without the stream publisher function) or none (left in the outbox for another consumer; env MODELREG_EVENTS)")
+	fs.StringVar(&b.eventBus, "event-bus", os.Getenv("MODELREG_EVENT_BUS"), "EventBridge bus name or ARN, with --events eventbridge (env MODELREG_EVENT_BUS)")
+	fs.StringVar(&b.ebURL, "eventbridge-endpoint", os.Getenv("MODELREG_EVENTBRIDGE_ENDPOINT"), "EventBridge endpoint URL, e.g. moto (default: AWS; env MODELREG_EVENTBRIDGE_ENDPOINT)")
 	fs.DurationVar(&b.sweepInterval, "workflow-sweep-interval", durationEnv("MODELREG_WORKFLOW_SWEEP_INTERVAL", app.DefaultSweepInterval), "how often the local workflow ends timed-out approvals and resumes stalled promotions (env MODELREG_WORKFLOW_SWEEP_INTERVAL)")
 }
 
@@ -61,13 +65,14 @@ var promotionHandlers = workflow.ServiceHandlers
 // the embedded backends available.
 func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Config {
 	c := app.Config{
-		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: app.EventsLocal,
+		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: b.events,
 		DataDir: dataDir, PublicURL: baseURL, Secret: secret, Embedded: embedded.Backends{},
 		AWS: app.AWS{
 			Region:        b.region,
 			DynamoDBTable: b.dynamoTable, DynamoDBEndpoint: b.dynamoURL,
 			S3Bucket: b.s3Bucket, S3Endpoint: b.s3URL, S3Prefix: b.s3Prefix,
 			StateMachineARN: b.stateMachineARN, SFNEndpoint: b.sfnURL,
+			EventBus: b.eventBus, EventBridgeEndpoint: b.ebURL,
 			CreateResources: b.createResources,
 			KMSKeyID:        b.kmsKeyID, KMSEndpoint: b.kmsURL,
 		},
@@ -93,6 +98,8 @@ var settingFlags = map[string]string{
 	"Store":               "--store",
 	"Artifacts":           "--artifacts",
 	"Workflow":            "--workflow",
+	"Events":              "--events",
+	"AWS.EventBus":        "--event-bus (or MODELREG_EVENT_BUS)",
 	"AWS.DynamoDBTable":   "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
 	"AWS.S3Bucket":        "--s3-bucket (or MODELREG_S3_BUCKET)",
 	"AWS.StateMachineARN": "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",

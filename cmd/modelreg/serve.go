@@ -29,6 +29,7 @@ type serveConfig struct {
 	addr, dataDir, publicURL, tokensFile string
 	namePattern, nameHint                string
 	uploadTTL                            time.Duration
+	uploadGrace, uploadSweep             time.Duration
 	approvalTTL                          time.Duration
 	readTimeout                          time.Duration
 	logLevel                             string
@@ -65,6 +66,8 @@ func serveFlags(args []string) (serveConfig, error) {
 	fs.StringVar(&c.namePattern, "name-pattern", os.Getenv("MODELREG_NAME_PATTERN"), "naming policy: a regular expression every new model name must match, e.g. '^[a-z]+_[a-z0-9_]+$' (env MODELREG_NAME_PATTERN)")
 	fs.StringVar(&c.nameHint, "name-hint", os.Getenv("MODELREG_NAME_HINT"), "the naming policy in words, for error messages, e.g. 'team_model' (env MODELREG_NAME_HINT)")
 	fs.DurationVar(&c.uploadTTL, "upload-ttl", durationEnv("MODELREG_UPLOAD_TTL", time.Hour), "how long upload URLs stay valid (env MODELREG_UPLOAD_TTL)")
+	fs.DurationVar(&c.uploadGrace, "upload-grace", durationEnv("MODELREG_UPLOAD_GRACE", registry.DefaultUploadGrace), "how long after its URLs expired an upload can still be resumed before the sweeper expires it and fails its version (env MODELREG_UPLOAD_GRACE)")
+	fs.DurationVar(&c.uploadSweep, "upload-sweep-interval", durationEnv("MODELREG_UPLOAD_SWEEP_INTERVAL", app.DefaultUploadSweepInterval), "how often abandoned upload sessions are expired; 0 turns the sweep off (env MODELREG_UPLOAD_SWEEP_INTERVAL)")
 	// A bad MODELREG_APPROVAL_TTL is an error unless the flag overrides it.
 	approvalTTL, envErr := strictDurationEnv("MODELREG_APPROVAL_TTL", registry.DefaultApprovalTTL)
 	fs.DurationVar(&c.approvalTTL, "approval-ttl", approvalTTL, "how long a request to promote to Production waits for its approvals before it expires (env MODELREG_APPROVAL_TTL)")
@@ -83,6 +86,12 @@ func serveFlags(args []string) (serveConfig, error) {
 	}
 	if c.approvalTTL <= 0 {
 		return c, usagef("--approval-ttl %s: give a positive duration such as 72h or 30m", c.approvalTTL)
+	}
+	if c.uploadGrace <= 0 {
+		return c, usagef("--upload-grace %s: give a positive duration such as 24h", c.uploadGrace)
+	}
+	if c.uploadSweep < 0 {
+		return c, usagef("--upload-sweep-interval %s: give a positive duration such as 10m, or 0 for no sweep", c.uploadSweep)
 	}
 	return c, nil
 }
@@ -161,6 +170,10 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	}
 	cfg := c.backend.appConfig(c.dataDir, base, secret)
 	cfg.Service.NamePolicy, cfg.Service.NamePolicyHint, cfg.Service.UploadTTL = policy, c.nameHint, c.uploadTTL
+	cfg.Service.UploadGrace, cfg.UploadSweepInterval = c.uploadGrace, c.uploadSweep
+	if c.uploadSweep == 0 {
+		cfg.UploadSweepInterval = -1 // off
+	}
 	cfg.Service.ApprovalTTL = c.approvalTTL
 	cfg.Logger = logger
 	a, err := app.New(ctx, cfg)

@@ -90,6 +90,10 @@ func TestServeRefusesUnworkableBackends(t *testing.T) {
 		{[]string{"--artifacts", "s3"}, "--s3-bucket"},
 		{[]string{"--workflow", "sfn"}, "--state-machine-arn"},
 		{[]string{"--workflow", "temporal"}, "--workflow"},
+		{[]string{"--events", "kafka"}, "--events"},
+		{[]string{"--events", "eventbridge"}, "--event-bus"},
+		{[]string{"--upload-grace", "0s"}, "--upload-grace"},
+		{[]string{"--upload-sweep-interval", "-1m"}, "--upload-sweep-interval"},
 	}
 	for _, tc := range cases {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)

@@ -1,8 +1,12 @@
 // Command stream-publisher is the Lambda function on the registry table's
 // DynamoDB Stream: it publishes the outbox events to EventBridge and acks
-// them (shared/streampub). Configuration, from the environment:
+// them (shared/streampub). It wires through shared/app like every entry
+// point: the DynamoDB store, no in-process events (this function is the
+// outbox's consumer), and the app's EventBridge publisher. Configuration,
+// from the environment:
 //
 //	MODELREG_DYNAMODB_TABLE   the registry's table (required)
+//	MODELREG_S3_BUCKET        the artifact bucket (the app's; this function reads none)
 //	MODELREG_EVENT_BUS        the EventBridge bus name or ARN (required)
 //
 // Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
@@ -10,23 +14,25 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/modelreg/modelreg/shared/dynamodb"
-	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/streampub"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	h, err := setup(context.Background(), os.Getenv("MODELREG_DYNAMODB_TABLE"), os.Getenv("MODELREG_EVENT_BUS"), log)
+	h, _, err := setup(context.Background(), app.AWS{
+		DynamoDBTable: os.Getenv("MODELREG_DYNAMODB_TABLE"),
+		S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
+		EventBus:      os.Getenv("MODELREG_EVENT_BUS"),
+	}, log)
 	if err != nil {
 		log.Error("stream-publisher: setup", "error", err)
 		os.Exit(1)
@@ -34,18 +40,35 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// setup builds the SDK clients once and wires the handler.
-func setup(ctx context.Context, table, bus string, log *slog.Logger) (*streampub.Handler, error) {
-	if table == "" || bus == "" {
-		return nil, fmt.Errorf("MODELREG_DYNAMODB_TABLE and MODELREG_EVENT_BUS must be set")
+// setup builds the app on aws (SDK clients once per cold start) and the
+// handler on its store and publisher. Tests pass endpoints and a
+// configuration in aws; the caller closes the App (a Lambda process
+// never does).
+func setup(ctx context.Context, aws app.AWS, log *slog.Logger) (*streampub.Handler, *app.App, error) {
+	if aws.DynamoDBTable == "" || aws.S3Bucket == "" || aws.EventBus == "" {
+		return nil, nil, errors.New("MODELREG_DYNAMODB_TABLE, MODELREG_S3_BUCKET and MODELREG_EVENT_BUS must be set")
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	// This function issues no page tokens and signs no URLs: the secret
+	// the app requires is random per cold start, so no secret store is
+	// read for it.
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	a, err := app.New(ctx, app.Config{
+		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Events: app.EventsNone,
+		Secret: secret, AWS: aws, Logger: log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, nil, err
 	}
-	pub, err := eventbridge.New(awseb.NewFromConfig(cfg), eventbridge.Options{BusName: bus})
+	outbox, ok := a.Store.(streampub.Outbox)
+	if !ok || a.Publisher == nil {
+		a.Close()
+		return nil, nil, fmt.Errorf("stream-publisher: the app's store (%T) has no outbox reads or it built no publisher", a.Store)
+	}
+	h, err := streampub.New(a.Publisher, outbox, log)
 	if err != nil {
-		return nil, err
+		a.Close()
+		return nil, nil, err
 	}
-	return streampub.New(pub, dynamodb.New(awsddb.NewFromConfig(cfg), table), log)
+	return h, a, nil
 }

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/modelreg/modelreg/shared/app"
 )
 
 // TestLinksNoEmbeddedBackend: the function links the DynamoDB adapter and
@@ -28,9 +30,13 @@ func TestLinksNoEmbeddedBackend(t *testing.T) {
 }
 
 func TestSetupNeedsSettings(t *testing.T) {
-	for _, c := range [][2]string{{"", "bus"}, {"table", ""}} {
-		if _, err := setup(t.Context(), c[0], c[1], nil); err == nil || !strings.Contains(err.Error(), "MODELREG_EVENT_BUS") {
-			t.Errorf("setup(%q, %q): %v, want a missing-setting error", c[0], c[1], err)
+	for _, c := range []app.AWS{
+		{S3Bucket: "b", EventBus: "bus"},
+		{DynamoDBTable: "t", EventBus: "bus"},
+		{DynamoDBTable: "t", S3Bucket: "b"},
+	} {
+		if _, _, err := setup(t.Context(), c, nil); err == nil || !strings.Contains(err.Error(), "MODELREG_EVENT_BUS") {
+			t.Errorf("setup(%+v): %v, want a missing-setting error", c, err)
 		}
 	}
 }

@@ -62,11 +62,20 @@ const (
 	EventsNone = "none"
 	// EventsLocal runs the in-process bus, fed by the outbox relay.
 	EventsLocal = "local"
+	// EventsEventBridge runs the outbox relay in-process and publishes to
+	// the EventBridge bus AWS.EventBus (for a server against AWS without
+	// the stream publisher function, and for tests): the bus's rules reach
+	// the consumers.
+	EventsEventBridge = "eventbridge"
 )
 
 // DefaultSweepInterval is how often the local engine looks for timed-out
 // waits and stalled executions when Config.SweepInterval is unset.
 const DefaultSweepInterval = time.Second
+
+// DefaultUploadSweepInterval is how often a started App expires abandoned
+// upload sessions when Config.UploadSweepInterval is unset.
+const DefaultUploadSweepInterval = 10 * time.Minute
 
 // Config says what to build. Store and Artifacts are required; the zero
 // Workflow and Events are WorkflowNone and EventsNone.
@@ -74,7 +83,7 @@ type Config struct {
 	Store     string // StoreSQLite or StoreDynamoDB
 	Artifacts string // ArtifactsFilesystem or ArtifactsS3
 	Workflow  string // WorkflowNone, WorkflowLocal or WorkflowSFN
-	Events    string // EventsNone or EventsLocal
+	Events    string // EventsNone, EventsLocal or EventsEventBridge
 
 	// DataDir is where the embedded backends keep their data:
 	// DataDir/registry.db and DataDir/artifacts.
@@ -110,6 +119,11 @@ type Config struct {
 	// SweepInterval is how often the local engine ends timed-out waits and
 	// resumes stalled executions (default DefaultSweepInterval).
 	SweepInterval time.Duration
+	// UploadSweepInterval is how often a started App expires abandoned
+	// upload sessions (registry.Service.SweepUploads; default
+	// DefaultUploadSweepInterval, negative: never). On AWS the sweeper
+	// function does it on a schedule instead.
+	UploadSweepInterval time.Duration
 
 	// AllowPrivateWebhooks lets webhook deploy targets be stored with, and
 	// deliveries reach, loopback, private and link-local addresses (serve
@@ -157,6 +171,13 @@ type AWS struct {
 	// (default: AWS). SageMaker deploy targets need S3 artifacts.
 	SageMakerEndpoint string
 
+	// EventBus is the EventBridge bus (name or ARN) that App.Publisher
+	// sends to; required with EventsEventBridge. With another Events kind
+	// it still builds App.Publisher (the stream publisher function uses
+	// it with EventsNone).
+	EventBus            string
+	EventBridgeEndpoint string // e.g. moto's server (default: AWS)
+
 	// CreateResources creates the DynamoDB table and the S3 bucket when
 	// missing (for DynamoDB Local and MinIO).
 	CreateResources bool
@@ -193,9 +214,13 @@ type App struct {
 	// Handlers are the promotion task handlers (nil without
 	// Config.Handlers).
 	Handlers workflow.Handlers
-	// Bus and Relay deliver the outbox in-process (EventsLocal only).
-	// Subscribe to Bus before Start.
-	Bus   *localbus.Bus
+	// Bus delivers events in-process (EventsLocal only). Subscribe to it
+	// before Start.
+	Bus *localbus.Bus
+	// Publisher publishes to EventBridge (nil unless AWS.EventBus is set).
+	Publisher registry.Events
+	// Relay drains the outbox into Bus (EventsLocal) or Publisher
+	// (EventsEventBridge); nil with EventsNone.
 	Relay *registry.Relay
 	// Redeploy is the redeploy consumer on the service: subscribed to Bus
 	// with EventsLocal, the handler of functions/redeploy on AWS.
@@ -231,6 +256,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.UploadSweepInterval == 0 {
+		cfg.UploadSweepInterval = DefaultUploadSweepInterval
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -311,10 +339,24 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 
-	if cfg.Events == EventsLocal {
+	if cfg.AWS.EventBus != "" {
+		pub, err := aws.publisher(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.Publisher = pub
+	}
+	var relayTo registry.Events
+	switch cfg.Events {
+	case EventsLocal:
 		a.Bus = localbus.New()
 		a.Bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: cfg.Logger}))
-		a.Relay = registry.NewRelay(a.Store, a.Bus, cfg.Logger)
+		relayTo = a.Bus
+	case EventsEventBridge:
+		relayTo = a.Publisher
+	}
+	if relayTo != nil {
+		a.Relay = registry.NewRelay(a.Store, relayTo, cfg.Logger)
 		a.Relay.Now = cfg.Now
 		if after := sc.AfterCommit; after != nil {
 			sc.AfterCommit = func() { a.Relay.Kick(); after() }
@@ -421,10 +463,11 @@ func (c *Config) check() error {
 	default:
 		return configErrorf("Workflow", "%q: use %s, %s or %s", c.Workflow, WorkflowLocal, WorkflowSFN, WorkflowNone)
 	}
-	switch c.Events {
-	case EventsNone, EventsLocal:
-	default:
-		return configErrorf("Events", "%q: use %s or %s", c.Events, EventsLocal, EventsNone)
+	if err := oneOf("Events", c.Events, EventsLocal, EventsEventBridge, EventsNone); err != nil {
+		return err
+	}
+	if c.Events == EventsEventBridge && c.AWS.EventBus == "" {
+		return configErrorf("AWS.EventBus", "required with %s events", EventsEventBridge)
 	}
 	embedded := c.Store == StoreSQLite || c.Artifacts == ArtifactsFilesystem
 	if embedded && c.Embedded == nil {
@@ -455,7 +498,8 @@ func (c *Config) check() error {
 }
 
 // Start runs the background work until Close: the outbox relay
-// (EventsLocal), and for the local engine first Recover — executions a
+// (EventsLocal, EventsEventBridge), the upload sweep every
+// UploadSweepInterval, and for the local engine first Recover — executions a
 // crash interrupted resume, waits whose handler may not have run are
 // invoked again with their token — then a Sweep every SweepInterval that
 // ends the waits whose timeout passed (by Config.Now) and resumes stalled
@@ -502,6 +546,15 @@ func (a *App) Start(ctx context.Context) error {
 			interval = DefaultSageMakerPollInterval
 		}
 		a.every(runCtx, interval, "redeploy: poll SageMaker updates", a.Redeploy.Poll)
+	}
+	if a.cfg.UploadSweepInterval > 0 {
+		a.every(runCtx, a.cfg.UploadSweepInterval, "uploads: sweep abandoned sessions", func(ctx context.Context) error {
+			n, err := a.Service.SweepUploads(ctx)
+			if n > 0 {
+				a.log.Info("uploads: expired abandoned sessions", "sessions", n)
+			}
+			return err
+		})
 	}
 	if a.Workflow != nil {
 		// A workflow that was unavailable when a promotion was requested or

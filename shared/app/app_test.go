@@ -84,6 +84,7 @@ func TestConfigRefused(t *testing.T) {
 		{"dynamodb without a table", func(c *app.Config) { c.Store = app.StoreDynamoDB }, "AWS.DynamoDBTable", false},
 		{"s3 without a bucket", func(c *app.Config) { c.Artifacts = app.ArtifactsS3 }, "AWS.S3Bucket", false},
 		{"sfn without a state machine", func(c *app.Config) { c.Workflow = app.WorkflowSFN }, "AWS.StateMachineARN", false},
+		{"eventbridge events without a bus", func(c *app.Config) { c.Events = app.EventsEventBridge }, "AWS.EventBus", false},
 		{"file sources off the embedded backends", func(c *app.Config) {
 			c.Service.AllowFileSources, c.Artifacts, c.AWS.S3Bucket, c.AWS.Config = true, app.ArtifactsS3, "b", fakeAWS()
 		}, "Service.AllowFileSources", false},

@@ -11,11 +11,13 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/s3"
 	"github.com/modelreg/modelreg/shared/sagemaker"
 	"github.com/modelreg/modelreg/shared/secretbox"
@@ -143,6 +145,24 @@ func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
 		return nil, &ConfigError{Setting: "AWS.KMSKeyID", Message: err.Error()}
 	}
 	return box, nil
+}
+
+// publisher returns the EventBridge publisher to AWS.EventBus.
+func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awseb.NewFromConfig(cfg, func(o *awseb.Options) {
+		if c.cfg.EventBridgeEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.EventBridgeEndpoint)
+		}
+	})
+	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
+	if err != nil {
+		return nil, &ConfigError{Setting: "AWS.EventBus", Message: err.Error()}
+	}
+	return pub, nil
 }
 
 // ensureTable creates the registry's table unless it exists.

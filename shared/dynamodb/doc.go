@@ -53,6 +53,7 @@
 //	                                        approval: AP → <t>#<id>
 //	                                        execution: EX → <t>#<id>
 //	                                        event:    OUTBOX → <next attempt>#<event time>#<id>
+//	                                        upload:   UPSWEEP → <expiry>#<id> (OPEN), <zero time>#<id> (EXPIRING)
 //	gsi2                gsi2pk / gsi2sk     version:  VS#<m>#<status> → <n>
 //	                                        audit:    HF#<m>#<from stage> → <t>#<id>  (stage changes)
 //	                                        approval: APS#<status> → <t>#<id>
@@ -107,6 +108,7 @@
 //	GetExecution     GetItem EX#<id>/EXECUTION                                       strong
 //	ListExecutions   Query gsi1/gsi2 (all/status), ascending → BatchGetItem          index: eventual
 //	GetUpload        Query UP#<id> (the session and its parts items)                 strong
+//	UploadsToSweep   Query gsi1 UPSWEEP, sk < <before>, ascending → GetUpload each   index: eventual
 //	PendingEvents    Query gsi1 OUTBOX, sk < <now>$ (all due keys), sort by event    index: eventual
 //	                 time → BatchGetItem the first limit
 //	AckEvent         DeleteItem EV#<id>/EVENT

@@ -300,6 +300,57 @@ func (s *Store) GetUpload(ctx context.Context, id string) (registry.UploadSessio
 	}
 }
 
+// UploadsToSweep returns up to limit sessions the upload sweeper must
+// handle: it queries index gsi1 UPSWEEP (EXPIRING sessions under the zero
+// time, OPEN ones under their expiry) for keys before before, ascending,
+// and reads each session (GetUpload), keeping those that still qualify.
+// Invalid for a limit below 1.
+func (s *Store) UploadsToSweep(ctx context.Context, before time.Time, limit int) ([]registry.UploadSession, error) {
+	if limit < 1 {
+		return nil, registry.Errorf(registry.Invalid, "uploads to sweep: limit %d: want at least 1", limit)
+	}
+	in := &ddb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(gsiName(1)),
+		KeyConditionExpression:   aws.String("#p = :p AND #s < :b"),
+		ExpressionAttributeNames: map[string]string{"#p": gsiPK(1), "#s": gsiSK(1)},
+		ExpressionAttributeValues: item{
+			":p": &types.AttributeValueMemberS{Value: uploadSweepPartition},
+			":b": &types.AttributeValueMemberS{Value: timeKey(before)},
+		},
+		Limit: aws.Int32(int32(min(limit, 1000))),
+	}
+	out := []registry.UploadSession{}
+	for {
+		page, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, translate(err, "uploads to sweep")
+		}
+		for _, m := range page.Items {
+			id, ok := strings.CutPrefix(str(m, AttrPK), uploadPK(""))
+			if !ok {
+				continue
+			}
+			u, err := s.GetUpload(ctx, id)
+			if registry.IsCode(err, registry.NotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if u.Status == registry.UploadExpiring || u.Status == registry.UploadOpen && u.ExpiresAt.Before(before) {
+				out = append(out, u)
+				if len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
 func (s *Store) getUpload(ctx context.Context, id string) (registry.UploadSession, error) {
 	in := &ddb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true), KeyConditionExpression: aws.String("#p = :p"),

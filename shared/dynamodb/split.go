@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -124,7 +125,7 @@ const (
 // items (nil when the digests fit inline).
 func toUploadItem(u registry.UploadSession) (uploadItem, [][]byte, error) {
 	it := uploadItem{
-		itemKeys: itemKeys{PK: uploadPK(u.ID), SK: skUpload, Kind: kindUpload},
+		itemKeys: uploadKeys(u),
 		ID:       u.ID, Model: u.Model, Version: u.Version, Status: string(u.Status), CreatedBy: u.CreatedBy,
 		CreatedAt: timeKey(u.CreatedAt), UpdatedAt: timeKey(u.UpdatedAt), ExpiresAt: timeKey(u.ExpiresAt), Revision: u.Revision,
 	}
@@ -162,6 +163,23 @@ func toUploadItem(u registry.UploadSession) (uploadItem, [][]byte, error) {
 	it.PartItems, it.PartItemsSum = len(chunks), hex.EncodeToString(sum[:])
 	return it, chunks, nil
 }
+
+// uploadKeys are a session's keys: in index gsi1 under UPSWEEP while the
+// upload sweeper may have to handle it (OPEN, by expiry; EXPIRING, at the
+// zero time so that it is always due).
+func uploadKeys(u registry.UploadSession) itemKeys {
+	k := itemKeys{PK: uploadPK(u.ID), SK: skUpload, Kind: kindUpload}
+	switch u.Status {
+	case registry.UploadOpen:
+		k.GSI1PK, k.GSI1SK = uploadSweepPartition, timeKey(u.ExpiresAt)+"#"+u.ID
+	case registry.UploadExpiring:
+		k.GSI1PK, k.GSI1SK = uploadSweepPartition, timeKey(time.Time{})+"#"+u.ID
+	}
+	return k
+}
+
+// uploadSweepPartition is the gsi1 partition of sessions to sweep.
+const uploadSweepPartition = "UPSWEEP"
 
 // record returns the session; parts are the data of its parts items in
 // order (checked against PartItemsSum).

@@ -13,6 +13,10 @@ const (
 	ActionVersionRegistered Action = "version.registered"
 	ActionVersionUpdated    Action = "version.updated"
 	ActionUploadStarted     Action = "version.upload_started"
+	// ActionUploadExpired records an abandoned upload session expired by
+	// the sweeper when its version did not fail with it (the version had
+	// moved on).
+	ActionUploadExpired     Action = "version.upload_expired"
 	ActionVersionReady      Action = "version.ready"
 	ActionVersionFailed     Action = "version.failed"
 	ActionVersionDeleted    Action = "version.deleted"

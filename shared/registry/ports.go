@@ -174,6 +174,13 @@ type Store interface {
 
 	// GetUpload returns the upload session with the given id. NotFound.
 	GetUpload(ctx context.Context, id string) (UploadSession, error)
+	// UploadsToSweep returns up to limit upload sessions the upload
+	// sweeper must handle: every UploadExpiring one first, then the
+	// UploadOpen ones whose ExpiresAt is before before, soonest expiry
+	// first (then by ID). Read through an index: it may lag a Commit, so
+	// callers re-read each session before acting. Invalid for a limit
+	// below 1.
+	UploadsToSweep(ctx context.Context, before time.Time, limit int) ([]UploadSession, error)
 
 	// PendingEvents returns up to limit outbox records whose NextAttemptAt
 	// is at or before now, oldest first.

@@ -33,6 +33,10 @@ type Config struct {
 	Secret []byte
 	// UploadTTL is how long upload URLs live (default 1h).
 	UploadTTL time.Duration
+	// UploadGrace is how long past its expiry an open upload session can
+	// still be refreshed and resumed before SweepUploads expires it as
+	// abandoned (default DefaultUploadGrace).
+	UploadGrace time.Duration
 	// DownloadTTL is how long download URLs live (default 15m).
 	DownloadTTL time.Duration
 	// IdempotencyTTL is how long idempotency keys are remembered (default 24h).
@@ -83,6 +87,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = time.Hour
+	}
+	if cfg.UploadGrace <= 0 {
+		cfg.UploadGrace = DefaultUploadGrace
 	}
 	if cfg.DownloadTTL <= 0 {
 		cfg.DownloadTTL = 15 * time.Minute

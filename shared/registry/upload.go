@@ -13,6 +13,12 @@ const (
 	UploadOpen      UploadStatus = "OPEN"
 	UploadCompleted UploadStatus = "COMPLETED"
 	UploadAborted   UploadStatus = "ABORTED"
+	// UploadExpiring is a session SweepUploads expired whose partial
+	// uploads are not yet all discarded; the next sweep finishes it.
+	UploadExpiring UploadStatus = "EXPIRING"
+	// UploadExpired is an abandoned session whose partial uploads are
+	// discarded.
+	UploadExpired UploadStatus = "EXPIRED"
 )
 
 // Part sizes. S3 needs 5 MiB..5 GiB per part (the last may be smaller) and at

@@ -137,11 +137,12 @@ func (c *committer) apply(ch *registry.Change) error {
 		if err != nil {
 			return err
 		}
+		sweepAt := uploadSweepKey(u)
 		if err := c.put("upload "+u.ID, u.Revision,
-			`INSERT INTO uploads (id, revision, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			[]any{u.ID, u.Revision, body},
-			`UPDATE uploads SET revision = ?, body = ? WHERE id = ? AND revision = ?`,
-			[]any{u.Revision, body, u.ID, u.Revision - 1}); err != nil {
+			`INSERT INTO uploads (id, revision, body, sweep_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			[]any{u.ID, u.Revision, body, sweepAt},
+			`UPDATE uploads SET revision = ?, body = ?, sweep_at = ? WHERE id = ? AND revision = ?`,
+			[]any{u.Revision, body, sweepAt, u.ID, u.Revision - 1}); err != nil {
 			return err
 		}
 	}

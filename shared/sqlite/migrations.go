@@ -146,6 +146,17 @@ CREATE TABLE processed_events (
 ) WITHOUT ROWID;
 CREATE INDEX processed_events_expires ON processed_events (expires_at);
 `,
+	// 3: the upload sweeper's index. sweep_at is set while a session is
+	// OPEN (its expiry) or EXPIRING (the zero time, first), NULL otherwise.
+	// Existing open sessions get their expiry from the record, to the
+	// millisecond (SQLite's %f), which only matters to a sweep whose
+	// cutoff falls within that millisecond.
+	`
+ALTER TABLE uploads ADD COLUMN sweep_at TEXT;
+UPDATE uploads SET sweep_at = strftime('%Y-%m-%dT%H:%M:%f', json_extract(body, '$.expires_at')) || '000000Z'
+	WHERE json_extract(body, '$.status') = 'OPEN';
+CREATE INDEX uploads_sweep ON uploads (sweep_at, id) WHERE sweep_at IS NOT NULL;
+`,
 }
 
 // migrate applies the migrations db has not seen, in one IMMEDIATE

@@ -269,6 +269,31 @@ func (s *Store) GetUpload(ctx context.Context, id string) (registry.UploadSessio
 	return fromUploadRecord(r), err
 }
 
+// UploadsToSweep returns up to limit sessions the upload sweeper must
+// handle: EXPIRING ones first, then OPEN ones that expired before before
+// (index uploads_sweep). Invalid for a limit below 1.
+func (s *Store) UploadsToSweep(ctx context.Context, before time.Time, limit int) ([]registry.UploadSession, error) {
+	if limit < 1 {
+		return nil, registry.Errorf(registry.Invalid, "uploads to sweep: limit %d: want at least 1", limit)
+	}
+	return scanBodies(ctx, s.r, fromUploadRecord, "uploads to sweep",
+		`SELECT body FROM uploads WHERE sweep_at IS NOT NULL AND sweep_at < ? ORDER BY sweep_at, id LIMIT ?`,
+		timeKey(before), limit)
+}
+
+// uploadSweepKey is a session's sweep_at: its expiry while OPEN, the
+// zero time while EXPIRING (so it sorts first and is always due), NULL
+// otherwise.
+func uploadSweepKey(u registry.UploadSession) any {
+	switch u.Status {
+	case registry.UploadOpen:
+		return timeKey(u.ExpiresAt)
+	case registry.UploadExpiring:
+		return timeKey(time.Time{})
+	}
+	return nil
+}
+
 // page cuts the limit+1 rows a listing read into a page: the extra row
 // only says that there is a next page, whose cursor is the key of the
 // page's last item.

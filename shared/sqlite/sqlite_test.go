@@ -278,3 +278,48 @@ func TestLegacyIdempotencyRecordIsReadable(t *testing.T) {
 		t.Fatalf("Response = %q, want %q", got, want)
 	}
 }
+
+// TestSweepIndexBackfilled: a database made before the sweep index
+// (migration 3; this one stops at 1, so 2 and 3 apply) gets the
+// expiry of its open upload sessions into the sweep index (to the
+// millisecond), and none for the others.
+func TestSweepIndexBackfilled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := sql.Open("sqlite", dsn(path, defaultBusyTimeout, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
+	open := registry.UploadSession{ID: "up-open", Model: "m", Version: 1, Status: registry.UploadOpen,
+		CreatedAt: exp.Add(-time.Hour), UpdatedAt: exp.Add(-time.Hour), ExpiresAt: exp, Revision: 1}
+	done := open
+	done.ID, done.Status = "up-done", registry.UploadCompleted
+	for _, stmt := range []string{migrations[0], `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 'then')`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []registry.UploadSession{open, done} {
+		body, err := encode(toUploadRecord(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO uploads (id, revision, body) VALUES (?, 1, ?)`, u.ID, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := openTest(t, path)
+	var key string
+	if err := s.r.QueryRow(`SELECT sweep_at FROM uploads WHERE id = 'up-open'`).Scan(&key); err != nil || key != "2026-03-01T10:00:00.123000000Z" {
+		t.Fatalf("backfilled sweep_at %q, %v; want the expiry to the millisecond", key, err)
+	}
+	got, err := s.UploadsToSweep(t.Context(), exp.Add(time.Second), 10)
+	if err != nil || len(got) != 1 || got[0].ID != "up-open" {
+		t.Fatalf("UploadsToSweep after the migration = %+v, %v; want only the open session", got, err)
+	}
+	if got, _ := s.UploadsToSweep(t.Context(), exp.Add(-time.Second), 10); len(got) != 0 {
+		t.Errorf("a session not yet expired is due: %+v", got)
+	}
+}

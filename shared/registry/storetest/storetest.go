@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"Executions", executionTests},
 		{"Outbox", outboxTests},
 		{"Deploy", deployTests},
+		{"UploadSweep", uploadSweepTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,105 @@
+// Command sweeper is the Lambda function the stack's schedule (an
+// EventBridge rule, "Scheduled Event") runs: it expires abandoned upload
+// sessions — aborts their multipart uploads, discards their partial files
+// and fails their versions (registry.Service.SweepUploads) — as `modelreg
+// serve` does in the background. It wires through shared/app: the DynamoDB
+// store and the S3 artifacts, no events, no workflow. Configuration, from
+// the environment:
+//
+//	MODELREG_DYNAMODB_TABLE   the registry's table (required)
+//	MODELREG_S3_BUCKET        the artifact bucket (required)
+//	MODELREG_S3_PREFIX        key prefix inside the bucket (optional)
+//	MODELREG_UPLOAD_GRACE     how long past expiry a session may still be resumed (default 24h)
+//
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	grace, err := parseGrace(os.Getenv("MODELREG_UPLOAD_GRACE"))
+	if err == nil {
+		var h *handler
+		h, _, err = setup(context.Background(), app.AWS{
+			DynamoDBTable: os.Getenv("MODELREG_DYNAMODB_TABLE"),
+			S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
+			S3Prefix:      os.Getenv("MODELREG_S3_PREFIX"),
+		}, grace, log)
+		if err == nil {
+			lambda.Start(h.Handle)
+			return
+		}
+	}
+	log.Error("sweeper: setup", "error", err)
+	os.Exit(1)
+}
+
+// parseGrace reads MODELREG_UPLOAD_GRACE ("" is the default).
+func parseGrace(s string) (time.Duration, error) {
+	if s == "" {
+		return registry.DefaultUploadGrace, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("MODELREG_UPLOAD_GRACE %q: want a positive duration such as 24h", s)
+	}
+	return d, nil
+}
+
+// handler runs one sweep per scheduled event.
+type handler struct {
+	svc *registry.Service
+	log *slog.Logger
+}
+
+// Result is the function's answer: how many sessions it expired.
+type Result struct {
+	Swept int `json:"swept"`
+}
+
+// Handle sweeps once. It fails (and the schedule runs it again) when a
+// session could not be expired; those it did expire are counted anyway.
+func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Result, error) {
+	n, err := h.svc.SweepUploads(ctx)
+	h.log.InfoContext(ctx, "sweeper: swept upload sessions", "event_id", ev.ID, "swept", n, "error", err)
+	return Result{Swept: n}, err
+}
+
+// setup builds the app on aws (SDK clients once per cold start) and the
+// handler. Tests pass endpoints and a configuration in aws; the caller
+// closes the App (a Lambda process never does).
+func setup(ctx context.Context, aws app.AWS, grace time.Duration, log *slog.Logger) (*handler, *app.App, error) {
+	if aws.DynamoDBTable == "" || aws.S3Bucket == "" {
+		return nil, nil, errors.New("MODELREG_DYNAMODB_TABLE and MODELREG_S3_BUCKET must be set")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	// The sweep issues no page tokens: the secret the app requires is
+	// random per cold start, so no secret store is read for it.
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	a, err := app.New(ctx, app.Config{
+		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Events: app.EventsNone,
+		Secret: secret, AWS: aws, Logger: log, Service: registry.Config{UploadGrace: grace},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &handler{svc: a.Service, log: log}, a, nil
+}

@@ -1,0 +1,155 @@
+// Package ebtest gives tests an EventBridge bus on moto's server whose
+// rules deliver into SQS queues (moto cannot target Lambda from a rule),
+// and reads back which events each rule matched.
+package ebtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// EndpointEnv names moto's URL; scripts/test starts moto
+// (scripts/test.d/moto.sh) and sets it.
+const EndpointEnv = "MODELREG_MOTO_ENDPOINT"
+
+// Credentials are the static credentials the tests give moto.
+var Credentials = credentials.NewStaticCredentialsProvider("test", "test", "")
+
+// Endpoint returns moto's URL, or skips the test without one (fails it
+// when CI=true, so CI cannot pass without moto).
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	ep := os.Getenv(EndpointEnv)
+	if ep == "" {
+		msg := EndpointEnv + " is not set: run scripts/test, or start moto with `scripts/test.d/moto.sh start DIR` and export the line it prints"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the EventBridge tests must run)")
+		}
+		t.Skip(msg)
+	}
+	return ep
+}
+
+// AllPattern matches every modelreg event.
+var AllPattern = fmt.Sprintf(`{"source":[%q]}`, registry.EventSource)
+
+// Bus is a custom bus on moto with rules, each targeting its own queue.
+type Bus struct {
+	Name     string
+	Endpoint string
+	Client   *awseb.Client
+	sqs      *sqs.Client
+	queues   map[string]string // rule → queue URL
+}
+
+var seq atomic.Int64
+
+// New creates a bus on moto at endpoint with one rule per entry of rules
+// (name → event pattern), each delivering to its own SQS queue; all are
+// deleted when t ends.
+func New(t testing.TB, endpoint string, rules map[string]string) *Bus {
+	t.Helper()
+	ctx := context.Background()
+	b := &Bus{
+		Name:     fmt.Sprintf("modelreg-test-%d-%d", time.Now().UnixNano(), seq.Add(1)),
+		Endpoint: endpoint,
+		Client:   awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials}),
+		sqs:      sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials}),
+		queues:   map[string]string{},
+	}
+	if _, err := b.Client.CreateEventBus(ctx, &awseb.CreateEventBusInput{Name: aws.String(b.Name)}); err != nil {
+		t.Fatalf("create bus: %v", err)
+	}
+	t.Cleanup(func() {
+		for rule := range b.queues {
+			b.Client.RemoveTargets(ctx, &awseb.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(b.Name), Ids: []string{"q"}})
+			b.Client.DeleteRule(ctx, &awseb.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(b.Name)})
+		}
+		b.Client.DeleteEventBus(ctx, &awseb.DeleteEventBusInput{Name: aws.String(b.Name)})
+		for _, u := range b.queues {
+			b.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+		}
+	})
+	for rule, pattern := range rules {
+		q, err := b.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(b.Name + "-" + rule)})
+		if err != nil {
+			t.Fatalf("create queue: %v", err)
+		}
+		attrs, err := b.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatalf("queue attributes: %v", err)
+		}
+		if _, err := b.Client.PutRule(ctx, &awseb.PutRuleInput{Name: aws.String(rule), EventBusName: aws.String(b.Name),
+			EventPattern: aws.String(pattern), State: ebtypes.RuleStateEnabled}); err != nil {
+			t.Fatalf("put rule %s: %v", rule, err)
+		}
+		arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+		if _, err := b.Client.PutTargets(ctx, &awseb.PutTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(b.Name),
+			Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(arn)}}}); err != nil {
+			t.Fatalf("put targets %s: %v", rule, err)
+		}
+		b.queues[rule] = aws.ToString(q.QueueUrl)
+	}
+	return b
+}
+
+// Drain reads rule's queue until it is empty and returns the delivered
+// events in arrival order (a duplicate delivery appears twice).
+func (b *Bus) Drain(t testing.TB, rule string) []registry.Event {
+	t.Helper()
+	ctx := context.Background()
+	url, ok := b.queues[rule]
+	if !ok {
+		t.Fatalf("no rule %q", rule)
+	}
+	out := []registry.Event{}
+	for {
+		r, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatalf("receive %s: %v", rule, err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		for _, m := range r.Messages {
+			e, err := eventbridge.Decode([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				t.Fatalf("queue %s: %v (body %s)", rule, err, aws.ToString(m.Body))
+			}
+			out = append(out, e)
+			if _, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// DrainIDs is Drain's event ids, sorted (duplicates kept).
+func (b *Bus) DrainIDs(t testing.TB, rule string) []string {
+	t.Helper()
+	var ids []string
+	for _, e := range b.Drain(t, rule) {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids
+}
