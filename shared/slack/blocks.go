@@ -188,17 +188,18 @@ func headline(n registry.Notification) string {
 	return n.Subject
 }
 
-// until says how long before the approval expires, rounded to the hour,
-// as of the notification's reminder mark.
+// until says how long before the approval expires, in whole hours, as
+// of the reminder (the notification's time), as shared/notify.Until does.
 func until(n registry.Notification) string {
 	if n.Event.Time.IsZero() || n.ExpiresAt.IsZero() {
 		return "soon"
 	}
-	d := n.ExpiresAt.Sub(n.Event.Time).Round(time.Hour)
-	if d < time.Hour {
+	left := n.ExpiresAt.Sub(n.Event.Time)
+	d := left.Round(time.Hour)
+	switch {
+	case left < time.Hour-time.Minute:
 		return "less than an hour"
-	}
-	if d == time.Hour {
+	case d <= time.Hour:
 		return "1 hour"
 	}
 	return strconv.Itoa(int(d.Hours())) + " hours"
