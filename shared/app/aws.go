@@ -12,10 +12,13 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/s3"
 	"github.com/modelreg/modelreg/shared/sfn"
+	"github.com/modelreg/modelreg/shared/sns"
 )
 
 // awsClients builds the AWS adapters, loading the SDK configuration once
@@ -108,6 +111,24 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.W
 		return nil, &ConfigError{Setting: "AWS.StateMachineARN", Message: err.Error()}
 	}
 	return wf, nil
+}
+
+// sns returns the SNS email publisher to topic.
+func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publisher, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awssns.NewFromConfig(cfg, func(o *awssns.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+	pub, err := sns.New(client, topic)
+	if err != nil {
+		return nil, &ConfigError{Setting: "Notify.SNSTopicARN", Message: registry.ErrorMessage(err)}
+	}
+	return pub, nil
 }
 
 // ensureTable creates the registry's table unless it exists.

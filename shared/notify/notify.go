@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
@@ -87,7 +88,25 @@ type Config struct {
 // Consumer turns events into notifications.
 type Consumer struct {
 	cfg Config
+
+	mu   sync.Mutex
+	down map[string]*outage // channel name → its current outage
 }
+
+// outage is a channel that failed: until is when it is tried again,
+// failures how many times in a row it failed.
+type outage struct {
+	until    time.Time
+	failures int
+}
+
+// maxCooldown is the longest a failing channel is left alone.
+const maxCooldown = time.Minute
+
+// ErrChannelDown is returned (wrapped) for a channel that failed moments
+// ago and is left alone until its cooldown ends: the event is retried
+// later without holding the caller for another timeout.
+var ErrChannelDown = errors.New("channel failed recently; not tried until its cooldown ends")
 
 // New returns a consumer. Invalid without a registry, a processed-event
 // store, or a channel, or with two channels of one name.
@@ -115,7 +134,7 @@ func New(cfg Config) (*Consumer, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.ConsoleURL = strings.TrimRight(cfg.ConsoleURL, "/")
-	return &Consumer{cfg: cfg}, nil
+	return &Consumer{cfg: cfg, down: map[string]*outage{}}, nil
 }
 
 // Wanted reports whether e is an event the consumer tells people about:
@@ -176,7 +195,13 @@ func (c *Consumer) deliver(ctx context.Context, consumer, key string, n registry
 		if done {
 			continue
 		}
-		if err := ch.Notifier.Notify(ctx, n); err != nil {
+		if until, isDown := c.isDown(ch.Name); isDown {
+			errs = append(errs, fmt.Errorf("notify %s %s: %w (until %s)", name, key, ErrChannelDown, until.Format(time.RFC3339)))
+			continue
+		}
+		err = ch.Notifier.Notify(ctx, n)
+		c.record(ch.Name, err)
+		if err != nil {
 			if !registry.IsPermanent(err) {
 				c.cfg.Logger.Warn("notification not delivered; it is retried", "channel", ch.Name, "key", key,
 					"kind", n.Kind, "model", n.Model, "err", err)
@@ -191,6 +216,37 @@ func (c *Consumer) deliver(ctx context.Context, consumer, key string, n registry
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isDown reports whether channel is in its cooldown after a failure.
+func (c *Consumer) isDown(channel string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.down[channel]
+	if o == nil || !c.cfg.Now().Before(o.until) {
+		return time.Time{}, false
+	}
+	return o.until, true
+}
+
+// record notes the outcome of a delivery on channel: a retryable failure
+// starts (or lengthens) a cooldown of 1 s, 2 s, 4 s… up to maxCooldown, so
+// that a channel that hangs costs one timeout per cooldown, not one per
+// event; a success ends it.
+func (c *Consumer) record(channel string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil || registry.IsPermanent(err) {
+		delete(c.down, channel)
+		return
+	}
+	o := c.down[channel]
+	if o == nil {
+		o = &outage{}
+		c.down[channel] = o
+	}
+	o.failures++
+	o.until = c.cfg.Now().Add(min(registry.Backoff(o.failures), maxCooldown))
 }
 
 // reminder is one mark before an approval expires.

@@ -391,19 +391,34 @@ func TestIdempotent(t *testing.T) {
 }
 
 // TestFailingChannelRetried: a channel that fails makes Handle fail (the
-// outbox delivers again); the retry sends it to that channel only.
+// outbox delivers again); the retry sends it to that channel only. While
+// the failed channel cools down (1 s, then 2 s…) it is not tried at all,
+// so a hanging receiver costs one timeout per cooldown, not per event.
 func TestFailingChannelRetried(t *testing.T) {
 	e := newEnv(t)
 	ev := promotionEvent(e)
 	e.slack.failures = []error{errors.New("HTTP 500"), errors.New("timeout")}
-	for i := range 2 {
+	for i, want := range []int{1, 1, 0} { // failures left after each attempt
 		if err := e.c.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "notify:slack") {
 			t.Fatalf("attempt %d: %v, want the slack channel's error", i+1, err)
 		}
+		if got := len(e.slack.failures); got != want {
+			t.Fatalf("attempt %d: slack called %d times in all, want %d", i+1, 2-got, 2-want)
+		}
+		if i == 0 {
+			// Within the cooldown: not even tried.
+			continue
+		}
+		e.clock.Add(time.Second)
 	}
 	if e.proc.has("notify", ev.ID) || e.proc.has("notify:slack", ev.ID) || !e.proc.has("notify:log", ev.ID) {
 		t.Errorf("records after failures: %v", e.proc.done)
 	}
+	err := e.c.Handle(context.Background(), ev)
+	if !errors.Is(err, notify.ErrChannelDown) {
+		t.Fatalf("within the second cooldown (2 s): %v, want ErrChannelDown", err)
+	}
+	e.clock.Add(2 * time.Second)
 	e.must(e.c.Handle(context.Background(), ev))
 	e.must(e.c.Handle(context.Background(), ev))
 	if len(e.log.sent()) != 1 || len(e.slack.sent()) != 1 {
