@@ -72,12 +72,13 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 
 // settingFlags names the flag of each app.Config setting the user chooses.
 var settingFlags = map[string]string{
-	"Store":               "--store",
-	"Artifacts":           "--artifacts",
-	"Workflow":            "--workflow",
-	"AWS.DynamoDBTable":   "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
-	"AWS.S3Bucket":        "--s3-bucket (or MODELREG_S3_BUCKET)",
-	"AWS.StateMachineARN": "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",
+	"Store":                  "--store",
+	"Artifacts":              "--artifacts",
+	"Workflow":               "--workflow",
+	"AWS.DynamoDBTable":      "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
+	"AWS.S3Bucket":           "--s3-bucket (or MODELREG_S3_BUCKET)",
+	"AWS.StateMachineARN":    "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",
+	"Notify.SlackWebhookURL": "--slack-webhook-env (the URL in the variable it names)",
 }
 
 // flagError turns a configuration the composition root refused into a
