@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
+	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/notify"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
@@ -576,5 +580,39 @@ func TestNewRefuses(t *testing.T) {
 		if _, err := notify.New(cfg); !registry.IsCode(err, registry.Invalid) {
 			t.Errorf("%s: %v, want Invalid", name, err)
 		}
+	}
+}
+
+// TestHandleEventBridge: the function's input — a schedule tick runs the
+// reminders; a modelreg event (deduplicated by detail.event_id, not
+// EventBridge's id) is handled once; what is neither is dropped, not
+// retried.
+func TestHandleEventBridge(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ev := promotionEvent(e)
+	detail, _ := json.Marshal(eventbridge.Detail{EventDetail: ev.Detail, EventID: ev.ID})
+	for i := range 2 {
+		// EventBridge gives each delivery its own id.
+		in := events.EventBridgeEvent{ID: fmt.Sprintf("eb-%d", i), DetailType: ev.Type, Source: registry.EventSource, Time: ev.Time, Detail: detail}
+		e.must(e.c.HandleEventBridge(ctx, in))
+	}
+	if got := kinds(e.slack.sent()); !slices.Equal(got, []string{"approval_requested v1"}) {
+		t.Fatalf("after two deliveries: %v", got)
+	}
+	for _, bad := range []events.EventBridgeEvent{
+		{ID: "x", DetailType: ev.Type, Source: "aws.s3", Detail: detail},
+		{ID: "y", DetailType: ev.Type, Source: registry.EventSource, Detail: json.RawMessage(`{"model":"m"}`)},
+		{ID: "z", DetailType: ev.Type, Source: registry.EventSource, Detail: json.RawMessage(`[]`)},
+	} {
+		if err := e.c.HandleEventBridge(ctx, bad); err != nil {
+			t.Errorf("%s: %v, want it dropped", bad.ID, err)
+		}
+	}
+	e.clock.Add(48*time.Hour + time.Minute)
+	tick := events.EventBridgeEvent{ID: "tick", DetailType: notify.ScheduleDetailType, Source: notify.ScheduleSource, Time: e.clock.Now()}
+	e.must(e.c.HandleEventBridge(ctx, tick))
+	if got := kinds(e.slack.sent()); !slices.Equal(got, []string{"approval_requested v1", "approval_reminder v1"}) {
+		t.Fatalf("after the tick: %v", got)
 	}
 }
