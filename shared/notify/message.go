@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,13 +12,19 @@ import (
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
+// ErrNothingToSay is Message's answer for an event that needs no message
+// after all (an approval request that was decided before it was handled).
+var ErrNothingToSay = errors.New("nothing to say")
+
 // maxMetrics is how many key metrics a message shows.
 const maxMetrics = 8
 
 // Message builds the notification for e (an event Wanted says yes to),
 // reading the approval, the model's policy and the versions' metrics
 // from the registry. What no longer exists (a deleted model or version)
-// leaves its facts out; other read errors are returned.
+// leaves its facts out; other read errors are returned. An approval
+// request that is no longer PENDING, or that the model's policy approves
+// by itself, needs no message: ErrNothingToSay.
 func (c *Consumer) Message(ctx context.Context, e registry.Event) (registry.Notification, error) {
 	d := e.Detail
 	n := registry.Notification{Event: e, Model: d.Model, Version: d.Version, From: d.From, To: d.To,
@@ -35,6 +42,11 @@ func (c *Consumer) Message(ctx context.Context, e registry.Event) (registry.Noti
 	}
 	switch {
 	case e.Type == registry.EventApprovalRequested:
+		if (ap.ID != "" && ap.Status != registry.ApprovalPending) || ap.AutoApproved || m.Policy.Approval == registry.ApprovalAuto {
+			// Nothing for approvers to do: decided already (its decision
+			// is news of its own), or the policy approves by itself.
+			return n, ErrNothingToSay
+		}
 		c.approvalFacts(&n, ap, m)
 		n.Kind = registry.NotifyApprovalRequested
 		n.Subject = fmt.Sprintf("[modelreg] %s v%d → %s: approval requested by %s", n.Model, n.Version, n.To, n.Requester)

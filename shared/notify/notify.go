@@ -169,11 +169,14 @@ func (c *Consumer) Handle(ctx context.Context, e registry.Event) error {
 		return nil
 	}
 	n, err := c.Message(ctx, e)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNothingToSay):
+	case err != nil:
 		return fmt.Errorf("notify: event %s: %w", e.ID, err)
-	}
-	if err := c.deliver(ctx, ConsumerEvents, e.ID, n); err != nil {
-		return err
+	default:
+		if err := c.deliver(ctx, ConsumerEvents, e.ID, n); err != nil {
+			return err
+		}
 	}
 	if err := c.cfg.Processed.MarkEventProcessed(ctx, ConsumerEvents, e.ID, c.cfg.TTL); err != nil {
 		return fmt.Errorf("notify: record event %s: %w", e.ID, err)

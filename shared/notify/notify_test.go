@@ -245,8 +245,9 @@ func TestMessages(t *testing.T) {
 	e.model("fraud_model")
 	v1 := e.version("fraud_model", map[string]float64{"accuracy": 0.91, "loss": 0.30})
 	ap1 := e.request("fraud_model", v1, "first model")
-	e.approve(ap1, "ship it")
 	got := e.handleAll(e.events())
+	e.approve(ap1, "ship it")
+	got = append(got, e.handleAll(e.events())...)
 	want := []string{"approval_requested v1", "promoted v1", "approval_decided v1"}
 	if !slices.Equal(kinds(got), want) {
 		t.Fatalf("first promotion: %v, want %v", kinds(got), want)
@@ -317,15 +318,17 @@ func TestMessages(t *testing.T) {
 		t.Errorf("rollback: %+v", rb)
 	}
 
+	// A request decided before its event is handled (the consumer was
+	// down) tells the requester the decision, and the approvers nothing.
 	v3 := e.version("fraud_model", map[string]float64{"accuracy": 0.5, "loss": 0.9})
 	ap3 := e.request("fraud_model", v3, "try it")
 	_, err = e.svc.DecideApproval(anna, ap3, false, "accuracy dropped")
 	e.must(err)
 	got = e.handleAll(e.events())
-	if !slices.Equal(kinds(got), []string{"approval_requested v3", "approval_decided v3"}) {
+	if !slices.Equal(kinds(got), []string{"approval_decided v3"}) {
 		t.Fatalf("rejection: %v", kinds(got))
 	}
-	if rej := got[1]; rej.Status != "REJECTED" || rej.Comment != "accuracy dropped" || !slices.Equal(rej.Recipients, []string{"pat"}) ||
+	if rej := got[0]; rej.Status != "REJECTED" || rej.Comment != "accuracy dropped" || !slices.Equal(rej.Recipients, []string{"pat"}) ||
 		rej.Subject != "[modelreg] fraud_model v3 → Production: rejected by anna" || !strings.Contains(rej.Text, "Comment:\n  accuracy dropped") {
 		t.Errorf("rejection: %+v", rej)
 	}
@@ -614,5 +617,28 @@ func TestHandleEventBridge(t *testing.T) {
 	e.must(e.c.HandleEventBridge(ctx, tick))
 	if got := kinds(e.slack.sent()); !slices.Equal(got, []string{"approval_requested v1", "approval_reminder v1"}) {
 		t.Fatalf("after the tick: %v", got)
+	}
+}
+
+// TestAutoApproval: under a policy that approves by itself nobody is
+// asked; the team hears of the promotion and the requester of the
+// policy's approval.
+func TestAutoApproval(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.CreateModel(adam, registry.NewModel{Name: "auto"})
+	e.must(err)
+	_, err = e.svc.SetPolicy(adam, "auto", registry.Policy{Approval: registry.ApprovalAuto})
+	e.must(err)
+	v := e.version("auto", map[string]float64{"accuracy": 0.9})
+	r, err := e.svc.Transition(pat, "auto", v, registry.StageProduction, "ship")
+	e.must(err)
+	e.waitState(r.Approval.ID, func(ex registry.Execution) bool { return ex.Status != registry.ExecutionRunning })
+	got := e.handleAll(e.events())
+	if !slices.Equal(kinds(got), []string{"promoted v1", "approval_decided v1"}) {
+		t.Fatalf("auto approval: %v", kinds(got))
+	}
+	if got[1].Subject != "[modelreg] auto v1 → Production: approved by the model's policy" ||
+		got[0].Subject != "[modelreg] auto v1 is in Production (approved by the model's policy)" {
+		t.Errorf("subjects %q, %q", got[0].Subject, got[1].Subject)
 	}
 }
