@@ -70,11 +70,12 @@ func (r *slackReceiver) got() []string {
 	return append([]string(nil), r.accepted...)
 }
 
-// TestSlowNotifierNeverBlocksPromotion: with a Slack webhook that hangs,
-// then fails, a promotion completes at once and stays done; the
+// TestSlowNotifierNeverBlocksPromotion: with a Slack webhook that hangs
+// or fails, a request and a promotion complete at once and stay done; the
 // notifications arrive later, from the outbox's retries, each once.
 func TestSlowNotifierNeverBlocksPromotion(t *testing.T) {
-	for _, bad := range [][]string{{"hang", "hang"}, {"500", "500", "500"}} {
+	// The request's message fails twice, the promotion's once.
+	for _, bad := range [][]string{{"hang", "hang", "hang"}, {"500", "500", "500"}} {
 		t.Run(bad[0], func(t *testing.T) {
 			recv := newSlackReceiver(t, bad...)
 			cfg := localConfig(t.TempDir())
@@ -118,6 +119,7 @@ func TestSlowNotifierNeverBlocksPromotion(t *testing.T) {
 				ex, err := a.Store.GetExecution(context.Background(), r.Approval.ID)
 				return err == nil && ex.TaskToken != ""
 			})
+			eventually(t, "the request's message, retried", func() bool { hurry(); return len(recv.got()) == 1 })
 			start := time.Now()
 			if _, err := svc.DecideApproval(anna, r.Approval.ID, true, "go"); err != nil {
 				t.Fatalf("the decision waited on, or failed with, the notifier: %v", err)
