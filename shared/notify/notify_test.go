@@ -120,17 +120,9 @@ func newEnv(t *testing.T) *env { return newEnvTTL(t, 0) }
 func newEnvTTL(t *testing.T, ttl time.Duration) *env {
 	t.Helper()
 	clock := workflowtest.NewClock(t0)
-	a, err := app.New(context.Background(), app.Config{
-		Store: app.StoreSQLite, Artifacts: app.ArtifactsFilesystem, Workflow: app.WorkflowLocal,
-		DataDir: t.TempDir(), PublicURL: "http://127.0.0.1:1", Secret: bytes.Repeat([]byte("k"), 32),
-		Embedded: embedded.Backends{}, Handlers: workflow.ServiceHandlers, Now: clock.Now, Logger: quiet,
-		Service: registry.Config{ApprovalTTL: ttl},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := openApp(t, t.TempDir(), clock, ttl)
 	e := &env{t: t, app: a, svc: a.Service, clock: clock, proc: newProcessed(), log: &recorder{}, slack: &recorder{}}
+	var err error
 	e.c, err = notify.New(notify.Config{Registry: a.Service, Processed: e.proc,
 		Channels:   []notify.Channel{{Name: "log", Notifier: e.log}, {Name: "slack", Notifier: e.slack}},
 		ConsoleURL: "https://registry.example.com/", Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
@@ -138,6 +130,22 @@ func newEnvTTL(t *testing.T, ttl time.Duration) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// openApp opens the registry on dir (again, for a restart).
+func openApp(t *testing.T, dir string, clock *workflowtest.Clock, ttl time.Duration) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), app.Config{
+		Store: app.StoreSQLite, Artifacts: app.ArtifactsFilesystem, Workflow: app.WorkflowLocal,
+		DataDir: dir, PublicURL: "http://127.0.0.1:1", Secret: bytes.Repeat([]byte("k"), 32),
+		Embedded: embedded.Backends{}, Handlers: workflow.ServiceHandlers, Now: clock.Now, Logger: quiet,
+		Service: registry.Config{ApprovalTTL: ttl},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }
 
 func as(name string, role registry.Role, groups ...string) context.Context {
@@ -393,6 +401,44 @@ func TestIdempotent(t *testing.T) {
 	for _, c := range []string{"notify", "notify:log", "notify:slack"} {
 		if !e.proc.has(c, ev.ID) {
 			t.Errorf("no %s record for the event", c)
+		}
+	}
+}
+
+// TestRestartOnStore: on the registry's own processed-event records
+// (SQLite here; the records' contract suite runs on both stores), a
+// channel that delivered before a restart is not sent the event again
+// after it; the one that failed is, once.
+func TestRestartOnStore(t *testing.T) {
+	dir := t.TempDir()
+	clock := workflowtest.NewClock(t0)
+	a := openApp(t, dir, clock, 0)
+	e := &env{t: t, app: a, svc: a.Service, clock: clock, proc: newProcessed(), log: &recorder{}, slack: &recorder{}}
+	ev := promotionEvent(e)
+	consumer := func(svc *registry.Service, log, slack *recorder) *notify.Consumer {
+		c, err := notify.New(notify.Config{Registry: svc, Processed: svc, Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+			Channels: []notify.Channel{{Name: "log", Notifier: log}, {Name: "slack", Notifier: slack}}})
+		e.must(err)
+		return c
+	}
+	log1, slack1 := &recorder{}, &recorder{failures: []error{errors.New("HTTP 503")}}
+	if err := consumer(a.Service, log1, slack1).Handle(context.Background(), ev); err == nil {
+		t.Fatal("Handle succeeded with slack failing")
+	}
+	a.Close()
+
+	b := openApp(t, dir, clock, 0)
+	log2, slack2 := &recorder{}, &recorder{}
+	c := consumer(b.Service, log2, slack2)
+	for range 2 {
+		e.must(c.Handle(context.Background(), ev))
+	}
+	if len(log1.sent()) != 1 || len(log2.sent()) != 0 || len(slack2.sent()) != 1 {
+		t.Errorf("log before/after the restart %d/%d, slack after %d; want 1/0, 1", len(log1.sent()), len(log2.sent()), len(slack2.sent()))
+	}
+	for _, name := range []string{"notify", "notify:log", "notify:slack"} {
+		if ok, err := b.Service.EventProcessed(context.Background(), name, ev.ID); err != nil || !ok {
+			t.Errorf("record %s: %v %v", name, ok, err)
 		}
 	}
 }
