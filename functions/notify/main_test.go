@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,20 @@ func TestLinksNoEmbeddedBackend(t *testing.T) {
 	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
 		if d[p] {
 			t.Errorf("notify links %s", p)
+		}
+	}
+}
+
+// TestSlackURLFromSecret: a secret that holds no URL yet (the stack's
+// placeholder) turns Slack off instead of failing the function.
+func TestSlackURLFromSecret(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.slack.com/services/T/B/X": "https://hooks.slack.com/services/T/B/X",
+		"Vq3!xY-generated-placeholder":           "",
+		"":                                       "",
+	} {
+		if got := slackURL(in, slog.New(slog.DiscardHandler)); got != want {
+			t.Errorf("slackURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
