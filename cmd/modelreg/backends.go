@@ -95,15 +95,16 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 
 // settingFlags names the flag of each app.Config setting the user chooses.
 var settingFlags = map[string]string{
-	"Store":               "--store",
-	"Artifacts":           "--artifacts",
-	"Workflow":            "--workflow",
-	"Events":              "--events",
-	"AWS.EventBus":        "--event-bus (or MODELREG_EVENT_BUS)",
-	"AWS.DynamoDBTable":   "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
-	"AWS.S3Bucket":        "--s3-bucket (or MODELREG_S3_BUCKET)",
-	"AWS.StateMachineARN": "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",
-	"AWS.KMSKeyID":        "--kms-key-id (or MODELREG_KMS_KEY_ID)",
+	"Store":                  "--store",
+	"Artifacts":              "--artifacts",
+	"Workflow":               "--workflow",
+	"Events":                 "--events",
+	"AWS.EventBus":           "--event-bus (or MODELREG_EVENT_BUS)",
+	"AWS.DynamoDBTable":      "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
+	"AWS.S3Bucket":           "--s3-bucket (or MODELREG_S3_BUCKET)",
+	"AWS.StateMachineARN":    "--state-machine-arn (or MODELREG_STATE_MACHINE_ARN)",
+	"AWS.KMSKeyID":           "--kms-key-id (or MODELREG_KMS_KEY_ID)",
+	"Notify.SlackWebhookURL": "--slack-webhook-env (the URL in the variable it names)",
 }
 
 // flagError turns a configuration the composition root refused into a

@@ -34,6 +34,10 @@ type serveConfig struct {
 	readTimeout                          time.Duration
 	logLevel                             string
 	backend                              backendConfig
+	// slackEnv names the environment variable holding the Slack incoming
+	// webhook URL (a secret: never a flag's value); slackURL is its value.
+	slackEnv, slackURL string
+	consoleURL         string
 }
 
 func defaultDataDir() string {
@@ -73,6 +77,8 @@ func serveFlags(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.approvalTTL, "approval-ttl", approvalTTL, "how long a request to promote to Production waits for its approvals before it expires (env MODELREG_APPROVAL_TTL)")
 	fs.DurationVar(&c.readTimeout, "read-timeout", durationEnv("MODELREG_READ_TIMEOUT", defaultReadTimeout), "longest time a request may take to send its body; an upload part may take longer as long as its bytes keep arriving (env MODELREG_READ_TIMEOUT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
+	fs.StringVar(&c.slackEnv, "slack-webhook-env", os.Getenv("MODELREG_SLACK_WEBHOOK_ENV"), "name of the environment variable that holds the Slack incoming webhook URL for notifications (the URL is a secret, so it is never a flag; env MODELREG_SLACK_WEBHOOK_ENV)")
+	fs.StringVar(&c.consoleURL, "console-url", os.Getenv("MODELREG_CONSOLE_URL"), "base URL of the web console, for links to approvals in notifications (env MODELREG_CONSOLE_URL)")
 	c.backend.flags(fs)
 	pos, err := parse(fs, nil, args)
 	if err != nil {
@@ -92,6 +98,17 @@ func serveFlags(args []string) (serveConfig, error) {
 	}
 	if c.uploadSweep < 0 {
 		return c, usagef("--upload-sweep-interval %s: give a positive duration such as 10m, or 0 for no sweep", c.uploadSweep)
+	}
+	if c.slackEnv != "" {
+		if strings.Contains(c.slackEnv, "://") {
+			return c, usagef("--slack-webhook-env takes the name of an environment variable holding the URL, not the URL: export SLACK_WEBHOOK_URL=… and pass --slack-webhook-env SLACK_WEBHOOK_URL")
+		}
+		if c.slackURL = strings.TrimSpace(os.Getenv(c.slackEnv)); c.slackURL == "" {
+			return c, usagef("--slack-webhook-env %s: the variable %s is empty or unset; export the Slack incoming webhook URL in it", c.slackEnv, c.slackEnv)
+		}
+	}
+	if c.consoleURL != "" && !strings.HasPrefix(c.consoleURL, "https://") && !strings.HasPrefix(c.consoleURL, "http://") {
+		return c, usagef("--console-url %q: give the console's base URL, e.g. https://registry.example.com", c.consoleURL)
 	}
 	return c, nil
 }
@@ -175,6 +192,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		cfg.UploadSweepInterval = -1 // off
 	}
 	cfg.Service.ApprovalTTL = c.approvalTTL
+	cfg.Notify.SlackWebhookURL, cfg.Notify.ConsoleURL = c.slackURL, c.consoleURL
 	cfg.Logger = logger
 	a, err := app.New(ctx, cfg)
 	if err != nil {
@@ -202,7 +220,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "modelreg listening on %s (data in %s)\n", base, c.dataDir)
-	logger.Info("serving", "url", base, "data_dir", c.dataDir, "store", cfg.Store, "artifacts", cfg.Artifacts, "workflow", cfg.Workflow, "version", buildVersion)
+	logger.Info("serving", "url", base, "data_dir", c.dataDir, "store", cfg.Store, "artifacts", cfg.Artifacts, "workflow", cfg.Workflow,
+		"slack", c.slackURL != "", "console_url", c.consoleURL, "version", buildVersion)
 
 	select {
 	case err = <-serveErr:

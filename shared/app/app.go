@@ -30,9 +30,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/modelreg/modelreg/shared/localbus"
+	"github.com/modelreg/modelreg/shared/notify"
 	"github.com/modelreg/modelreg/shared/redeploy"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secretbox"
+	"github.com/modelreg/modelreg/shared/slack"
 	"github.com/modelreg/modelreg/shared/webhook"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
@@ -138,11 +140,40 @@ type Config struct {
 	// until they end (default DefaultSageMakerPollInterval).
 	SageMakerPollInterval time.Duration
 
+	// Notify configures who hears about approvals, promotions, rollbacks
+	// and failed deployments: always a log line, plus Slack and email when
+	// set.
+	Notify Notify
+
 	// Now is the clock of the service, the engine and the relay (default
 	// time.Now); tests inject one.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// Notify configures the notification channels (shared/notify).
+type Notify struct {
+	// SlackWebhookURL is a Slack incoming webhook; "" sends nothing to
+	// Slack.
+	SlackWebhookURL string
+	// SlackOptions tune the Slack client (attempts, timeouts; tests).
+	SlackOptions []slack.Option
+	// SNSTopicARN is an SNS topic whose (email) subscribers get every
+	// notification; "" sends no email.
+	SNSTopicARN string
+	SNSEndpoint string // e.g. moto's server (default: AWS)
+	// ConsoleURL is the web console's base URL: approval messages link to
+	// ConsoleURL/approvals/ID.
+	ConsoleURL string
+	// ReminderInterval is how often a started App with EventsLocal sweeps
+	// for approval reminders (default DefaultReminderInterval). On AWS the
+	// notify function runs the sweep on a schedule instead.
+	ReminderInterval time.Duration
+}
+
+// DefaultReminderInterval is how often the local server looks for
+// approvals due a reminder.
+const DefaultReminderInterval = time.Minute
 
 // AWS configures the AWS adapters. Credentials come from the standard
 // chain (AWS_ACCESS_KEY_ID…, profiles, roles) unless Config is set.
@@ -225,6 +256,10 @@ type App struct {
 	// Redeploy is the redeploy consumer on the service: subscribed to Bus
 	// with EventsLocal, the handler of functions/redeploy on AWS.
 	Redeploy *redeploy.Handler
+	// Notifications is the notification consumer on Config.Notify's
+	// channels: subscribed to Bus with EventsLocal (and its reminder sweep
+	// run by Start); the notify function calls it on AWS.
+	Notifications *notify.Consumer
 
 	cfg     Config
 	log     *slog.Logger
@@ -259,6 +294,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if cfg.UploadSweepInterval == 0 {
 		cfg.UploadSweepInterval = DefaultUploadSweepInterval
+	}
+	if cfg.Notify.ReminderInterval <= 0 {
+		cfg.Notify.ReminderInterval = DefaultReminderInterval
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -350,7 +388,6 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	switch cfg.Events {
 	case EventsLocal:
 		a.Bus = localbus.New()
-		a.Bus.Subscribe("notify", "", localbus.NotifyHandler(localbus.LogNotifier{Logger: cfg.Logger}))
 		relayTo = a.Bus
 	case EventsEventBridge:
 		relayTo = a.Publisher
@@ -404,6 +441,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if err := a.wireRedeploy(ctx, aws); err != nil {
 		return nil, err
+	}
+	if a.Notifications, err = a.notifications(ctx, aws); err != nil {
+		return nil, err
+	}
+	if a.Bus != nil {
+		a.Bus.Subscribe(notify.ConsumerEvents, "", a.Notifications.Handle)
 	}
 	return a, nil
 }
@@ -498,8 +541,9 @@ func (c *Config) check() error {
 }
 
 // Start runs the background work until Close: the outbox relay
-// (EventsLocal, EventsEventBridge), the upload sweep every
-// UploadSweepInterval, and for the local engine first Recover — executions a
+// (EventsLocal, EventsEventBridge), the approval reminder sweep
+// (EventsLocal), the upload sweep every UploadSweepInterval, and for the
+// local engine first Recover — executions a
 // crash interrupted resume, waits whose handler may not have run are
 // invoked again with their token — then a Sweep every SweepInterval that
 // ends the waits whose timeout passed (by Config.Now) and resumes stalled
@@ -560,6 +604,11 @@ func (a *App) Start(ctx context.Context) error {
 		// A workflow that was unavailable when a promotion was requested or
 		// decided catches up without a restart.
 		a.every(runCtx, ApprovalRecoveryInterval, "workflow: recover pending approvals", a.Service.RecoverApprovals)
+	}
+	if a.Bus != nil {
+		// Approvals about to expire remind their approvers (on AWS, the
+		// notify function on a schedule).
+		a.every(runCtx, a.cfg.Notify.ReminderInterval, "notify: approval reminders", a.Notifications.Remind)
 	}
 	return nil
 }

@@ -15,13 +15,16 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/s3"
 	"github.com/modelreg/modelreg/shared/sagemaker"
 	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/sfn"
+	"github.com/modelreg/modelreg/shared/sns"
 )
 
 // awsClients builds the AWS adapters, loading the SDK configuration once
@@ -161,6 +164,24 @@ func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, err
 	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.EventBus", Message: err.Error()}
+	}
+	return pub, nil
+}
+
+// sns returns the SNS email publisher to topic.
+func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publisher, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awssns.NewFromConfig(cfg, func(o *awssns.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+	pub, err := sns.New(client, topic)
+	if err != nil {
+		return nil, &ConfigError{Setting: "Notify.SNSTopicARN", Message: registry.ErrorMessage(err)}
 	}
 	return pub, nil
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -285,16 +286,95 @@ type Workflow interface {
 	SendTaskFailure(ctx context.Context, token, code, cause string) error
 }
 
-// Notification is a message for people (Slack, email, a log line).
+// Notification is a message for people (Slack, email, a log line). Subject
+// and Text are its plain-text form (an email's subject and body, a log
+// line); the other fields are the facts a channel that formats (Slack's
+// Block Kit) lays out its own way. Fields that do not apply are empty.
 type Notification struct {
 	Subject string
 	Text    string
-	Event   Event
+	// Event is the event the notification reports (zero for a reminder,
+	// which reports the clock).
+	Event Event
+
+	Kind NotificationKind
+	// Audience is who the message is for, and Recipients name them (the
+	// model's approvers, or the requester).
+	Audience   Audience
+	Recipients []string
+
+	Model           string
+	Version         int
+	From, To        Stage
+	PreviousVersion int    // the version it replaces, or was rolled back from (0: none)
+	Actor           string // who did it (decided, promoted, rolled back)
+	Requester       string
+	Reason          string
+	Comment         string // the decision's comment
+	Status          string // the approval's status, or the deployment's
+	ApprovalID      string
+	ExpiresAt       time.Time // when the approval expires (approval kinds)
+	TargetID        string    // deployment failed
+	TargetKind      string
+	DeploymentID    string
+	// Metrics are the key metrics of Version against BaselineVersion (the
+	// Production version it would replace, or did).
+	Metrics         []MetricDelta
+	BaselineVersion int
+	// Commands are CLI commands that act on it, exactly as one types them
+	// (`modelreg approvals approve ID`).
+	Commands []string
+	// URL links to the approval in the web console, when one is configured.
+	URL string
 }
 
-// Notifier tells people about events.
+// NotificationKind says what a Notification reports.
+type NotificationKind string
+
+// Notification kinds.
+const (
+	NotifyApprovalRequested NotificationKind = "approval_requested"
+	NotifyApprovalDecided   NotificationKind = "approval_decided"
+	NotifyPromoted          NotificationKind = "promoted"
+	NotifyRolledBack        NotificationKind = "rolled_back"
+	NotifyDeploymentFailed  NotificationKind = "deployment_failed"
+	NotifyApprovalReminder  NotificationKind = "approval_reminder"
+)
+
+// Audience is who a Notification is for.
+type Audience string
+
+// Audiences.
+const (
+	AudienceApprovers Audience = "approvers" // those who may decide the approval
+	AudienceRequester Audience = "requester" // who asked for the promotion
+	AudienceTeam      Audience = "team"      // everyone following the model
+)
+
+// MetricDelta is one metric of a version next to the baseline's value.
+type MetricDelta struct {
+	Name  string
+	Value float64
+	// HasBaseline says whether the baseline version has the metric.
+	HasBaseline bool
+	Baseline    float64
+	// HigherIsBetter is the metric's direction (as Compare guesses it).
+	HigherIsBetter bool
+}
+
+// Notifier tells people about events. Notify returns an error when the
+// message was not delivered (the caller retries); an error for which
+// IsPermanent reports true will not be delivered by retrying.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
+}
+
+// IsPermanent reports whether err says that retrying cannot succeed (a
+// Notifier's or Deployer's error with a method Permanent() bool returning
+// true, such as a webhook answering 404).
+func IsPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // DeployRequest asks for the serving endpoint of Model to run Version.
