@@ -28,7 +28,10 @@ def run(cwd: Path, *args: str) -> str:
 
 
 def dvc(cwd: Path, *args: str) -> str:
-    return run(cwd, sys.executable, "-m", "dvc", *args)
+    # dvc lives in its own virtualenv (scripts/test.d/requirements-dvc.txt:
+    # its omegaconf pins an antlr4 runtime that breaks moto's Step
+    # Functions parser); scripts/test names its python in MODELREG_DVC_PYTHON.
+    return run(cwd, os.environ.get("MODELREG_DVC_PYTHON", sys.executable), "-m", "dvc", *args)
 
 
 @pytest.fixture(scope="module")

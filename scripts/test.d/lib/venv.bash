@@ -8,13 +8,16 @@
 venv="$root/_tools/venv"
 venv_requirements="$root/scripts/test.d/requirements.txt"
 
-# venv_ensure installs the requirements into $venv unless they are there.
+# venv_ensure [DIR REQUIREMENTS] installs the requirements into $venv (or
+# into DIR, a second environment under _tools, from REQUIREMENTS) unless
+# they are there.
 venv_ensure() {
-  local want marker start
+  local venv=${1:-$venv} venv_requirements=${2:-$venv_requirements}
+  local want marker start name
   want=$(sha256sum "$venv_requirements" | cut -c1-16)
   marker="$venv/.modelreg-requirements-$want"
   mkdir -p "$root/_tools"
-  exec 9>"$root/_tools/venv.lock"
+  exec 9>"$venv.lock"
   flock 9 2>/dev/null || true # flock may be missing on a minimal machine
   if [ -f "$marker" ] && [ -x "$venv/bin/python" ]; then
     exec 9>&-
@@ -27,7 +30,8 @@ venv_ensure() {
     # Created at its physical path (_tools may be a symlink shared by
     # several work trees); tools run as `python -m …`, so no script depends
     # on the path of the tree that created it.
-    python3 -m venv "$(cd "$root/_tools" && pwd -P)/venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    name=$(basename "$venv")
+    python3 -m venv "$(cd "$root/_tools" && pwd -P)/$name" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
   log "installing $venv_requirements into $venv (a few minutes the first time)"
   "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
