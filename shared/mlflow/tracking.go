@@ -96,17 +96,17 @@ type wireRun struct {
 
 type wireLoggedModel struct {
 	Info struct {
-		ModelID         string    `json:"model_id"`
-		ExperimentID    string    `json:"experiment_id"`
-		Name            string    `json:"name"`
-		CreationMS      int64     `json:"creation_timestamp_ms"`
-		LastUpdatedMS   int64     `json:"last_updated_timestamp_ms"`
-		ArtifactURI     string    `json:"artifact_uri"`
-		Status          string    `json:"status"`
-		ModelType       string    `json:"model_type,omitempty"`
-		SourceRunID     string    `json:"source_run_id,omitempty"`
-		Tags            []wireTag `json:"tags,omitempty"`
-		StatusMessage   string    `json:"status_message,omitempty"`
+		ModelID       string    `json:"model_id"`
+		ExperimentID  string    `json:"experiment_id"`
+		Name          string    `json:"name"`
+		CreationMS    int64     `json:"creation_timestamp_ms"`
+		LastUpdatedMS int64     `json:"last_updated_timestamp_ms"`
+		ArtifactURI   string    `json:"artifact_uri"`
+		Status        string    `json:"status"`
+		ModelType     string    `json:"model_type,omitempty"`
+		SourceRunID   string    `json:"source_run_id,omitempty"`
+		Tags          []wireTag `json:"tags,omitempty"`
+		StatusMessage string    `json:"status_message,omitempty"`
 	} `json:"info"`
 	Data struct {
 		Params  []wireTag    `json:"params,omitempty"`
