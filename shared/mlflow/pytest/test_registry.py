@@ -15,26 +15,6 @@ from mlflow.exceptions import MlflowException, RestException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 
-@pytest.fixture
-def srv(modelreg_server, monkeypatch):
-    """A server with MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN (a
-    publisher) pointing at it."""
-    s = modelreg_server
-    s.publisher = s.token("ci", "publisher")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", s.url)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", s.url)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", s.publisher)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-    return s
-
-
-@pytest.fixture
-def client(srv):
-    return MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)
-
-
 def as_token(token):
     """Makes every following client call send token (the client reads
     MLFLOW_TRACKING_TOKEN at each request)."""
