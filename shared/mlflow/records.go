@@ -34,9 +34,40 @@ type experimentRec struct {
 }
 
 type metricRec struct {
-	Value     float64 `json:"value"`
-	Timestamp int64   `json:"timestamp"`
-	Step      int64   `json:"step"`
+	Value     float64
+	Timestamp int64
+	Step      int64
+}
+
+// metricJSON stores a value as a number, or NaN and ±Infinity as MLflow's
+// strings (JSON has no such numbers).
+type metricJSON struct {
+	Value     json.RawMessage `json:"value"`
+	Timestamp int64           `json:"timestamp"`
+	Step      int64           `json:"step"`
+}
+
+// MarshalJSON encodes m with non-finite values as strings.
+func (m metricRec) MarshalJSON() ([]byte, error) {
+	v, err := json.Marshal(floatOut(m.Value))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(metricJSON{v, m.Timestamp, m.Step})
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (m *metricRec) UnmarshalJSON(b []byte) error {
+	var j metricJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	v, err := parseFloat(j.Value)
+	if err != nil {
+		return err
+	}
+	*m = metricRec{v, j.Timestamp, j.Step}
+	return nil
 }
 
 type modelOutput struct {
