@@ -20,6 +20,8 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from sklearn.datasets import load_iris  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
+MLFLOW3 = int(mlflow.__version__.split(".")[0]) >= 3
+
 
 @pytest.fixture
 def trained(tmp_path, monkeypatch):
@@ -39,6 +41,7 @@ def v1(srv, path):
         return json.load(r)
 
 
+@pytest.mark.mlflow2
 def test_issue_snippet_verbatim(srv, trained):
     model, X = trained
     # ---- the issue's snippet, unchanged ----
@@ -57,7 +60,10 @@ def test_issue_snippet_verbatim(srv, trained):
 
     mv = client.get_model_version("ChurnPredictionModel", 1)
     assert mv.status == "READY" and mv.run_id == run.info.run_id
-    assert mv.source.startswith("models:/m-")
+    if MLFLOW3:  # log_model made a logged model; 2.x logs it under the run
+        assert mv.source.startswith("models:/m-")
+    else:
+        assert mv.source == f"mlflow-artifacts:/0/{run.info.run_id}/artifacts/model"
     # Production waits for a second person.
     assert mv.current_stage == "Staging"
     approval = mv.tags["modelreg.pending_approval"]
@@ -80,7 +86,7 @@ def test_issue_snippet_verbatim(srv, trained):
     # The run and its artifacts as logged.
     r = client.get_run(run.info.run_id)
     assert r.info.status == "FINISHED" and r.data.params == {"learning_rate": "0.01"} and r.data.metrics == {"accuracy": 0.94}
-    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["model.pkl"]
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == (["model.pkl"] if MLFLOW3 else ["model", "model.pkl"])
     back = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model.pkl")
     assert open(back, "rb").read() == open("model.pkl", "rb").read()
 
@@ -95,6 +101,7 @@ def test_issue_snippet_verbatim(srv, trained):
     assert list(loaded.predict(X[:20])) == list(model.predict(X[:20]))
 
 
+@pytest.mark.mlflow2
 def test_register_runs_artifact_path_with_lineage(srv, trained):
     """A model logged as run artifacts (log_artifacts of an MLmodel
     directory) registers from runs:/RUN/PATH; the git commit MLflow tagged
