@@ -162,9 +162,9 @@ func (h *handler) listArtifactsHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p != "" {
-		if a, err := h.track.artifact(r.Context(), p); err == nil && !a.IsDir {
-			files = append(files, wireFileInfo{Path: path.Base(p), FileSize: a.Size})
-		} else {
+		// A file lists as nothing, as MLflow's server answers (clients
+		// then download the path itself).
+		if a, err := h.track.artifact(r.Context(), p); err != nil || a.IsDir {
 			entries, err := h.track.listArtifacts(r.Context(), p)
 			if err != nil {
 				h.fail(w, r, err)

@@ -156,6 +156,9 @@ func TestTrackingRunsAndErrors(t *testing.T) {
 	if st, b := e.get("rita", "artifacts/"+id+"/"+rid+"/artifacts/model/data/w.bin"); st != 200 || !bytes.Equal(b, data) {
 		t.Fatalf("download: %d %q", st, b)
 	}
+	if st, b := e.get("rita", "artifacts?path="+url.QueryEscape(id+"/"+rid+"/artifacts/model/MLmodel")); st != 200 || string(b) != `{"files":[]}`+"\n" {
+		t.Fatalf("list of a file: %d %s", st, b)
+	}
 	if st, _ := e.get("rita", "artifacts/"+id+"/"+rid+"/artifacts/model/none"); st != 404 {
 		t.Fatalf("missing download: %d", st)
 	}
