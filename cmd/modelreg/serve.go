@@ -213,7 +213,8 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: routeByPrefix(api, a.Blobs, mlflow.New(a.Service, auth, mlflow.Options{Logger: logger}), web),
+	mlf := mlflow.New(a.Service, auth, mlflow.Options{Logger: logger, Tracking: a.Tracking, RunFiles: a.RunFiles})
+	srv := &http.Server{Handler: routeByPrefix(api, a.Blobs, mlf, web),
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
@@ -239,16 +240,17 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 }
 
 // routeByPrefix sends /blobs/ to blobs (when set), the MLflow REST API
-// (mlflow.Prefix) to mlf, the console's pages (a clean path outside /v1,
-// /api and /blobs) to web, and everything else to the API, which answers
-// unknown and unclean paths with JSON errors. It is not a ServeMux on
-// purpose: ServeMux answers an unclean path such as /v1/models/.. with an
-// HTML redirect before the API sees it.
+// (mlflow.Prefix) and its artifact proxy (mlflow.ArtifactsPrefix) to mlf,
+// the console's pages (a clean path outside /v1, /api and /blobs) to web,
+// and everything else to the API, which answers unknown and unclean paths
+// with JSON errors. It is not a ServeMux on purpose: ServeMux answers an
+// unclean path such as /v1/models/.. with an HTML redirect before the API
+// sees it.
 func routeByPrefix(api, blobs, mlf, web http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
-		case mlf != nil && strings.HasPrefix(p, mlflow.Prefix):
+		case mlf != nil && (strings.HasPrefix(p, mlflow.Prefix) || strings.HasPrefix(p, mlflow.ArtifactsPrefix)):
 			mlf.ServeHTTP(w, r)
 		case blobs != nil && strings.HasPrefix(p, "/blobs/"):
 			blobs.ServeHTTP(w, r)

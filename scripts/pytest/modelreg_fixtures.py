@@ -158,6 +158,23 @@ def modelreg_factory() -> Iterator:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def aws_backend_env() -> dict[str, str] | None:
+    """The environment that makes `modelreg serve` keep its records in
+    DynamoDB Local and its artifacts in MinIO (a fresh table and bucket,
+    created by the server), or None when scripts/test did not start them
+    (MODELREG_DYNAMODB_ENDPOINT, MODELREG_S3_ENDPOINT)."""
+    if not (os.environ.get("MODELREG_DYNAMODB_ENDPOINT") and os.environ.get("MODELREG_S3_ENDPOINT")):
+        return None
+    suffix = os.urandom(4).hex()
+    return {
+        "MODELREG_STORE": "dynamodb", "MODELREG_ARTIFACTS": "s3", "MODELREG_CREATE_RESOURCES": "true",
+        "MODELREG_DYNAMODB_TABLE": "pytest-" + suffix, "MODELREG_S3_BUCKET": "pytest-" + suffix,
+        "AWS_ACCESS_KEY_ID": os.environ.get("MODELREG_S3_ACCESS_KEY", ""),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("MODELREG_S3_SECRET_KEY", ""),
+        "AWS_REGION": "us-east-1",
+    }
+
+
 @pytest.fixture
 def modelreg_server(modelreg_factory) -> Server:
     return modelreg_factory()

@@ -35,6 +35,7 @@ import (
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/slack"
+	"github.com/modelreg/modelreg/shared/tracking"
 	"github.com/modelreg/modelreg/shared/webhook"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/local"
@@ -237,6 +238,11 @@ type App struct {
 	// Blobs serves the filesystem artifacts' signed URLs (under /blobs/);
 	// nil for S3.
 	Blobs http.Handler
+	// Tracking keeps the MLflow tracking records (the Store's own
+	// tracking.Store side) and RunFiles the run artifact files (the
+	// Artifacts' tracking.Blobs side); nil when a backend has neither.
+	Tracking tracking.Store
+	RunFiles tracking.Blobs
 	// Workflow is what the service starts promotions on (nil with
 	// WorkflowNone).
 	Workflow registry.Workflow
@@ -344,6 +350,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.Artifacts = arts
 	}
+
+	a.Tracking, _ = a.Store.(tracking.Store)
+	a.RunFiles, _ = a.Artifacts.(tracking.Blobs)
 
 	sc := cfg.Service
 	sc.Store, sc.Artifacts, sc.Secret = a.Store, a.Artifacts, derive(cfg.Secret, "page-tokens")

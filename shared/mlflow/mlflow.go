@@ -29,10 +29,15 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/tracking"
 )
 
 // Prefix is the path prefix of the MLflow REST API.
 const Prefix = "/api/2.0/mlflow/"
+
+// ArtifactsPrefix is the path prefix of MLflow's artifact proxy
+// (mlflow-artifacts:/ URIs), served with Options.Tracking.
+const ArtifactsPrefix = "/api/2.0/mlflow-artifacts/"
 
 // Authenticator finds out who is calling (the same interface as the /v1
 // API's: bearer tokens locally, IAM on AWS). Unauthenticated when r carries
@@ -51,6 +56,15 @@ type Options struct {
 	// model whose policy approves automatically to reach Production before
 	// it answers with the version still pending (default 10s).
 	AutoPromotionWait time.Duration
+	// Tracking and RunFiles, when set (both or neither), serve MLflow's
+	// tracking subset (experiments, runs, logged models) and the
+	// mlflow-artifacts proxy (ArtifactsPrefix), so that runs:/ and
+	// models:/m-… sources register versions from run artifacts.
+	Tracking tracking.Store
+	RunFiles tracking.Blobs
+	// HTTPClient sends a registered run's files to the artifact store's
+	// upload URLs (default: a client with a 30-minute timeout).
+	HTTPClient *http.Client
 }
 
 type handler struct {
@@ -60,6 +74,9 @@ type handler struct {
 	maxBody  int64
 	autoWait time.Duration
 	mux      *http.ServeMux
+	track    trackDB
+	files    tracking.Blobs
+	http     *http.Client
 }
 
 // endpointFunc is one MLflow endpoint: it reads its parameters from in and
@@ -105,7 +122,14 @@ var routes = []route{
 // New returns the MLflow REST API over svc; mount it at Prefix. auth
 // identifies callers of every endpoint.
 func New(svc *registry.Service, auth Authenticator, opts Options) http.Handler {
-	h := &handler{svc: svc, auth: auth, log: opts.Logger, maxBody: opts.MaxBodyBytes, autoWait: opts.AutoPromotionWait}
+	h := &handler{svc: svc, auth: auth, log: opts.Logger, maxBody: opts.MaxBodyBytes, autoWait: opts.AutoPromotionWait,
+		track: trackDB{opts.Tracking}, files: opts.RunFiles, http: opts.HTTPClient}
+	if (opts.Tracking == nil) != (opts.RunFiles == nil) {
+		panic("mlflow.New: Tracking and RunFiles go together")
+	}
+	if h.http == nil {
+		h.http = &http.Client{Timeout: 30 * time.Minute}
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -118,6 +142,14 @@ func New(svc *registry.Service, auth Authenticator, opts Options) http.Handler {
 	h.mux = http.NewServeMux()
 	for _, rt := range routes {
 		h.mux.Handle(rt.method+" "+Prefix+rt.path, h.endpoint(rt))
+	}
+	if h.track.st != nil {
+		for _, rt := range trackingRoutes {
+			h.mux.Handle(rt.method+" "+Prefix+rt.path, h.endpoint(rt))
+		}
+		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts", h.listArtifactsHTTP)
+		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts/{path...}", h.downloadArtifactHTTP)
+		h.mux.HandleFunc("PUT "+ArtifactsPrefix+"artifacts/{path...}", h.uploadArtifactHTTP)
 	}
 	return h
 }
@@ -158,6 +190,15 @@ func (h *handler) endpoint(rt route) http.Handler {
 		if err != nil {
 			h.fail(w, r, err)
 			return
+		}
+		for _, seg := range strings.Split(rt.path, "/") {
+			if name, ok := strings.CutPrefix(seg, "{"); ok {
+				name = strings.TrimSuffix(name, "}")
+				if in.pv == nil {
+					in.pv = map[string]string{}
+				}
+				in.pv[name] = r.PathValue(name)
+			}
 		}
 		out, err := rt.handle(h, ctx, in)
 		if err != nil {
@@ -261,6 +302,8 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 type input struct {
 	q    url.Values
 	body map[string]json.RawMessage
+	// pv holds the path's {wildcards} (logged-models/{model_id}).
+	pv map[string]string
 }
 
 func readInput(r *http.Request, fields []string, limit int64) (*input, error) {
@@ -313,11 +356,21 @@ func (in *input) has(name string) bool {
 // numeric are the parameters a JSON body may send as numbers (MLflow
 // clients send versions as strings or numbers; protobuf JSON may quote
 // int64s).
-var numeric = []string{"version", "max_results"}
+var numeric = []string{"version", "max_results", "start_time", "end_time", "timestamp", "step"}
 
 // str returns a string parameter ("" if absent). A JSON number is taken as
 // its text for the numeric parameters.
 func (in *input) str(name string) (string, error) {
+	if v, ok := in.pv[name]; ok {
+		if s, err := in.strBody(name); err == nil && s != "" && s != v {
+			return "", invalid("%s is %q in the path and %q in the body", name, v, s)
+		}
+		return v, nil
+	}
+	return in.strBody(name)
+}
+
+func (in *input) strBody(name string) (string, error) {
 	if in.body == nil {
 		vs := in.q[name]
 		if len(vs) > 1 {

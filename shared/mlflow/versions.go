@@ -25,6 +25,12 @@ func (h *handler) createVersion(ctx context.Context, in *input) (any, error) {
 	if err := firstErr(err1, err2, err3, err4); err != nil {
 		return nil, err
 	}
+	if _, ok := tags[sourceTag]; ok {
+		return nil, invalid("tag %s is set by the server", sourceTag)
+	}
+	if _, ok := tags[filesTag]; ok {
+		return nil, invalid("tag %s is set by the server", filesTag)
+	}
 	if runLink != "" {
 		tags = maps.Clone(tags)
 		if tags == nil {
@@ -32,8 +38,23 @@ func (h *handler) createVersion(ctx context.Context, in *input) (any, error) {
 		}
 		tags[runLinkTag] = runLink
 	}
+	modelID, err := in.str("model_id")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := h.svc.GetModel(ctx, name); err != nil {
 		return nil, err
+	}
+	src, fromRun, err := h.resolveSource(ctx, source, runID, modelID)
+	if err != nil {
+		return nil, err
+	}
+	if fromRun {
+		v, err := h.registerFromRun(ctx, name, src, newVersionFrom(src, source, desc, tags))
+		if err != nil {
+			return nil, err
+		}
+		return versionResponse{toVersion(v, nil, "")}, nil
 	}
 	nv := registry.NewVersion{Description: desc, Tags: tags, Source: source}
 	nv.Lineage.Run.RunID = runID
@@ -114,9 +135,13 @@ func (h *handler) downloadURI(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	uri := toVersion(v, nil, "").Source
+	if dir := v.Tags[filesTag]; dir != "" {
+		uri = artifactScheme + dir
+	}
 	return struct {
 		ArtifactURI string `json:"artifact_uri"`
-	}{toVersion(v, nil, "").Source}, nil
+	}{uri}, nil
 }
 
 func (h *handler) setVersionTag(ctx context.Context, in *input) (any, error) {
@@ -134,6 +159,9 @@ func (h *handler) setVersionTag(ctx context.Context, in *input) (any, error) {
 	}
 	if key == PendingApprovalTag {
 		return nil, invalid("tag %s is generated from the approval workflow and cannot be set", key)
+	}
+	if key == sourceTag || key == filesTag {
+		return nil, invalid("tag %s records where the version's files came from and cannot be set", key)
 	}
 	value, err := in.str("value")
 	if err != nil {

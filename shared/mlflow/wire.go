@@ -2,6 +2,7 @@ package mlflow
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -113,6 +114,10 @@ func toVersion(v registry.Version, aliases []string, pending string) wireVersion
 		UserID: v.CreatedBy, CurrentStage: string(v.Stage), Description: v.Description,
 		Source: v.Lineage.SourceURI, RunID: v.Lineage.Run.RunID, Status: statusOf(v.Status),
 		Tags: wireTags(v.Tags, runLinkTag), RunLink: v.Tags[runLinkTag], Aliases: aliases,
+	}
+	if s := v.Tags[sourceTag]; s != "" {
+		w.Source = s
+		w.Tags = slices.DeleteFunc(w.Tags, func(t wireTag) bool { return t.Key == sourceTag || t.Key == filesTag })
 	}
 	if w.Source == "" {
 		w.Source = "models:/" + v.Model + "/" + strconv.Itoa(v.Number)

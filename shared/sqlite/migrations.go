@@ -157,6 +157,20 @@ UPDATE uploads SET sweep_at = strftime('%Y-%m-%dT%H:%M:%f', json_extract(body, '
 	WHERE json_extract(body, '$.status') = 'OPEN';
 CREATE INDEX uploads_sweep ON uploads (sweep_at, id) WHERE sweep_at IS NOT NULL;
 `,
+	// 4 (issue 10): MLflow tracking records (package tracking): one table of
+	// JSON bodies by kind and id, listed by (kind, parent, sort, id).
+	`
+CREATE TABLE tracking (
+	kind     TEXT NOT NULL,
+	id       TEXT NOT NULL,
+	parent   TEXT NOT NULL,
+	sort     TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	body     BLOB NOT NULL,
+	PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX tracking_list ON tracking (kind, parent, sort, id);
+`,
 }
 
 // migrate applies the migrations db has not seen, in one IMMEDIATE

@@ -15,6 +15,8 @@ import (
 	"github.com/modelreg/modelreg/shared/failpoint"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/registry/storetest"
+	"github.com/modelreg/modelreg/shared/tracking"
+	"github.com/modelreg/modelreg/shared/tracking/trackingtest"
 )
 
 func openTest(t *testing.T, path string) *Store {
@@ -322,4 +324,10 @@ func TestSweepIndexBackfilled(t *testing.T) {
 	if got, _ := s.UploadsToSweep(t.Context(), exp.Add(-time.Second), 10); len(got) != 0 {
 		t.Errorf("a session not yet expired is due: %+v", got)
 	}
+}
+
+func TestTrackingStore(t *testing.T) {
+	trackingtest.Run(t, func(t *testing.T) tracking.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "db.sqlite"))
+	})
 }

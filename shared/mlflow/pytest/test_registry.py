@@ -15,26 +15,6 @@ from mlflow.exceptions import MlflowException, RestException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 
-@pytest.fixture
-def srv(modelreg_server, monkeypatch):
-    """A server with MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN (a
-    publisher) pointing at it."""
-    s = modelreg_server
-    s.publisher = s.token("ci", "publisher")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", s.url)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", s.url)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", s.publisher)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-    return s
-
-
-@pytest.fixture
-def client(srv):
-    return MlflowClient(tracking_uri=srv.url, registry_uri=srv.url)
-
-
 def as_token(token):
     """Makes every following client call send token (the client reads
     MLFLOW_TRACKING_TOKEN at each request)."""
@@ -50,6 +30,7 @@ def new_version(client, name, **kw):
     return client.create_model_version(name, source=kw.pop("source", f"s3://bucket/{name}/model"), **kw)
 
 
+@pytest.mark.mlflow2
 def test_create_get_update_delete(client, srv):
     m = client.create_registered_model("churn", tags={"team": "growth"}, description="first")
     assert m.name == "churn" and m.description == "first" and m.tags == {"team": "growth"}
@@ -73,6 +54,7 @@ def test_create_get_update_delete(client, srv):
     assert code_of(e) == "RESOURCE_DOES_NOT_EXIST"
 
 
+@pytest.mark.mlflow2
 def test_versions_ready_update_delete_download(client, srv):
     client.create_registered_model("m")
     v = new_version(client, "m", run_id="run-1", description="d", tags={"k": "v"})
@@ -114,6 +96,7 @@ def test_tags_one_at_a_time(client):
     assert code_of(e) == "INVALID_PARAMETER_VALUE"
 
 
+@pytest.mark.mlflow2
 def test_aliases(client):
     client.create_registered_model("a")
     new_version(client, "a")
@@ -131,6 +114,7 @@ def test_aliases(client):
     assert code_of(e) == "RESOURCE_DOES_NOT_EXIST"
 
 
+@pytest.mark.mlflow2
 def test_stages_and_approval(client, srv):
     client.create_registered_model("ChurnPredictionModel")
     new_version(client, "ChurnPredictionModel")
@@ -182,6 +166,7 @@ def test_staging_archive_existing(client):
     assert client.get_model_version("s", 2).current_stage == "Staging"
 
 
+@pytest.mark.mlflow2
 def test_search_filters(client):
     for name, team in [("fraud_a", "risk"), ("fraud_b", "risk"), ("churn", "growth"), ("Fraud_C", "risk")]:
         client.create_registered_model(name, tags={"team": team})
@@ -215,7 +200,12 @@ def test_search_filters(client):
     assert code_of(e) == "INVALID_PARAMETER_VALUE"
 
 
-def test_paging_250_versions(client):
+def test_paging_250_versions(client, srv, request):
+    if "dynamodb" in request.node.callspec.params.get("srv", ""):
+        # 250 sequential registrations take minutes on a loaded DynamoDB
+        # Local; paging on DynamoDB is covered by the store's contract suite
+        # (shared/dynamodb) and by the other tests here.
+        pytest.skip("paging across 250 versions runs on the embedded backends only")
     client.create_registered_model("big")
     for i in range(250):
         new_version(client, "big", tags={"parity": "even" if i % 2 == 0 else "odd"})
@@ -242,6 +232,7 @@ def test_paging_250_versions(client):
     assert code_of(e) == "INVALID_PARAMETER_VALUE"
 
 
+@pytest.mark.mlflow2
 def test_auth(srv, monkeypatch):
     reader = srv.token("bob", "reader")
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", reader)
@@ -271,6 +262,7 @@ def test_rename_not_supported(client, srv):
     assert client.get_registered_model("old").name == "old"
 
 
+@pytest.mark.mlflow2
 def test_malformed_body_is_invalid_not_500(srv):
     def post(path, body):
         req = urllib.request.Request(srv.url + "/api/2.0/mlflow/" + path, data=body, method="POST",

@@ -1,0 +1,15 @@
+package filesystem
+
+import (
+	"testing"
+
+	"github.com/modelreg/modelreg/shared/tracking"
+	"github.com/modelreg/modelreg/shared/tracking/trackingtest"
+)
+
+func TestBlobs(t *testing.T) {
+	trackingtest.RunBlobs(t, func(t *testing.T) tracking.Blobs {
+		a, _ := newServer(t, t.TempDir())
+		return a
+	})
+}

@@ -1,0 +1,125 @@
+// Package tracking holds the ports of MLflow's tracking records, which the
+// MLflow compatibility layer (shared/mlflow) keeps apart from the
+// registry's core records: experiments, runs, MLflow 3 logged models and the
+// index of run artifact files, and the bytes of those files.
+//
+// Store is a small document store: each record is a JSON body under a kind
+// and an id, listed by a parent (the experiment of a run, the directory of
+// an artifact file) in a fixed sort order. Both registry stores implement
+// it (SQLite: one table; DynamoDB: two items per record in the registry's
+// table, the record and its listing entry, written in one transaction, so
+// a listing is a strongly consistent Query of one partition and nothing
+// needs a Scan). The contract suite is package trackingtest.
+package tracking
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"github.com/modelreg/modelreg/shared/registry"
+)
+
+// Record kinds the MLflow layer uses. Kinds and ids never contain '#' or
+// NUL (Write refuses them).
+const (
+	KindExperiment     = "experiment"
+	KindExperimentName = "experiment_name" // id: the name; body: the experiment id
+	KindRun            = "run"
+	KindLoggedModel    = "logged_model"
+	KindArtifact       = "artifact" // id: the full path; parent: its directory
+	KindCounter        = "counter"  // id: what it counts; body: the last number
+)
+
+// MaxBodyBytes is the largest record body a Store takes (DynamoDB's item
+// limit is 400 KB and a record is written twice).
+const MaxBodyBytes = 300 << 10
+
+// Record is one tracking record.
+type Record struct {
+	Kind string
+	ID   string
+	// Parent groups records for List ("" is a group too); Sort orders them
+	// within it (then ID). Neither changes once the record is created: an
+	// update giving others is Invalid.
+	Parent string
+	Sort   string
+	// Revision is the revision the record will have once written: 1
+	// creates it (Conflict wrapping registry.ErrStale if it exists), n>1
+	// updates it (Conflict wrapping registry.ErrStale unless the stored
+	// revision is n-1). 0 writes it unconditionally (creating or
+	// replacing, keeping revision 0): for records that are replaced whole,
+	// such as artifact index entries.
+	Revision int64
+	Body     []byte
+}
+
+// Store keeps tracking records. Reads are strongly consistent.
+type Store interface {
+	// Write writes recs atomically: all or nothing (at most 25 records).
+	// Conflict wrapping registry.ErrStale when a revision condition fails;
+	// Invalid for a malformed record (empty kind or id, '#' or NUL in them,
+	// a body over MaxBodyBytes, a changed Parent or Sort, a negative
+	// revision, two writes of one record, more than 25 records).
+	Write(ctx context.Context, recs ...Record) error
+	// Get returns the record kind/id. NotFound.
+	Get(ctx context.Context, kind, id string) (Record, error)
+	// List returns the records of kind under parent ordered by (Sort, ID),
+	// from the cursor of a previous page ("" for the first). Limit 1..1000,
+	// else Invalid; Invalid for a malformed cursor.
+	List(ctx context.Context, kind, parent, cursor string, limit int) (registry.Page[Record], error)
+}
+
+// MaxWrite is the most records one Write takes.
+const MaxWrite = 25
+
+// Blob is a stored run artifact file.
+type Blob struct {
+	Size   int64
+	SHA256 string // lowercase hex
+}
+
+// Blobs stores the bytes of run artifact files (the mlflow-artifacts
+// proxy) under keys of the form "runs/<path>". Both artifact backends
+// implement it beside registry.Artifacts (filesystem: files under the
+// root's runs/ directory; S3: objects under the prefix's runs/ keys), so
+// the registry's version files and the run files live in one store but
+// never share keys.
+type Blobs interface {
+	// PutBlob streams r to key, replacing any file there once the whole
+	// body arrived (a failed or cut upload leaves the old one), and returns
+	// its size and SHA-256. size is the length the caller announced (-1 if
+	// unknown); a body of another length is Invalid and nothing is stored.
+	// Invalid for a bad key.
+	PutBlob(ctx context.Context, key string, r io.Reader, size int64) (Blob, error)
+	// OpenBlob opens key for reading from offset. NotFound.
+	OpenBlob(ctx context.Context, key string, offset int64) (io.ReadCloser, error)
+}
+
+// CheckWrite refuses what Write refuses as Invalid; stores call it first.
+func CheckWrite(recs []Record) error {
+	if len(recs) == 0 || len(recs) > MaxWrite {
+		return registry.Errorf(registry.Invalid, "a write takes 1 to %d records, got %d", MaxWrite, len(recs))
+	}
+	seen := make(map[[2]string]bool, len(recs))
+	for _, r := range recs {
+		if r.Kind == "" || r.ID == "" || strings.ContainsAny(r.Kind+r.ID+r.Parent, "#\x00") || strings.Contains(r.Sort, "\x00") {
+			return registry.Errorf(registry.Invalid, "tracking record %q/%q: kind and id must be non-empty, without '#' or NUL", r.Kind, r.ID)
+		}
+		if len(r.ID) > 1024 || len(r.Parent) > 1024 || len(r.Sort) > 256 {
+			return registry.Errorf(registry.Invalid, "tracking record %s: id or parent over 1024 bytes, or sort over 256", r.Kind)
+		}
+		if len(r.Body) > MaxBodyBytes {
+			return registry.Errorf(registry.Invalid, "tracking record %s %s: body of %d bytes is over %d", r.Kind, r.ID, len(r.Body), MaxBodyBytes)
+		}
+		if r.Revision < 0 {
+			return registry.Errorf(registry.Invalid, "tracking record %s %s: negative revision", r.Kind, r.ID)
+		}
+		k := [2]string{r.Kind, r.ID}
+		if seen[k] {
+			return registry.Errorf(registry.Invalid, "tracking record %s %s written twice in one write", r.Kind, r.ID)
+		}
+		seen[k] = true
+	}
+	return nil
+}
