@@ -101,6 +101,9 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 	st := &Stack{Stack: awscdk.NewStack(scope, jsii.String(c.StackName), &awscdk.StackProps{
 		Description: jsii.String("modelreg: a model registry (API Gateway, Lambda, DynamoDB, S3, Step Functions, EventBridge)"),
 	}), Functions: map[string]awslambda.Function{}}
+	// The access-log bucket admits S3's log delivery by bucket policy, not
+	// by the legacy LogDeliveryWrite ACL (set before any construct is added).
+	st.Stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 	st.Storage = NewStorage(st.Stack, "Storage", c)
 	st.Secrets = newSecrets(st.Stack)
 	st.Notifications = awssns.NewTopic(st.Stack, jsii.String("Notifications"), &awssns.TopicProps{

@@ -7,8 +7,9 @@
 #                                if needed and print MODELREG_CDK=PATH-OF-ITS-CLI
 #   aws-cdk.sh stop STATE_DIR    nothing to stop
 #
-# The CLI and its version must match awscdk v2.276.0's cloud-assembly schema
-# (infra/go.mod); the 2.1148 toolkit reads it. Needs npm (Node.js 20+).
+# The toolkit must read the cloud-assembly schema of awscdk v2.276.0
+# (infra/go.mod); 2.1148.1 does. Needs npm (Node.js 20+; the CDK warns on
+# 20 and prefers 22 or 24).
 set -euo pipefail
 plugin=aws-cdk.sh
 # shellcheck source=lib/plugin.bash

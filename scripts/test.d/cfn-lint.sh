@@ -4,11 +4,15 @@
 # template must be clean under it. Protocol: scripts/test.d/README.md. It
 # starts no server:
 #
-#   cfn-lint.sh start STATE_DIR   install the virtualenv if needed and print
-#                                 MODELREG_CFN_LINT=PATH-OF-cfn-lint
+#   cfn-lint.sh start STATE_DIR   install the virtualenv if needed, write
+#                                 STATE_DIR/cfn-lint (runs cfn-lint in it) and
+#                                 print MODELREG_CFN_LINT=STATE_DIR/cfn-lint
 #   cfn-lint.sh stop STATE_DIR    nothing to stop
 #
-# cfn-lint works offline: its resource specifications ship in the package.
+# The wrapper runs the package through the venv's python rather than its
+# console script, whose #! line names the path of the work tree that
+# created the shared venv. cfn-lint works offline: its resource
+# specifications ship in the package.
 set -euo pipefail
 plugin=cfn-lint.sh
 # shellcheck source=lib/plugin.bash
@@ -20,8 +24,14 @@ plugin_args "$@"
 case $cmd in
 start)
   venv_ensure
-  [ -x "$venv/bin/cfn-lint" ] || die "$venv/bin/cfn-lint missing after installing $venv_requirements"
-  echo "MODELREG_CFN_LINT=$venv/bin/cfn-lint"
+  "$venv/bin/python" -c 'import cfnlint.runner' || die "cfn-lint missing after installing $venv_requirements"
+  mkdir -p "$state"
+  cat >"$state/cfn-lint" <<WRAPPER
+#!/bin/sh
+exec "$venv/bin/python" -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())' "\$@"
+WRAPPER
+  chmod +x "$state/cfn-lint"
+  echo "MODELREG_CFN_LINT=$state/cfn-lint"
   ;;
 stop) ;;
 *) usage ;;
