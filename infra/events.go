@@ -38,16 +38,6 @@ const (
 	targetMaxEventHours = 24
 )
 
-// SageMakerEndpointPattern matches SageMaker's endpoint state changes on
-// the default bus for endpoints whose names start with prefix.
-func SageMakerEndpointPattern(prefix string) map[string]any {
-	return map[string]any{
-		"source":      []string{"aws.sagemaker"},
-		"detail-type": []string{"SageMaker Endpoint State Change"},
-		"detail":      map[string]any{"EndpointName": []any{map[string]string{"prefix": prefix}}},
-	}
-}
-
 func patternOf(s string) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -130,7 +120,7 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 	fns["Redeploy"] = redeploy
 	e.rule("RedeployRule", e.Bus, patternOf(eventbridge.RedeployPattern()), e.target(redeploy, e.dlq("RedeployDLQ")))
 	e.rule("SageMakerEndpointRule", awsevents.EventBus_FromEventBusName(e.Construct, jsii.String("DefaultBus"), jsii.String("default")),
-		SageMakerEndpointPattern(c.SageMakerPrefix), e.target(redeploy, e.dlq("SageMakerEndpointDLQ")))
+		patternOf(eventbridge.SageMakerEndpointPattern(c.SageMakerPrefix)), e.target(redeploy, e.dlq("SageMakerEndpointDLQ")))
 
 	// notify: approvals, stage changes and deployments, to Slack and SNS.
 	notify := newFunction(st.Stack, c, fnSpec{id: "Notify", dir: "notify", timeout: 60, memory: 256, env: withBus(map[string]*string{

@@ -519,7 +519,7 @@ func TestRules(t *testing.T) {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
-	smp, _ := json.Marshal(SageMakerEndpointPattern("churn-"))
+	smp := []byte(eventbridge.SageMakerEndpointPattern("churn-"))
 	for _, want := range []string{eventbridge.RedeployPattern(), eventbridge.NotifyPattern(), string(smp)} {
 		if !patterns[norm(want)] {
 			t.Errorf("no rule with pattern %s (have %v)", want, patterns)
