@@ -112,4 +112,3 @@ func principalKey(arn string) (name, key string, err error) {
 	}
 	return "", "", registry.Errorf(registry.Forbidden, "IAM principal %s is neither an IAM user nor an assumed role", arn)
 }
-
