@@ -117,7 +117,7 @@ func TestFunctionOnEmulators(t *testing.T) {
 			queue := busWithQueue(ctx, t, eb, sq, name)
 			t.Logf("%s: table, item, bus and queue in %v", arch.Label(), time.Since(start).Round(time.Millisecond))
 			f := lambdatest.Start(t, bin, arch, lambdatest.Options{Name: "stream-publisher", Env: []string{
-				"MODELREG_DYNAMODB_TABLE=" + name, "MODELREG_EVENT_BUS=" + name,
+				"MODELREG_DYNAMODB_TABLE=" + name, "MODELREG_EVENT_BUS=" + name, "MODELREG_S3_BUCKET=" + name,
 				"AWS_ENDPOINT_URL_DYNAMODB=" + ddbURL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + motoURL,
 				"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 			}})
