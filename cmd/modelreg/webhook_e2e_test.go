@@ -120,7 +120,11 @@ func (h *hookReceiver) settle(t *testing.T, n int) []hookDelivery {
 		t.Fatalf("the receiver refused requests: %q", h.bad)
 	}
 	if len(h.got) != n {
-		t.Fatalf("%d deliveries, want exactly %d: %+v", len(h.got), n, h.got)
+		var lines []string
+		for _, d := range h.got[:min(len(h.got), 8)] {
+			lines = append(lines, d.eventID+" "+d.payload.Model+" v"+strconv.Itoa(d.payload.Version))
+		}
+		t.Fatalf("%d deliveries, want exactly %d; the first: %s", len(h.got), n, strings.Join(lines, ", "))
 	}
 	return append([]hookDelivery(nil), h.got...)
 }
