@@ -57,7 +57,13 @@ type server struct {
 // (e.g. failpoints) and waits until it listens.
 func startServer(t *testing.T, dataDir string, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	return startServerArgs(t, dataDir, nil, env...)
+}
+
+// startServerArgs is startServer with extra `serve` flags.
+func startServerArgs(t *testing.T, dataDir string, args []string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), "MODELREG_ADMIN_TOKEN="+adminToken, "MODELREG_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()

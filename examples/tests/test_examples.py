@@ -55,6 +55,13 @@ def env_for(server, token: str, **extra: str) -> dict:
 @pytest.fixture
 def trained(modelreg_server):
     """Runs examples/train and approves its Production request."""
+    return train(modelreg_server)
+
+
+def train(modelreg_server):
+    """Runs examples/train against modelreg_server and approves its
+    Production request; returns (publisher client, approver client, the
+    Production version, the other version)."""
     pub = modelreg_server.token("trainer", "publisher")
     approver = modelreg.Client(modelreg_server.url, modelreg_server.token("ann", "approver"))
     p = subprocess.run([sys.executable, str(ROOT / "examples" / "train" / "train.py"), MODEL], cwd=ROOT,
@@ -144,6 +151,35 @@ def test_serving_switches_on_a_signed_webhook(modelreg_server, trained, tmp_path
         assert requests.post(hook, data=body, headers=ok, timeout=5).json() == {"accepted": True, "duplicate": False}
         wait_for(lambda: serving_version(url) == other, 20, "serving the version the webhook announced")
         assert requests.post(hook, data=body, headers=ok, timeout=5).json()["duplicate"] is True
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+
+
+def test_serving_follows_the_registrys_real_webhook(modelreg_factory, tmp_path):
+    """A deploy target pointing at the app's /webhook route, the secret
+    shared: the registry's own signed deliveries (not requests signed by
+    the test) make the app switch on a promotion and back on a rollback,
+    with polling off; each delivery is recorded SUCCEEDED."""
+    server = modelreg_factory("--allow-private-webhooks")
+    c, approver, best, other = train(server)
+    secret = "whsec_serving_real_0123456789"
+    p, url = serve(server, tmp_path, POLL_SECONDS="3600", WEBHOOK_SECRET=secret)
+    try:
+        wait_for(lambda: serving_version(url) == best, 60, "serving the first Production version")
+        server.cli("deploy-targets", MODEL, "add", "webhook", url + "/webhook", "--secret-env", "SERVING_HOOK_SECRET",
+                   env={"SERVING_HOOK_SECRET": secret})
+        promote_approved(c, approver, other)
+        wait_for(lambda: serving_version(url) == other, 30, "serving the version the registry's webhook announced")
+        server.cli("rollback", MODEL, "--reason", "regression")
+        wait_for(lambda: serving_version(url) == best, 30, "serving the old version after the rollback's webhook")
+
+        def deployments():
+            return json.loads(server.cli("deployments", MODEL, "--output", "json").stdout)
+        ds = wait_for(lambda: (lambda d: d if len(d) == 2 and all(x["status"] == "SUCCEEDED" for x in d) else None)(deployments()),
+                      20, "two SUCCEEDED deployments")
+        assert [d["version"] for d in ds] == [best, other], ds
+        assert [d["previous_version"] for d in ds] == [other, best], ds
     finally:
         p.terminate()
         p.wait(timeout=20)

@@ -132,7 +132,7 @@ var routes = []route{
 	{method: "POST", path: "/v1/models/{name}/deploy-targets/{id}/rotate-secret", perm: admin, status: http.StatusOK, handle: (*api).rotateTargetSecret},
 	{method: "GET", path: "/v1/models/{name}/deployments", perm: read, status: http.StatusOK, handle: (*api).listDeployments},
 	{method: "GET", path: "/v1/models/{name}/deployments/{id}", perm: read, status: http.StatusOK, handle: (*api).getDeployment},
-	{method: "POST", path: "/v1/models/{name}/deployments/{id}/redeliver", perm: publish, status: http.StatusAccepted, handle: (*api).redeliverDeployment},
+	{method: "POST", path: "/v1/models/{name}/deployments/{id}/redeliver", perm: publish, status: http.StatusAccepted, handle: (*api).redeliverDeployment, body: redeliveryBody},
 
 	{method: "GET", path: "/v1/models/{name}/history", perm: read, status: http.StatusOK, handle: (*api).history},
 	{method: "GET", path: "/v1/models/{name}/compare", perm: read, status: http.StatusOK, handle: (*api).compare},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -58,4 +59,17 @@ func (a *api) redeliverDeployment(ctx context.Context, in *input) (any, error) {
 		return nil, err
 	}
 	return RedeliveryAccepted{EventID: id}, nil
+}
+
+// redeliveryBody is the body of the redeliver route. The service's update
+// result, which an Idempotency-Key stores, is the requested event's id:
+// it is answered as RedeliveryAccepted, like the fresh answer.
+func redeliveryBody(result any) (any, error) {
+	switch v := result.(type) {
+	case string:
+		return RedeliveryAccepted{EventID: v}, nil
+	case RedeliveryAccepted:
+		return v, nil
+	}
+	return nil, fmt.Errorf("httpapi: redelivery result is a %T, not an event id", result)
 }

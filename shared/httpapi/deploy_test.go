@@ -96,6 +96,41 @@ func TestDeployTargetRoutes(t *testing.T) {
 	}
 }
 
+// TestRedeliverWithIdempotencyKey: a redelivery request carrying an
+// Idempotency-Key (as the CLI's do) is accepted with the requested event's
+// id, and its retry replays that answer instead of requesting another.
+func TestRedeliverWithIdempotencyKey(t *testing.T) {
+	e := newEnv(t, withSecretBox(t))
+	e.seedModel("team_model", 1)
+	var wh DeployTarget
+	e.must(201, req{method: "POST", path: "/v1/models/team_model/deploy-targets", token: tok("adam"),
+		body: DeployTargetRequest{Kind: "webhook", URL: "https://hooks.example.com/x", Secret: "whsec_http_secret_0123456789"}}, &wh)
+	e.seedProduction("team_model", 1)
+	d, err := e.svc.RecordDeployment(context.Background(), registry.Deployment{Model: "team_model", Version: 1, TargetID: wh.ID,
+		TargetKind: registry.TargetWebhook, EventID: "ev-1", Status: registry.DeploymentSucceeded, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/models/team_model/deployments/" + d.ID + "/redeliver"
+	var first, second RedeliveryAccepted
+	e.must(202, req{method: "POST", path: path, token: tok("paul"), header: withKey("redeliver-1")}, &first)
+	res := e.must(202, req{method: "POST", path: path, token: tok("paul"), header: withKey("redeliver-1")}, &second)
+	if first.EventID == "" || second != first || res.header.Get(HeaderReplayed) != "true" {
+		t.Fatalf("redeliver answered %+v, its retry %+v (replayed %q)", first, second, res.header.Get(HeaderReplayed))
+	}
+	var hist List[AuditEntry]
+	e.must(200, req{method: "GET", path: "/v1/models/team_model/history", token: tok("rita")}, &hist)
+	n := 0
+	for _, a := range hist.Items {
+		if a.Action == registry.ActionDeploymentRequested {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d redelivery requests in the history, want 1", n)
+	}
+}
+
 // TestDeployTargetsWithoutSecretBox: a server with no secret box says so.
 func TestDeployTargetsWithoutSecretBox(t *testing.T) {
 	e := newEnv(t)
