@@ -279,6 +279,7 @@ type App struct {
 	Invoker registry.Invoker
 
 	verify *verifyQueue
+	aws    *awsClients
 
 	cfg     Config
 	log     *slog.Logger
@@ -330,6 +331,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}()
 	aws := &awsClients{cfg: cfg.AWS}
+	a.aws = aws
 
 	switch cfg.Store {
 	case StoreSQLite:

@@ -5,8 +5,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/registry"
 )
+
+// VerifyInvoker returns the asynchronous invoker of AWS.VerifyFunction
+// on the App's AWS configuration: the verify-upload function hands a
+// verification that runs out of time to itself with it. A *ConfigError
+// without AWS.VerifyFunction.
+func (a *App) VerifyInvoker(ctx context.Context) (*invoke.Lambda, error) {
+	if a.cfg.AWS.VerifyFunction == "" {
+		return nil, configErrorf("AWS.VerifyFunction", "not set")
+	}
+	return a.aws.invoker(ctx)
+}
 
 // VerifyRecoveryInterval is how often a started App with the in-process
 // verifier asks again for the versions left VERIFYING (it also does once

@@ -29,6 +29,9 @@ type VerifyPayload struct {
 	Model    string `json:"model"`
 	Version  int    `json:"version"`
 	UploadID string `json:"upload_id"`
+	// Continuation counts the invocations that handed this verification
+	// on because they ran out of time (0 for the first).
+	Continuation int `json:"continuation,omitempty"`
 }
 
 // Request returns the registry's request for p.
@@ -68,7 +71,12 @@ func New(client API, function string) (*Lambda, error) {
 // InvokeVerify queues r for the verify-upload function. Unavailable when
 // Lambda throttles or is unreachable, Internal otherwise.
 func (l *Lambda) InvokeVerify(ctx context.Context, r registry.VerifyRequest) error {
-	body, err := json.Marshal(VerifyPayload{Model: r.Model, Version: r.Version, UploadID: r.UploadID})
+	return l.Send(ctx, VerifyPayload{Model: r.Model, Version: r.Version, UploadID: r.UploadID})
+}
+
+// Send invokes the function asynchronously with p. Errors as InvokeVerify.
+func (l *Lambda) Send(ctx context.Context, p VerifyPayload) error {
+	body, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode verify request: %w", err)
 	}
