@@ -23,7 +23,7 @@ import (
 // s3Config is SQLite on dir with S3 artifacts on the MinIO the test
 // plug-in started (skipped without it), verifying uploads over threshold
 // bytes in the background.
-func s3Config(t *testing.T, dir string, threshold int64) app.Config {
+func s3Config(t testing.TB, dir string, threshold int64) app.Config {
 	t.Helper()
 	endpoint := os.Getenv("MODELREG_S3_ENDPOINT")
 	if endpoint == "" {
