@@ -20,8 +20,13 @@ func runCopy(ctx context.Context, args []string, out io.Writer) error {
 	var from, to string
 	fs.StringVar(&from, "from", "", "the registry to copy: sqlite:DIR, or dynamodb:TABLE,s3:BUCKET (any mix with files:DIR)")
 	fs.StringVar(&to, "to", "", "where to copy it, in the same form")
-	var b backendConfig
-	b.flags(fs) // endpoints, region, --create-resources
+	// Endpoints, region and --create-resources, as serve has them; the
+	// kinds of backend come from --from and --to.
+	b := backendConfig{workflow: app.WorkflowNone}
+	fs.StringVar(&b.region, "aws-region", envOr("AWS_REGION", "us-east-1"), "AWS region (env AWS_REGION)")
+	fs.StringVar(&b.dynamoURL, "dynamodb-endpoint", os.Getenv("MODELREG_DYNAMODB_ENDPOINT"), "DynamoDB endpoint URL, e.g. DynamoDB Local (default: AWS; env MODELREG_DYNAMODB_ENDPOINT)")
+	fs.StringVar(&b.s3URL, "s3-endpoint", os.Getenv("MODELREG_S3_ENDPOINT"), "S3 endpoint URL, e.g. MinIO; path-style addressing (default: AWS; env MODELREG_S3_ENDPOINT)")
+	fs.BoolVar(&b.createResources, "create-resources", os.Getenv("MODELREG_CREATE_RESOURCES") == "true", "create the target's DynamoDB table and S3 bucket if missing (env MODELREG_CREATE_RESOURCES=true)")
 	pos, err := parse(fs, nil, args)
 	if err != nil {
 		return err

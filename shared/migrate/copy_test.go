@@ -137,6 +137,9 @@ func populate(t *testing.T, dir string) map[int]map[string][]byte {
 	must(err)
 	_, err = svc.DeleteVersion(ctx, "fraud", 4, "mistake")
 	must(err)
+	_, err = svc.AddDeployTarget(ctx, "fraud", registry.DeployTargetSpec{Kind: registry.TargetSageMaker, Endpoint: "fraud-prod",
+		ImageURI: "123.dkr.ecr.eu-west-1.amazonaws.com/serve:1", RoleARN: "arn:aws:iam::123456789012:role/serve"})
+	must(err)
 	return files
 }
 
@@ -147,6 +150,7 @@ type snapshot struct {
 	Aliases   []registry.Alias
 	Approvals []registry.Approval
 	Audit     []registry.AuditEntry
+	Targets   []registry.DeployTarget
 }
 
 func take(t *testing.T, s registry.Store) snapshot {
@@ -183,6 +187,11 @@ func take(t *testing.T, s registry.Store) snapshot {
 		}
 		au, _ := s.ListAudit(c, registry.AuditQuery{Model: m.Name, Limit: 1000})
 		sn.Audit = append(sn.Audit, au.Items...)
+		ts, _ := s.ListDeployTargets(c, m.Name)
+		for _, d := range ts {
+			d.Revision = 0
+			sn.Targets = append(sn.Targets, d)
+		}
 	}
 	return sn
 }
@@ -237,8 +246,8 @@ func TestCopyThereAndBack(t *testing.T) {
 	files := populate(t, dir)
 	src, _ := open(t, "sqlite:"+dir)
 	want := take(t, src.Store)
-	if len(want.Versions) != 4 || len(want.Approvals) != 1 || len(want.Aliases) != 1 {
-		t.Fatalf("populate made %d versions, %d approvals, %d aliases", len(want.Versions), len(want.Approvals), len(want.Aliases))
+	if len(want.Versions) != 4 || len(want.Approvals) != 1 || len(want.Aliases) != 1 || len(want.Targets) != 1 {
+		t.Fatalf("populate made %d versions, %d approvals, %d aliases, %d deploy targets", len(want.Versions), len(want.Approvals), len(want.Aliases), len(want.Targets))
 	}
 
 	// Cut off after the first file: the next run finishes.
