@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -244,4 +245,56 @@ func auditActions(t *testing.T, a *app.App, model string, n int) map[registry.Ac
 		m[e.Action]++
 	}
 	return m
+}
+
+// TestVerifyTwiceAtOnce: two verifications of one upload at the same
+// time (a repeated invoke) both answer READY, and the version is made
+// READY once: one audit entry, one event.
+func TestVerifyTwiceAtOnce(t *testing.T) {
+	cfg := s3Config(t, t.TempDir(), 8<<20)
+	cfg.Events = app.EventsNone // keep the outbox to count it
+	cfg.Service.Invoker = &recorder{}
+	a, err := app.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := admin(t.Context())
+	v, id := upload(t, a, "m", randomBody(11<<20, 5), "")
+	if got, err := a.Service.CompleteUpload(ctx, "m", v.Number, id); err != nil || got.Status != registry.StatusVerifying {
+		t.Fatalf("%v %v, want VERIFYING", got.Status, err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() {
+			got, err := a.Service.VerifyUpload(ctx, "m", v.Number, id)
+			if err == nil && got.Status != registry.StatusReady {
+				err = fmt.Errorf("status %s", got.Status)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("verification %d: %v", i, err)
+		}
+	}
+	if n := auditActions(t, a, "m", v.Number)[registry.ActionVersionReady]; n != 1 {
+		t.Errorf("%d version.ready entries, want 1", n)
+	}
+	evs, err := a.Store.PendingEvents(t.Context(), time.Now().Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := 0
+	for _, e := range evs {
+		if e.Event.Type == registry.EventVersionReady && e.Event.Detail.Version == v.Number {
+			ready++
+		}
+	}
+	if ready != 1 {
+		t.Errorf("%d Model Version Ready events for version %d, want 1", ready, v.Number)
+	}
 }

@@ -140,7 +140,16 @@ func (s *Service) VerifyUpload(ctx context.Context, model string, number int, id
 			return Version{}, fmt.Errorf("verify %s of version %d of %s: %w", f.Path, number, model, err)
 		}
 	}
-	return s.markReady(ctx, model, number, id, UploadVerifying)
+	v, err = s.markReady(ctx, model, number, id, UploadVerifying)
+	if IsCode(err, Conflict) {
+		// A verification of the same upload running at once (a repeated
+		// invoke) may have finished first: that is this one's answer too.
+		if cur, v2, gerr := s.openSession(ctx, model, number, id); gerr == nil &&
+			((v2.Status == StatusReady && cur.Status == UploadCompleted) || (v2.Status == StatusFailed && v2.UploadID == id)) {
+			return v2, nil
+		}
+	}
+	return v, err
 }
 
 // failVerify commits the version FAILED with reason and the session
