@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type backendConfig struct {
 	sageMakerPrefix           string
 	sageMakerRoles            string
 	events, eventBus, ebURL   string
+	verifyAsyncBytes          int64
 }
 
 func (b *backendConfig) flags(fs *flag.FlagSet) {
@@ -54,6 +56,7 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&b.events, "events", envOr("MODELREG_EVENTS", app.EventsLocal), "where the outbox's events go: local (the in-process bus and its consumers), eventbridge (an EventBridge bus, --event-bus; for a server on AWS without the stream publisher function) or none (left in the outbox for another consumer; env MODELREG_EVENTS)")
 	fs.StringVar(&b.eventBus, "event-bus", os.Getenv("MODELREG_EVENT_BUS"), "EventBridge bus name or ARN, with --events eventbridge (env MODELREG_EVENT_BUS)")
 	fs.StringVar(&b.ebURL, "eventbridge-endpoint", os.Getenv("MODELREG_EVENTBRIDGE_ENDPOINT"), "EventBridge endpoint URL, e.g. moto (default: AWS; env MODELREG_EVENTBRIDGE_ENDPOINT)")
+	fs.Int64Var(&b.verifyAsyncBytes, "verify-async-bytes", int64Env("MODELREG_VERIFY_ASYNC_BYTES", 0), "uploads holding more bytes than this are verified in the background: complete answers 202 with the version VERIFYING (0: 256 MiB on s3, never on filesystem; negative: never; env MODELREG_VERIFY_ASYNC_BYTES)")
 	fs.DurationVar(&b.sweepInterval, "workflow-sweep-interval", durationEnv("MODELREG_WORKFLOW_SWEEP_INTERVAL", app.DefaultSweepInterval), "how often the local workflow ends timed-out approvals and resumes stalled promotions (env MODELREG_WORKFLOW_SWEEP_INTERVAL)")
 }
 
@@ -85,6 +88,7 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 			c.Service.AllowedRoleARNs = append(c.Service.AllowedRoleARNs, r)
 		}
 	}
+	c.Service.VerifyAsyncBytes = b.verifyAsyncBytes
 	if c.Workflow == app.WorkflowLocal && c.Handlers == nil {
 		c.Workflow = app.WorkflowNone
 	}
@@ -118,4 +122,14 @@ func flagError(err error) error {
 		return usagef("%s: %s", f, ce.Message)
 	}
 	return usagef("%s: %s", ce.Setting, ce.Message)
+}
+
+// int64Env returns the integer in env key, or def when it is unset or
+// not an integer.
+func int64Env(key string, def int64) int64 {
+	n, err := strconv.ParseInt(os.Getenv(key), 10, 64)
+	if err != nil {
+		return def
+	}
+	return n
 }

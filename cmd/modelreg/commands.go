@@ -102,7 +102,7 @@ func runVersions(ctx context.Context, args []string, out io.Writer) error {
 	fs, g := newFlags("versions", "NAME [VERSION|STAGE|@ALIAS] [filters]")
 	var f client.VersionFilter
 	fs.StringVar(&f.Stage, "stage", "", "only versions in this stage")
-	fs.StringVar(&f.Status, "status", "", "only versions with this status (PENDING_UPLOAD, READY, FAILED, DELETED)")
+	fs.StringVar(&f.Status, "status", "", "only versions with this status (PENDING_UPLOAD, VERIFYING, READY, FAILED, DELETED)")
 	fs.StringVar(&f.Tag, "tag", "", "only versions with this tag (KEY or KEY=VALUE)")
 	fs.StringVar(&f.GitCommit, "commit", "", "only versions trained at this git commit (7+ characters)")
 	fs.StringVar(&f.Dataset, "dataset", "", "only versions trained on this dataset id")

@@ -20,6 +20,19 @@ type verbHelp struct {
 }
 
 var verbHelps = map[string]verbHelp{
+	"copy": {
+		about: `Copies a registry to other backends: models, versions, aliases, approvals,
+policies, deploy targets, deployments, the audit trail and every file of the READY
+versions, each streamed and SHA-256 verified by the target before its version is
+written. Stop the servers on both first. Run it again after an interruption: it
+finishes the copy, and a repeated run writes nothing. Backends: sqlite:DIR (files
+in DIR/artifacts), dynamodb:TABLE,s3:BUCKET, or a mix with files:DIR; endpoints
+and region come from the same flags as serve. Upload sessions in progress,
+workflow executions and the event outbox are not copied: a version waiting for
+files arrives waiting, without a session. Webhook deploy targets keep their
+sealed secrets: rotate them on the target unless it has the same key.`,
+		example: "modelreg copy --from sqlite:$HOME/.modelreg --to dynamodb:modelreg,s3:acme-models",
+	},
 	"serve": {
 		about: `Runs the whole registry on this machine: SQLite for records and files on disk
 for artifacts (or DynamoDB and S3 with --store and --artifacts). Takes no

@@ -66,6 +66,7 @@ var commands = map[string]command{
 	"rollback":  {"return Production to an earlier version (no approval: the emergency path)", runRollback},
 	"whoami":    {"show who the token belongs to", runWhoami},
 	"delete":    {"delete versions, or a model with all its versions (admin)", runDelete},
+	"copy":      {"copy a registry to other backends (e.g. SQLite + files to DynamoDB + S3)", runCopy},
 	"version": {"print the CLI's version", func(_ context.Context, _ []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, "modelreg", buildVersion)
 		return err

@@ -263,6 +263,9 @@ func resumeUpload(ctx context.Context, c *client.Client, model string, number in
 		fmt.Fprintf(os.Stderr, "%s version %d is already READY\n", model, number)
 		return v, nil
 	}
+	if v.Status == registry.StatusVerifying {
+		return waitVerified(ctx, c, v)
+	}
 	if v.UploadID == "" {
 		return v, usagef("%s version %d has no open upload to resume; run modelreg upload without --resume", model, number)
 	}
@@ -294,8 +297,28 @@ func sendAndComplete(ctx context.Context, c *client.Client, ticket httpapi.Uploa
 	if err != nil {
 		return httpapi.Version{Number: ticket.Version}, err
 	}
-	return v, nil
+	return waitVerified(ctx, c, v)
 }
+
+// waitVerified waits for a VERIFYING version (files too large to verify
+// within the API's deadline are verified on the server in the
+// background), saying so on stderr, until it is READY or FAILED.
+func waitVerified(ctx context.Context, c *client.Client, v httpapi.Version) (httpapi.Version, error) {
+	if v.Status != registry.StatusVerifying {
+		return v, nil
+	}
+	fmt.Fprintf(os.Stderr, "%s version %d: the server verifies its files (SHA-256) in the background...\n", v.Model, v.Number)
+	next := 10 * time.Second
+	return c.WaitVerified(ctx, v, verifyPoll, func(elapsed time.Duration) {
+		if elapsed >= next {
+			fmt.Fprintf(os.Stderr, "%s version %d: still verifying after %s\n", v.Model, v.Number, elapsed.Round(time.Second))
+			next += 10 * time.Second
+		}
+	})
+}
+
+// verifyPoll is how often the CLI looks at a VERIFYING version.
+var verifyPoll = client.VerifyPollInterval
 
 func parseMetrics(l []string) (map[string]httpapi.MetricInput, error) {
 	if len(l) == 0 {

@@ -196,6 +196,13 @@ type AWS struct {
 	// the key file DataDir/secretbox.key.
 	KMSKeyID    string
 	KMSEndpoint string // e.g. moto's server (default: AWS)
+	// VerifyFunction, if set, is the verify-upload Lambda function (name
+	// or ARN): completions verified in the background are handed to it
+	// with an asynchronous invoke (shared/invoke) instead of the
+	// in-process queue. The api function sets it from
+	// MODELREG_VERIFY_FUNCTION.
+	VerifyFunction string
+	VerifyEndpoint string // e.g. a test server (default: AWS)
 
 	StateMachineARN string // the deployed promotion state machine (WorkflowSFN)
 	SFNEndpoint     string // e.g. moto's server (default: AWS)
@@ -266,6 +273,13 @@ type App struct {
 	// channels: subscribed to Bus with EventsLocal (and its reminder sweep
 	// run by Start); the notify function calls it on AWS.
 	Notifications *notify.Consumer
+	// Invoker runs the verifications of large uploads (nil when every
+	// upload is verified inside its completion): the verify-upload function
+	// with AWS.VerifyFunction, else an in-process queue that Start runs.
+	Invoker registry.Invoker
+
+	verify *verifyQueue
+	aws    *awsClients
 
 	cfg     Config
 	log     *slog.Logger
@@ -317,6 +331,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}()
 	aws := &awsClients{cfg: cfg.AWS}
+	a.aws = aws
 
 	switch cfg.Store {
 	case StoreSQLite:
@@ -434,11 +449,38 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	sc.Workflow = a.Workflow
 
+	// Large uploads to S3 are verified in the background (the API's
+	// deadline cannot wait for their read-back); the filesystem verifies
+	// inside the completion unless configured. A negative threshold
+	// verifies every upload inside its completion.
+	switch {
+	case sc.VerifyAsyncBytes < 0:
+		sc.VerifyAsyncBytes, sc.Invoker = 0, nil
+	case sc.VerifyAsyncBytes == 0 && cfg.Artifacts == ArtifactsS3:
+		sc.VerifyAsyncBytes = registry.DefaultVerifyAsyncBytes
+	}
+	if sc.VerifyAsyncBytes > 0 && sc.Invoker == nil {
+		if cfg.AWS.VerifyFunction != "" {
+			inv, err := aws.invoker(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sc.Invoker = inv
+		} else {
+			a.verify = newVerifyQueue()
+			sc.Invoker = a.verify
+		}
+	}
+	a.Invoker = sc.Invoker
+
 	svc, err := registry.NewService(sc)
 	if err != nil {
 		return nil, err
 	}
 	a.Service = svc
+	if a.verify != nil {
+		a.verify.svc = svc
+	}
 	if cfg.Handlers != nil {
 		a.Handlers = cfg.Handlers(svc)
 		if a.Handlers == nil {
@@ -551,7 +593,9 @@ func (c *Config) check() error {
 
 // Start runs the background work until Close: the outbox relay
 // (EventsLocal, EventsEventBridge), the approval reminder sweep
-// (EventsLocal), the upload sweep every UploadSweepInterval, and for the
+// (EventsLocal), the upload sweep every UploadSweepInterval, the
+// in-process verification of large uploads (versions left VERIFYING are
+// queued again at once and every VerifyRecoveryInterval), and for the
 // local engine first Recover — executions a
 // crash interrupted resume, waits whose handler may not have run are
 // invoked again with their token — then a Sweep every SweepInterval that
@@ -586,6 +630,17 @@ func (a *App) Start(ctx context.Context) error {
 	if a.Relay != nil {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.Relay.Run(runCtx) }()
+	}
+	if a.verify != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.verify.run(runCtx, a) }()
+		// Versions a crash left VERIFYING are verified again; so are those
+		// whose verification failed on a storage error.
+		recoverVerify := func(ctx context.Context) error { _, err := a.Service.RecoverVerifications(ctx); return err }
+		if err := recoverVerify(runCtx); err != nil {
+			a.log.Error("verify: recover verifying versions", "err", err)
+		}
+		a.every(runCtx, VerifyRecoveryInterval, "verify: recover verifying versions", recoverVerify)
 	}
 	if a.Engine != nil {
 		// Sweep ends the waits whose timeout passed and resumes stalled

@@ -12,6 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/s3"
 	"github.com/modelreg/modelreg/shared/sagemaker"
@@ -112,6 +114,20 @@ func (c *awsClients) sagemaker(ctx context.Context) (*sagemaker.Client, error) {
 			o.BaseEndpoint = aws.String(c.cfg.SageMakerEndpoint)
 		}
 	})), nil
+}
+
+// invoker returns the asynchronous invoker of AWS.VerifyFunction.
+func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
+		if c.cfg.VerifyEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.cfg.VerifyEndpoint)
+		}
+	})
+	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
 // workflow returns the Step Functions workflow on AWS.StateMachineARN.

@@ -470,3 +470,43 @@ func (c *Client) Rollback(ctx context.Context, model string, to int, reason stri
 	var out httpapi.Version
 	return out, c.do(ctx, http.MethodPost, "/v1/models/"+esc(model)+"/rollback", nil, httpapi.RollbackRequest{To: to, Reason: reason}, &out)
 }
+
+// VerifyPollInterval is how often WaitVerified looks at a VERIFYING
+// version.
+const VerifyPollInterval = time.Second
+
+// ErrVerifyFailed is the cause of the error WaitVerified returns when the
+// version ended FAILED.
+var ErrVerifyFailed = errors.New("verification failed")
+
+// WaitVerified polls a version that CompleteUpload left VERIFYING (its
+// files are verified in the background on the server) every interval
+// (VerifyPollInterval if 0) until it is READY or FAILED, calling waiting,
+// if set, after each poll that found it still VERIFYING. It returns the
+// READY version, or an error wrapping ErrVerifyFailed with the server's
+// reason.
+func (c *Client) WaitVerified(ctx context.Context, v httpapi.Version, interval time.Duration, waiting func(elapsed time.Duration)) (httpapi.Version, error) {
+	if interval <= 0 {
+		interval = VerifyPollInterval
+	}
+	start := time.Now()
+	for v.Status == registry.StatusVerifying {
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(interval):
+		}
+		got, err := c.GetVersion(ctx, v.Model, v.Number)
+		if err != nil {
+			return v, err
+		}
+		v = got
+		if v.Status == registry.StatusVerifying && waiting != nil {
+			waiting(time.Since(start))
+		}
+	}
+	if v.Status == registry.StatusFailed {
+		return v, fmt.Errorf("%s version %d: %w: %s", v.Model, v.Number, ErrVerifyFailed, v.StatusReason)
+	}
+	return v, nil
+}

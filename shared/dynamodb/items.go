@@ -161,6 +161,7 @@ type versionItem struct {
 	Lineage        lineageAttr           `dynamodbav:"lineage"`
 	Artifacts      []artifactAttr        `dynamodbav:"artifacts,omitempty"`
 	UploadID       string                `dynamodbav:"upload_id,omitempty"`
+	StatusReason   string                `dynamodbav:"status_reason,omitempty"`
 	CreatedBy      string                `dynamodbav:"created_by,omitempty"`
 	CreatedAt      string                `dynamodbav:"created_at"`
 	UpdatedAt      string                `dynamodbav:"updated_at"`
@@ -190,7 +191,7 @@ func toVersionItem(v registry.Version) versionItem {
 			RunID: l.Run.RunID, RunStartedAt: timePtrKey(l.Run.StartedAt), RunEndedAt: timePtrKey(l.Run.EndedAt),
 			ImageURI: l.Environment.ImageURI, RequirementsHash: l.Environment.RequirementsHash, SourceURI: l.SourceURI,
 		},
-		UploadID: v.UploadID, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
+		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
 		StageChangedAt: timeKey(v.StageChangedAt), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: timePtrKey(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
@@ -238,7 +239,7 @@ func (it versionItem) record() (registry.Version, error) {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
-		UploadID: it.UploadID, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
+		UploadID: it.UploadID, StatusReason: it.StatusReason, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
 		StageChangedAt: p.time(it.StageChangedAt), Revision: it.Revision,
 		Deleted: it.Deleted, DeletedBy: it.DeletedBy, DeletedAt: p.timePtr(it.DeletedAt), DeleteReason: it.DeleteReason,
 	}

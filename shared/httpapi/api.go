@@ -110,7 +110,7 @@ var routes = []route{
 	{method: "DELETE", path: "/v1/models/{name}/versions/{version}", perm: admin, status: http.StatusOK, handle: (*api).deleteVersion},
 
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads", perm: publish, status: http.StatusCreated, handle: (*api).createUpload, maxBody: UploadMaxBodyBytes},
-	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/complete", perm: publish, status: http.StatusOK, handle: (*api).completeUpload},
+	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/complete", perm: publish, status: http.StatusOK, handle: (*api).completeUpload, body: completeBody},
 	{method: "POST", path: "/v1/models/{name}/versions/{version}/uploads/{upload_id}/refresh", perm: publish, status: http.StatusOK, handle: (*api).refreshUpload},
 	{method: "GET", path: "/v1/models/{name}/versions/{version}/download", perm: read, status: http.StatusOK, handle: (*api).download},
 

@@ -155,21 +155,24 @@ type Artifact struct {
 
 // Version is one registered version of a model.
 type Version struct {
-	Model          string            `json:"model"`
-	Number         int               `json:"version"`
-	Status         registry.Status   `json:"status"`
-	Stage          registry.Stage    `json:"stage"`
-	Description    string            `json:"description,omitempty"`
-	Metrics        map[string]Metric `json:"metrics,omitempty"`
-	Params         map[string]string `json:"params,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
-	Lineage        Lineage           `json:"lineage"`
-	Artifacts      []Artifact        `json:"artifacts,omitempty"`
-	UploadID       string            `json:"upload_id,omitempty"`
-	CreatedBy      string            `json:"created_by,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	StageChangedAt time.Time         `json:"stage_changed_at"`
+	Model       string            `json:"model"`
+	Number      int               `json:"version"`
+	Status      registry.Status   `json:"status"`
+	Stage       registry.Stage    `json:"stage"`
+	Description string            `json:"description,omitempty"`
+	Metrics     map[string]Metric `json:"metrics,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Lineage     Lineage           `json:"lineage"`
+	Artifacts   []Artifact        `json:"artifacts,omitempty"`
+	UploadID    string            `json:"upload_id,omitempty"`
+	// StatusReason says why a FAILED version failed (its files did not
+	// pass verification).
+	StatusReason   string    `json:"status_reason,omitempty"`
+	CreatedBy      string    `json:"created_by,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	StageChangedAt time.Time `json:"stage_changed_at"`
 	// Deleted, DeletedBy, DeletedAt and DeleteReason mark a tombstone
 	// (status DELETED): who deleted the version, when and why.
 	Deleted      bool       `json:"deleted,omitempty"`
@@ -192,7 +195,7 @@ func versionOut(v registry.Version) Version {
 	out := Version{
 		Model: v.Model, Number: v.Number, Status: v.Status, Stage: v.Stage, Description: v.Description,
 		Params: v.Params, Tags: v.Tags, Lineage: lineageOut(v.Lineage), UploadID: v.UploadID,
-		CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 		StageChangedAt: v.StageChangedAt, Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: v.DeletedAt, DeleteReason: v.DeleteReason,
 	}
@@ -375,7 +378,7 @@ func wireBody(result any) (any, error) {
 		return deploymentOut(v), nil
 	case registry.List[registry.Deployment]:
 		return listOf(v, deploymentOut), nil
-	case Health, WhoAmI, AliasTarget, TransitionAccepted, RedeliveryAccepted, ErrorBody, json.RawMessage:
+	case Health, WhoAmI, AliasTarget, TransitionAccepted, RedeliveryAccepted, VersionAccepted, ErrorBody, json.RawMessage:
 		return v, nil
 	}
 	return nil, fmt.Errorf("httpapi: no /v1 wire type for %T", result)

@@ -264,7 +264,7 @@ func (s *Service) tombstone(ctx context.Context, ch *Change, v Version, now time
 		if err != nil && !IsCode(err, NotFound) {
 			return Version{}, err
 		}
-		if err == nil && u.Status == UploadOpen {
+		if err == nil && (u.Status == UploadOpen || u.Status == UploadVerifying) {
 			u.Status, u.UpdatedAt = UploadAborted, now
 			u.Revision++
 			ch.Uploads = append(ch.Uploads, u)

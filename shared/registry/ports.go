@@ -266,6 +266,24 @@ type Artifacts interface {
 	PresignDownload(ctx context.Context, model string, version int, path string, expires time.Time) (string, error)
 }
 
+// VerifyRequest names an upload whose files are to be verified in the
+// background (the version is VERIFYING).
+type VerifyRequest struct {
+	Model    string
+	Version  int
+	UploadID string
+}
+
+// Invoker starts work that runs outside the request that asked for it:
+// on AWS an asynchronous invoke of the verify-upload function, in-process
+// a background queue. InvokeVerify returns once the request is accepted,
+// not when the work is done; the same request accepted twice is harmless
+// (Service.VerifyUpload is idempotent). Unavailable when it cannot be
+// accepted now.
+type Invoker interface {
+	InvokeVerify(ctx context.Context, r VerifyRequest) error
+}
+
 // Events publishes domain events (EventBridge on AWS, the local bus at
 // home). Publish returns an error if any event was not accepted; the outbox
 // relay retries it (consumers are idempotent by event id).

@@ -59,6 +59,15 @@ type Config struct {
 	// AllowedRoleARNs, if set, are the execution roles a SageMaker target
 	// may name: exact ARNs, or prefixes ending in '*'.
 	AllowedRoleARNs []string
+	// VerifyAsyncBytes, with Invoker set, makes CompleteUpload verify
+	// asynchronously when the files it still has to verify hold more than
+	// this many bytes: it answers with the version VERIFYING and asks
+	// Invoker to run VerifyUpload. 0 (or no Invoker) verifies every upload
+	// inside CompleteUpload. DefaultVerifyAsyncBytes is the measured
+	// default for S3 (shared/app applies it there).
+	VerifyAsyncBytes int64
+	// Invoker runs VerifyUpload for uploads CompleteUpload left VERIFYING.
+	Invoker Invoker
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// AfterCommit, if set, is called after every successful commit that

@@ -19,6 +19,10 @@ const (
 	// UploadExpired is an abandoned session whose partial uploads are
 	// discarded.
 	UploadExpired UploadStatus = "EXPIRED"
+	// UploadVerifying: completed by the client, its files being verified
+	// in the background (the version is VERIFYING). Nothing more can be
+	// sent; it ends COMPLETED or ABORTED.
+	UploadVerifying UploadStatus = "VERIFYING"
 )
 
 // Part sizes. S3 needs 5 MiB..5 GiB per part (the last may be smaller) and at

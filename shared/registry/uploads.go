@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -290,17 +291,32 @@ func (s *Service) RefreshUpload(ctx context.Context, model string, number int, i
 // SHA-256) and makes the version READY with them. A file that fails
 // verification is discarded so it can be sent again (refresh the session);
 // the version stays waiting. Completing again after success returns the
+// version.
+//
+// When the files still to verify hold more than Config.VerifyAsyncBytes
+// (and an Invoker is set), it only checks that every part arrived, makes
+// the version VERIFYING and asks the Invoker to run VerifyUpload, which
+// makes it READY or FAILED; it returns the VERIFYING version. Completing a
+// VERIFYING upload again asks for the verification again and returns the
 // version. Invalid, NotFound, Conflict.
 func (s *Service) CompleteUpload(ctx context.Context, model string, number int, id string) (Version, error) {
 	sess, v, err := s.openSession(ctx, model, number, id)
 	if err != nil {
 		return Version{}, err
 	}
-	if sess.Status == UploadCompleted && v.Status == StatusReady {
+	switch {
+	case sess.Status == UploadCompleted && v.Status == StatusReady:
 		return v, nil
-	}
-	if sess.Status != UploadOpen {
+	case sess.Status == UploadVerifying && v.Status == StatusVerifying && v.UploadID == id:
+		s.invokeVerify(ctx, v)
+		return v, nil
+	case v.Status == StatusFailed && v.UploadID == id:
+		return Version{}, Errorf(Conflict, "version %d of %s failed verification: %s", number, model, v.StatusReason)
+	case sess.Status != UploadOpen:
 		return Version{}, Errorf(Conflict, "upload %s is %s; start a new upload", id, sess.Status)
+	}
+	if s.verifiesAsync(sess) {
+		return s.startVerify(ctx, sess)
 	}
 	var done []int
 	for i, f := range sess.Files {
@@ -333,13 +349,19 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 		}
 		return Version{}, err
 	}
-	res, err := update(ctx, s, func() (*Change, Version, error) {
+	return s.markReady(ctx, model, number, id, UploadOpen)
+}
+
+// markReady commits the version READY with the files of upload id, whose
+// session must still be in status from and the version's upload.
+func (s *Service) markReady(ctx context.Context, model string, number int, id string, from UploadStatus) (Version, error) {
+	return update(ctx, s, func() (*Change, Version, error) {
 		sess, v, err := s.openSession(ctx, model, number, id)
 		if err != nil {
 			return nil, Version{}, err
 		}
-		if sess.Status != UploadOpen || v.UploadID != id {
-			return nil, Version{}, Errorf(Conflict, "upload %s is no longer the open upload of version %d", id, number)
+		if sess.Status != from || v.UploadID != id {
+			return nil, Version{}, Errorf(Conflict, "upload %s is no longer the %s upload of version %d", id, strings.ToLower(string(from)), number)
 		}
 		now := s.Now()
 		sess.Status, sess.UpdatedAt = UploadCompleted, now
@@ -350,7 +372,7 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 			f := sess.Files[i]
 			v.Artifacts = append(v.Artifacts, Artifact{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 		}
-		v.Status, v.UploadID, v.UpdatedAt = StatusReady, "", now
+		v.Status, v.UploadID, v.StatusReason, v.UpdatedAt = StatusReady, "", "", now
 		v.Revision++
 		a := s.audit(ctx, now, model, number, ActionVersionReady)
 		a.Details = map[string]string{"upload_id": id, "files": fmt.Sprint(len(v.Artifacts)), "bytes": fmt.Sprint(v.TotalSize())}
@@ -358,10 +380,6 @@ func (s *Service) CompleteUpload(ctx context.Context, model string, number int, 
 		ev.Detail.Status = string(StatusReady)
 		return &Change{Versions: []Version{v}, Uploads: []UploadSession{sess}, Audit: []AuditEntry{a}, Events: []Event{ev}}, v, nil
 	})
-	if err != nil {
-		return Version{}, err
-	}
-	return res, nil
 }
 
 // restartFile throws away a file that failed verification and begins it

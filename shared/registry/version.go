@@ -12,7 +12,12 @@ type Status string
 const (
 	StatusPendingUpload Status = "PENDING_UPLOAD" // registered, artifacts not yet complete
 	StatusReady         Status = "READY"          // artifacts verified (or an external source); promotable
-	StatusFailed        Status = "FAILED"         // registration abandoned
+	StatusFailed        Status = "FAILED"         // registration abandoned, or its files failed verification (StatusReason says why)
+	// StatusVerifying: the upload is complete and its files are being
+	// verified in the background (files too large to read back within the
+	// API's deadline, see Config.VerifyAsyncBytes); VerifyUpload makes the
+	// version READY or FAILED.
+	StatusVerifying Status = "VERIFYING"
 	// StatusDeleted marks a tombstone: the version was deleted (see
 	// Service.DeleteVersion). Its record stays so that its number is never
 	// reused and its audit trail still names it; listings leave it out
@@ -116,8 +121,11 @@ type Version struct {
 	Tags        map[string]string
 	Lineage     Lineage
 	Artifacts   []Artifact
-	// UploadID is the open upload session, if any.
-	UploadID       string
+	// UploadID is the open upload session, if any (on a VERIFYING
+	// version the one being verified, on a FAILED one the one that failed).
+	UploadID string
+	// StatusReason says why a FAILED version failed.
+	StatusReason   string
 	CreatedBy      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time

@@ -152,6 +152,7 @@ type versionRecord struct {
 	Lineage        lineageRecord           `json:"lineage"`
 	Artifacts      []artifactRecord        `json:"artifacts,omitempty"`
 	UploadID       string                  `json:"upload_id,omitempty"`
+	StatusReason   string                  `json:"status_reason,omitempty"`
 	CreatedBy      string                  `json:"created_by,omitempty"`
 	CreatedAt      time.Time               `json:"created_at"`
 	UpdatedAt      time.Time               `json:"updated_at"`
@@ -175,7 +176,7 @@ func toVersionRecord(v registry.Version) versionRecord {
 			ImageURI: v.Lineage.Environment.ImageURI, RequirementsHash: v.Lineage.Environment.RequirementsHash,
 			SourceURI: v.Lineage.SourceURI,
 		},
-		UploadID: v.UploadID, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		StageChangedAt: v.StageChangedAt.UTC(), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: utcPtr(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
@@ -203,7 +204,7 @@ func fromVersionRecord(r versionRecord) registry.Version {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
-		UploadID: r.UploadID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		UploadID: r.UploadID, StatusReason: r.StatusReason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		StageChangedAt: r.StageChangedAt.UTC(), Revision: r.Revision,
 		Deleted: r.Deleted, DeletedBy: r.DeletedBy, DeletedAt: utcPtr(r.DeletedAt), DeleteReason: r.DeleteReason,
 	}

@@ -133,6 +133,22 @@ func testRoundTripFull(t *testing.T, s registry.Store) {
 	})
 	checkRoundTrip(t, s, m, v, al, ap, ex, up, au, ev)
 
+	// A version verified in the background: VERIFYING (found by its
+	// status), then FAILED with its reason.
+	v.Revision, up.Revision = 3, 3
+	v.Status, up.Status = registry.StatusVerifying, registry.UploadVerifying
+	commit(t, s, &registry.Change{Versions: []registry.Version{v}, Uploads: []registry.UploadSession{up}})
+	checkRoundTrip(t, s, m, v, al, ap, ex, up, au, ev)
+	pv, err := s.ListVersions(ctx(t), registry.VersionQuery{Model: v.Model, Status: registry.StatusVerifying, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "ListVersions with status VERIFYING", pv.Items, []registry.Version{v})
+	v.Revision, up.Revision = 4, 4
+	v.Status, v.StatusReason, up.Status = registry.StatusFailed, "file model.bin: sha256 mismatch — déclaré", registry.UploadAborted
+	commit(t, s, &registry.Change{Versions: []registry.Version{v}, Uploads: []registry.UploadSession{up}})
+	checkRoundTrip(t, s, m, v, al, ap, ex, up, au, ev)
+
 	// A policy set back to the zero policy is gone, not kept from before.
 	m.Revision = 3
 	m.Policy = registry.Policy{}
