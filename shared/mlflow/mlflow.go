@@ -405,6 +405,19 @@ func (in *input) required(name string) (string, error) {
 	return s, err
 }
 
+// required2 returns two required string parameters, checked in order.
+func (in *input) required2(a, b string) (string, string, error) {
+	x, err := in.required(a)
+	if err != nil {
+		return "", "", err
+	}
+	y, err := in.required(b)
+	if err != nil {
+		return "", "", err
+	}
+	return x, y, nil
+}
+
 // strs returns a repeated string parameter (order_by, stages).
 func (in *input) strs(name string) ([]string, error) {
 	if in.body == nil {
@@ -445,6 +458,20 @@ func (in *input) version() (int, error) {
 		return 0, invalid("version must be a positive integer, got %q", s)
 	}
 	return n, nil
+}
+
+// nameVersion returns the required name and version parameters, checked
+// in that order.
+func (in *input) nameVersion() (string, int, error) {
+	name, err := in.required("name")
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := in.version()
+	if err != nil {
+		return "", 0, err
+	}
+	return name, n, nil
 }
 
 // boolean returns a boolean parameter (false when absent).

@@ -155,11 +155,7 @@ func (h *handler) latestVersions(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) setModelTag(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	key, err := in.required("key")
+	name, key, err := in.required2("name", "key")
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +168,7 @@ func (h *handler) setModelTag(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) deleteModelTag(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	key, err := in.required("key")
+	name, key, err := in.required2("name", "key")
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +177,7 @@ func (h *handler) deleteModelTag(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) setAlias(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	alias, err := in.required("alias")
+	name, alias, err := in.required2("name", "alias")
 	if err != nil {
 		return nil, err
 	}
@@ -209,11 +197,7 @@ func (h *handler) setAlias(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) deleteAlias(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	alias, err := in.required("alias")
+	name, alias, err := in.required2("name", "alias")
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +205,7 @@ func (h *handler) deleteAlias(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) getByAlias(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	alias, err := in.required("alias")
+	name, alias, err := in.required2("name", "alias")
 	if err != nil {
 		return nil, err
 	}
@@ -237,11 +217,7 @@ func (h *handler) getByAlias(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := h.versionOut(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	return versionResponse{w}, nil
+	return h.versionReply(ctx, v)
 }
 
 // renameModel is not served yet: every record is keyed by the model name

@@ -356,11 +356,7 @@ func parseNameEquals(f string) (string, bool) {
 }
 
 func (h *handler) setExperimentTag(ctx context.Context, in *input) (any, error) {
-	id, err := in.required("experiment_id")
-	if err != nil {
-		return nil, err
-	}
-	key, err := in.required("key")
+	id, key, err := in.required2("experiment_id", "key")
 	if err != nil {
 		return nil, err
 	}
@@ -860,36 +856,40 @@ func (h *handler) finalizeLoggedModel(ctx context.Context, in *input) (any, erro
 }
 
 func (h *handler) setLoggedModelTags(ctx context.Context, in *input) (any, error) {
+	return h.mergeLoggedModelMap(ctx, in, "tags", "tag", 8000, func(m *loggedModelRec) *map[string]string { return &m.Tags })
+}
+
+// mergeLoggedModelMap reads the key-value list param of the request, checks
+// each entry as kind (values up to limit long) and merges it into the map
+// field picks of the logged model model_id.
+func (h *handler) mergeLoggedModelMap(ctx context.Context, in *input, param, kind string, limit int, field func(*loggedModelRec) *map[string]string) (any, error) {
 	id, err := in.required("model_id")
 	if err != nil {
 		return nil, err
 	}
-	tags, err := in.tags("tags")
+	kvs, err := in.tags(param)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range tags {
-		if err := checkKV("tag", k, v, 8000); err != nil {
+	for k, v := range kvs {
+		if err := checkKV(kind, k, v, limit); err != nil {
 			return nil, err
 		}
 	}
 	_, err = h.track.editLoggedModel(ctx, id, func(m *loggedModelRec) error {
-		m.Tags = maps.Clone(m.Tags)
-		if m.Tags == nil {
-			m.Tags = map[string]string{}
+		f := field(m)
+		*f = maps.Clone(*f)
+		if *f == nil {
+			*f = map[string]string{}
 		}
-		maps.Copy(m.Tags, tags)
+		maps.Copy(*f, kvs)
 		return nil
 	})
 	return empty{}, err
 }
 
 func (h *handler) deleteLoggedModelTag(ctx context.Context, in *input) (any, error) {
-	id, err := in.required("model_id")
-	if err != nil {
-		return nil, err
-	}
-	key, err := in.required("tag_key")
+	id, key, err := in.required2("model_id", "tag_key")
 	if err != nil {
 		return nil, err
 	}
@@ -905,28 +905,7 @@ func (h *handler) deleteLoggedModelTag(ctx context.Context, in *input) (any, err
 }
 
 func (h *handler) logLoggedModelParams(ctx context.Context, in *input) (any, error) {
-	id, err := in.required("model_id")
-	if err != nil {
-		return nil, err
-	}
-	params, err := in.tags("params")
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range params {
-		if err := checkKV("param", k, v, 6000); err != nil {
-			return nil, err
-		}
-	}
-	_, err = h.track.editLoggedModel(ctx, id, func(m *loggedModelRec) error {
-		m.Params = maps.Clone(m.Params)
-		if m.Params == nil {
-			m.Params = map[string]string{}
-		}
-		maps.Copy(m.Params, params)
-		return nil
-	})
-	return empty{}, err
+	return h.mergeLoggedModelMap(ctx, in, "params", "param", 6000, func(m *loggedModelRec) *map[string]string { return &m.Params })
 }
 
 // searchLoggedModels lists the logged models of one experiment, newest

@@ -66,11 +66,7 @@ func (h *handler) createVersion(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) getVersion(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -78,19 +74,11 @@ func (h *handler) getVersion(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := h.versionOut(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	return versionResponse{w}, nil
+	return h.versionReply(ctx, v)
 }
 
 func (h *handler) updateVersion(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +98,7 @@ func (h *handler) updateVersion(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) deleteVersion(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +107,7 @@ func (h *handler) deleteVersion(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) downloadURI(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +125,7 @@ func (h *handler) downloadURI(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) setVersionTag(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +148,7 @@ func (h *handler) setVersionTag(ctx context.Context, in *input) (any, error) {
 }
 
 func (h *handler) deleteVersionTag(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -198,11 +170,7 @@ func (h *handler) deleteVersionTag(ctx context.Context, in *input) (any, error) 
 // versions; with Production the previous Production version is always
 // archived (modelreg keeps one Production version).
 func (h *handler) transition(ctx context.Context, in *input) (any, error) {
-	name, err := in.required("name")
-	if err != nil {
-		return nil, err
-	}
-	n, err := in.version()
+	name, n, err := in.nameVersion()
 	if err != nil {
 		return nil, err
 	}
@@ -249,11 +217,7 @@ func (h *handler) transition(ctx context.Context, in *input) (any, error) {
 			}
 		}
 	}
-	w, err := h.versionOut(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	return versionResponse{w}, nil
+	return h.versionReply(ctx, v)
 }
 
 // awaitAuto returns the version after a request for Production: at once

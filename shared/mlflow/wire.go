@@ -131,6 +131,15 @@ func toVersion(v registry.Version, aliases []string, pending string) wireVersion
 	return w
 }
 
+// versionReply answers one version, converted by versionOut.
+func (h *handler) versionReply(ctx context.Context, v registry.Version) (any, error) {
+	w, err := h.versionOut(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return versionResponse{w}, nil
+}
+
 // versionOut converts a version with its aliases and pending approval,
 // read from the service.
 func (h *handler) versionOut(ctx context.Context, v registry.Version) (wireVersion, error) {
