@@ -1,11 +1,9 @@
-package eventbridge
+package eventbridge_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"sync"
@@ -13,124 +11,28 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/eventbridge/ebtest"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
-// endpointEnv names moto's URL; scripts/test starts moto (through
-// scripts/test.d/moto.sh) and sets it.
-const endpointEnv = "MODELREG_MOTO_ENDPOINT"
-
-// motoBus is a custom bus on moto with the redeploy and notify rules, each
-// targeting its own SQS queue.
-type motoBus struct {
-	eb     *awseb.Client
-	sqs    *sqs.Client
-	bus    string
-	queues map[string]string // rule → queue URL
+// motoRules are the stack's rules, each delivering to its own queue.
+func motoRules() map[string]string {
+	return map[string]string{"redeploy": eventbridge.RedeployPattern(), "notify": eventbridge.NotifyPattern(),
+		"sagemaker-prefix": eventbridge.SageMakerEndpointPattern("prod-"), "sagemaker-tagged": eventbridge.SageMakerEndpointPattern("")}
 }
 
-// newMotoBus creates the bus, rules and queues on the moto server the
-// environment names. Without one the test is skipped, except in CI, where
-// it fails.
-func newMotoBus(t *testing.T) *motoBus {
+// newMotoBus creates a bus with motoRules on the moto server the
+// environment names (skipped without one, failed in CI).
+func newMotoBus(t *testing.T) *ebtest.Bus {
 	t.Helper()
-	ep := os.Getenv(endpointEnv)
-	if ep == "" {
-		msg := endpointEnv + " is not set: run scripts/test, or start moto with `scripts/test.d/moto.sh start DIR` and export the line it prints"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the EventBridge tests must run)")
-		}
-		t.Skip(msg)
-	}
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	m := &motoBus{
-		eb:     awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds}),
-		sqs:    sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds}),
-		bus:    fmt.Sprintf("modelreg-test-%d", time.Now().UnixNano()),
-		queues: map[string]string{},
-	}
-	ctx := context.Background()
-	if _, err := m.eb.CreateEventBus(ctx, &awseb.CreateEventBusInput{Name: aws.String(m.bus)}); err != nil {
-		t.Fatalf("create bus: %v", err)
-	}
-	t.Cleanup(func() {
-		for rule := range m.queues {
-			m.eb.RemoveTargets(ctx, &awseb.RemoveTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(m.bus), Ids: []string{"queue"}})
-			m.eb.DeleteRule(ctx, &awseb.DeleteRuleInput{Name: aws.String(rule), EventBusName: aws.String(m.bus)})
-		}
-		m.eb.DeleteEventBus(ctx, &awseb.DeleteEventBusInput{Name: aws.String(m.bus)})
-		for _, u := range m.queues {
-			m.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
-		}
-	})
-	for rule, pattern := range map[string]string{"redeploy": RedeployPattern(), "notify": NotifyPattern(),
-		"sagemaker-prefix": SageMakerEndpointPattern("prod-"), "sagemaker-tagged": SageMakerEndpointPattern("")} {
-		q, err := m.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(m.bus + "-" + rule)})
-		if err != nil {
-			t.Fatalf("create queue: %v", err)
-		}
-		attrs, err := m.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		if err != nil {
-			t.Fatalf("queue attributes: %v", err)
-		}
-		if _, err := m.eb.PutRule(ctx, &awseb.PutRuleInput{Name: aws.String(rule), EventBusName: aws.String(m.bus),
-			EventPattern: aws.String(pattern), State: ebtypes.RuleStateEnabled}); err != nil {
-			t.Fatalf("put rule %s: %v", rule, err)
-		}
-		arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-		if _, err := m.eb.PutTargets(ctx, &awseb.PutTargetsInput{Rule: aws.String(rule), EventBusName: aws.String(m.bus),
-			Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(arn)}}}); err != nil {
-			t.Fatalf("put targets %s: %v", rule, err)
-		}
-		m.queues[rule] = aws.ToString(q.QueueUrl)
-	}
-	return m
+	return ebtest.New(t, ebtest.Endpoint(t), motoRules())
 }
 
-// drain reads the rule's queue until it is empty and returns the decoded
-// events, in arrival order.
-func (m *motoBus) drain(t *testing.T, rule string) []registry.Event {
-	t.Helper()
-	var out []registry.Event
-	for _, body := range m.drainRaw(t, rule) {
-		e, err := Decode([]byte(body))
-		if err != nil {
-			t.Fatalf("queue %s: %v (body %s)", rule, err, body)
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// drainRaw reads the rule's queue until it is empty and returns the
-// message bodies, in arrival order.
-func (m *motoBus) drainRaw(t *testing.T, rule string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var out []string
-	for {
-		r, err := m.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(m.queues[rule]), MaxNumberOfMessages: 10})
-		if err != nil {
-			t.Fatalf("receive %s: %v", rule, err)
-		}
-		if len(r.Messages) == 0 {
-			return out
-		}
-		for _, msg := range r.Messages {
-			out = append(out, aws.ToString(msg.Body))
-			if _, err := m.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(m.queues[rule]), ReceiptHandle: msg.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
+var motoAt = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func ids(evs []registry.Event) []string {
 	var out []string
@@ -143,7 +45,7 @@ func ids(evs []registry.Event) []string {
 
 func motoEvent(id, typ string, d registry.EventDetail) registry.Event {
 	d.Model = "fraud_model"
-	return registry.Event{ID: id, Type: typ, Source: registry.EventSource, Time: at, Detail: d}
+	return registry.Event{ID: id, Type: typ, Source: registry.EventSource, Time: motoAt, Detail: d}
 }
 
 // TestRulesOnMoto sends real events through the adapter to moto's
@@ -151,7 +53,7 @@ func motoEvent(id, typ string, d registry.EventDetail) registry.Event {
 // events its pattern must match.
 func TestRulesOnMoto(t *testing.T) {
 	m := newMotoBus(t)
-	p, err := New(m.eb, Options{BusName: m.bus})
+	p, err := eventbridge.New(m.Client, eventbridge.Options{BusName: m.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +87,7 @@ func TestRulesOnMoto(t *testing.T) {
 	if err := p.Publish(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}
-	redeploy, notify := m.drain(t, "redeploy"), m.drain(t, "notify")
+	redeploy, notify := m.Drain(t, "redeploy"), m.Drain(t, "notify")
 	if got, want := ids(redeploy), []string{"dep-req", "rollback", "v2-in", "v4-prod"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("redeploy queue got %v, want %v", got, want)
 	}
@@ -194,7 +96,7 @@ func TestRulesOnMoto(t *testing.T) {
 		t.Errorf("notify queue got %v, want %v", got, wantNotify)
 	}
 	for _, rule := range []string{"sagemaker-prefix", "sagemaker-tagged"} {
-		if got := m.drainRaw(t, rule); len(got) != 0 {
+		if got := m.DrainRaw(t, rule); len(got) != 0 {
 			t.Errorf("%s queue got modelreg events: %v", rule, got)
 		}
 	}
@@ -212,7 +114,7 @@ func TestRulesOnMoto(t *testing.T) {
 // moto itself answers a per-entry failure (InvalidArgument) inside an
 // accepted call.
 type faultyAPI struct {
-	API
+	eventbridge.API
 	mu    sync.Mutex
 	blank map[string]bool
 	calls [][]string
@@ -224,7 +126,11 @@ func (f *faultyAPI) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opt
 	cp := *in
 	cp.Entries = slices.Clone(in.Entries)
 	for i, e := range cp.Entries {
-		id := eventID(putEntry{Detail: aws.ToString(e.Detail)})
+		var d struct {
+			EventID string `json:"event_id"`
+		}
+		_ = json.Unmarshal([]byte(aws.ToString(e.Detail)), &d)
+		id := d.EventID
 		call = append(call, id)
 		if f.blank[id] {
 			delete(f.blank, id)
@@ -244,8 +150,8 @@ func (f *faultyAPI) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opt
 // (InternalFailure, ThrottlingException) is covered by the httptest tests.
 func TestPartialFailureOnMoto(t *testing.T) {
 	m := newMotoBus(t)
-	api := &faultyAPI{API: m.eb, blank: map[string]bool{"b": true}}
-	p, err := New(api, Options{BusName: m.bus})
+	api := &faultyAPI{API: m.Client, blank: map[string]bool{"b": true}}
+	p, err := eventbridge.New(api, eventbridge.Options{BusName: m.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,23 +161,23 @@ func TestPartialFailureOnMoto(t *testing.T) {
 		motoEvent("c", registry.EventApprovalRequested, registry.EventDetail{Version: 4}),
 	}
 	err = p.Publish(context.Background(), evs)
-	var pe *PublishError
+	var pe *eventbridge.PublishError
 	if !errors.As(err, &pe) || !reflect.DeepEqual(pe.FailedIDs(), []string{"b"}) || pe.Failures[0].Code != "InvalidArgument" {
 		t.Fatalf("err %v, want b failed with moto's InvalidArgument", err)
 	}
 	if !reflect.DeepEqual(api.calls, [][]string{{"a", "b", "c"}}) {
 		t.Fatalf("calls %v: an accepted or permanently failed entry was sent again", api.calls)
 	}
-	if got := ids(m.drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"a"}) {
+	if got := ids(m.Drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"a"}) {
 		t.Errorf("redeploy queue after the partial failure: %v, want [a]", got)
 	}
 	if err := p.Publish(context.Background(), []registry.Event{evs[1]}); err != nil {
 		t.Fatalf("publishing the deferred event again: %v", err)
 	}
-	if got := ids(m.drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"b"}) {
+	if got := ids(m.Drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"b"}) {
 		t.Errorf("redeploy queue after the retry: %v, want [b]", got)
 	}
-	if got := ids(m.drain(t, "notify")); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+	if got := ids(m.Drain(t, "notify")); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
 		t.Errorf("notify queue: %v, want [a b c] once each", got)
 	}
 }
@@ -284,8 +190,8 @@ func TestSageMakerRuleOnMoto(t *testing.T) {
 	ctx := context.Background()
 	send := func(detailType, source, detail string) {
 		t.Helper()
-		out, err := m.eb.PutEvents(ctx, &awseb.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-			EventBusName: aws.String(m.bus), Source: aws.String(source), DetailType: aws.String(detailType), Detail: aws.String(detail)}}})
+		out, err := m.Client.PutEvents(ctx, &awseb.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+			EventBusName: aws.String(m.Name), Source: aws.String(source), DetailType: aws.String(detailType), Detail: aws.String(detail)}}})
 		if err != nil || out.FailedEntryCount != 0 {
 			t.Fatalf("put %s: %v %+v", detail, err, out)
 		}
@@ -298,7 +204,7 @@ func TestSageMakerRuleOnMoto(t *testing.T) {
 	send(change, "not.sagemaker", `{"EndpointName":"prod-fraud","EndpointStatus":"IN_SERVICE","Tags":{"modelreg:deployment":"dp-1"}}`)
 	endpoints := func(rule string) []string {
 		var out []string
-		for _, body := range m.drainRaw(t, rule) {
+		for _, body := range m.DrainRaw(t, rule) {
 			var env struct {
 				Detail struct{ EndpointName, EndpointStatus string } `json:"detail"`
 			}
@@ -316,7 +222,7 @@ func TestSageMakerRuleOnMoto(t *testing.T) {
 	if got, want := endpoints("sagemaker-tagged"), []string{"other/IN_SERVICE"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tag rule got %v, want %v", got, want)
 	}
-	if got := m.drainRaw(t, "redeploy"); len(got) != 0 {
+	if got := m.DrainRaw(t, "redeploy"); len(got) != 0 {
 		t.Errorf("redeploy rule got SageMaker events: %v", got)
 	}
 }

@@ -113,12 +113,27 @@ func New(t testing.TB, endpoint string, rules map[string]string) *Bus {
 // events in arrival order (a duplicate delivery appears twice).
 func (b *Bus) Drain(t testing.TB, rule string) []registry.Event {
 	t.Helper()
+	out := []registry.Event{}
+	for _, body := range b.DrainRaw(t, rule) {
+		e, err := eventbridge.Decode([]byte(body))
+		if err != nil {
+			t.Fatalf("queue %s: %v (body %s)", rule, err, body)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// DrainRaw reads rule's queue until it is empty and returns the message
+// bodies in arrival order (for events that are not modelreg's).
+func (b *Bus) DrainRaw(t testing.TB, rule string) []string {
+	t.Helper()
 	ctx := context.Background()
 	url, ok := b.queues[rule]
 	if !ok {
 		t.Fatalf("no rule %q", rule)
 	}
-	out := []registry.Event{}
+	var out []string
 	for {
 		r, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
 		if err != nil {
@@ -128,11 +143,7 @@ func (b *Bus) Drain(t testing.TB, rule string) []registry.Event {
 			return out
 		}
 		for _, m := range r.Messages {
-			e, err := eventbridge.Decode([]byte(aws.ToString(m.Body)))
-			if err != nil {
-				t.Fatalf("queue %s: %v (body %s)", rule, err, aws.ToString(m.Body))
-			}
-			out = append(out, e)
+			out = append(out, aws.ToString(m.Body))
 			if _, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}
