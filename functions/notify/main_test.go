@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/eventbridge"
+	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/notify"
 )
 
@@ -86,25 +86,7 @@ func TestSetupNeedsSettings(t *testing.T) {
 // the notifiers and aws-lambda-go, and neither SQLite nor the filesystem
 // adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	d := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		d[p] = true
-	}
-	for _, p := range []string{"github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/slack",
-		"github.com/modelreg/modelreg/shared/sns", "github.com/aws/aws-lambda-go/lambda"} {
-		if !d[p] {
-			t.Fatalf("the listing lacks %s: it is wrong", p)
-		}
-	}
-	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
-		if d[p] {
-			t.Errorf("notify links %s", p)
-		}
-	}
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/slack", "github.com/modelreg/modelreg/shared/sns")
 }
 
 // TestSlackURLFromSecret: a secret that holds no URL yet (the stack's

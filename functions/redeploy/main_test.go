@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/lambdatest"
 )
 
 // TestSampleEventsDecode: every events/redeploy-*.json decodes, with no
@@ -54,23 +54,5 @@ func TestConfig(t *testing.T) {
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	d := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		d[p] = true
-	}
-	for _, p := range []string{"github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker",
-		"github.com/modelreg/modelreg/shared/webhook", "github.com/aws/aws-lambda-go/lambda"} {
-		if !d[p] {
-			t.Fatalf("the function does not link %s: the listing is wrong", p)
-		}
-	}
-	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
-		if d[p] {
-			t.Errorf("redeploy links %s", p)
-		}
-	}
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker", "github.com/modelreg/modelreg/shared/webhook")
 }

@@ -1,32 +1,17 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/lambdatest"
 )
 
 // TestLinksNoEmbeddedBackend: the function links the DynamoDB adapter and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	d := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		d[p] = true
-	}
-	if !d["github.com/modelreg/modelreg/shared/dynamodb"] || !d["github.com/aws/aws-lambda-go/lambda"] {
-		t.Fatal("the listing lacks the DynamoDB adapter or aws-lambda-go: it is wrong")
-	}
-	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
-		if d[p] {
-			t.Errorf("stream-publisher links %s", p)
-		}
-	}
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb")
 }
 
 func TestSetupNeedsSettings(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,28 +19,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	d := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		d[p] = true
-	}
-	if !d["github.com/modelreg/modelreg/shared/dynamodb"] || !d["github.com/aws/aws-lambda-go/lambda"] {
-		t.Fatal("the listing lacks the DynamoDB adapter or aws-lambda-go: it is wrong")
-	}
-	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
-		if d[p] {
-			t.Errorf("sweeper links %s", p)
-		}
-	}
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb")
 }
 
 func TestSettings(t *testing.T) {

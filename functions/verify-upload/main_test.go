@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/invoke"
+	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -29,22 +29,7 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	d := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		d[p] = true
-	}
-	if !d["github.com/modelreg/modelreg/shared/s3"] || !d["github.com/aws/aws-lambda-go/lambda"] {
-		t.Fatal("the listing lacks the S3 adapter or aws-lambda-go: it is wrong")
-	}
-	for _, p := range []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"} {
-		if d[p] {
-			t.Errorf("verify-upload links %s", p)
-		}
-	}
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/s3")
 }
 
 func TestSetupNeedsSettings(t *testing.T) {

@@ -1,0 +1,37 @@
+package lambdatest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// embedded are the packages that keep data on the local disk: a Lambda
+// binary must never link them.
+var embedded = []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shared/sqlite", "github.com/modelreg/modelreg/shared/filesystem"}
+
+// CheckLinks lists the dependencies of the package in the test's working
+// directory as a Lambda build sees them (-tags lambda.norpc) and fails the
+// test unless they include aws-lambda-go and every package in want (the
+// proof that the listing is right), and none of the embedded backends.
+func CheckLinks(t *testing.T, want ...string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	d := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		d[p] = true
+	}
+	for _, p := range append([]string{"github.com/aws/aws-lambda-go/lambda"}, want...) {
+		if !d[p] {
+			t.Fatalf("the listing lacks %s: it is wrong", p)
+		}
+	}
+	for _, p := range embedded {
+		if d[p] {
+			t.Errorf("the function links %s", p)
+		}
+	}
+}
