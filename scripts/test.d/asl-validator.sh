@@ -17,29 +17,12 @@ plugin=asl-validator.sh
 plugin_args "$@"
 
 version=4.0.0
-cache="$root/_tools/asl-validator"
-pkg="$cache/node_modules/asl-validator"
-bin="$cache/node_modules/.bin/asl-validator"
-
-install() {
-  mkdir -p "$root/_tools"
-  exec 9>"$cache.lock"
-  flock 9 2>/dev/null || true # flock may be missing on a minimal machine
-  if [ -x "$bin" ] && [ -f "$pkg/package.json" ] && grep -q "\"version\": \"$version\"" "$pkg/package.json"; then
-    exec 9>&-
-    return
-  fi
-  command -v npm >/dev/null || die "npm not found: install Node.js 20+"
-  log "installing npm asl-validator@$version into $cache"
-  mkdir -p "$cache"
-  npm install --prefix "$cache" --no-audit --no-fund --no-save --loglevel=error "asl-validator@$version" >&2 ||
-    die "npm install asl-validator@$version failed"
-  exec 9>&-
-}
+bin="$root/_tools/asl-validator/node_modules/.bin/asl-validator"
 
 case $1 in
 start)
-  install
+  npm_ensure asl-validator "$version"
+  [ -x "$bin" ] || die "npm asl-validator@$version installed no $bin"
   echo "MODELREG_ASL_VALIDATOR=$bin"
   ;;
 stop) ;;

@@ -17,29 +17,12 @@ plugin=aws-cdk.sh
 plugin_args "$@"
 
 version=2.1148.1
-cache="$root/_tools/aws-cdk"
-pkg="$cache/node_modules/aws-cdk"
-bin="$cache/node_modules/.bin/cdk"
-
-install() {
-  mkdir -p "$root/_tools"
-  exec 9>"$cache.lock"
-  flock 9 2>/dev/null || true # flock may be missing on a minimal machine
-  if [ -x "$bin" ] && [ -f "$pkg/package.json" ] && grep -q "\"version\": \"$version\"" "$pkg/package.json"; then
-    exec 9>&-
-    return
-  fi
-  command -v npm >/dev/null || die "npm not found: install Node.js 20+"
-  log "installing npm aws-cdk@$version into $cache"
-  mkdir -p "$cache"
-  npm install --prefix "$cache" --no-audit --no-fund --no-save --loglevel=error "aws-cdk@$version" >&2 ||
-    die "npm install aws-cdk@$version failed"
-  exec 9>&-
-}
+bin="$root/_tools/aws-cdk/node_modules/.bin/cdk"
 
 case $cmd in
 start)
-  install
+  npm_ensure aws-cdk "$version"
+  [ -x "$bin" ] || die "npm aws-cdk@$version installed no $bin"
   echo "MODELREG_CDK=$bin"
   ;;
 stop) ;;

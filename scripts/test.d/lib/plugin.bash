@@ -62,3 +62,25 @@ stop_pid() {
   fi
   rm -f "$pidfile"
 }
+
+# npm_ensure PACKAGE VERSION installs npm PACKAGE@VERSION into
+# $root/_tools/PACKAGE unless that version is there (under a lock, so
+# concurrent starts install once). Its CLIs are then in
+# $root/_tools/PACKAGE/node_modules/.bin. Needs npm (Node.js 20+).
+npm_ensure() {
+  local name=$1 version=$2 cache="$root/_tools/$1"
+  mkdir -p "$root/_tools"
+  exec 9>"$cache.lock"
+  flock 9 2>/dev/null || true # flock may be missing on a minimal machine
+  if [ -f "$cache/node_modules/$name/package.json" ] &&
+    grep -q "\"version\": \"$version\"" "$cache/node_modules/$name/package.json"; then
+    exec 9>&-
+    return
+  fi
+  command -v npm >/dev/null || die "npm not found: install Node.js 20+"
+  log "installing npm $name@$version into $cache"
+  mkdir -p "$cache"
+  npm install --prefix "$cache" --no-audit --no-fund --no-save --loglevel=error "$name@$version" >&2 ||
+    die "npm install $name@$version failed"
+  exec 9>&-
+}
