@@ -6,6 +6,8 @@
 #                              print MODELREG_S3_ENDPOINT, MODELREG_S3_ACCESS_KEY
 #                              and MODELREG_S3_SECRET_KEY on stdout
 #   minio.sh stop STATE_DIR    stop it by its saved pid and remove its data dir
+#   minio.sh install STATE_DIR only build and cache the binary (scripts/test
+#                              runs this in the background at the start of a run)
 #
 # Logs go to stderr (MinIO's own log to STATE_DIR/minio.log). The binary is
 # built from source with the Go toolchain (about two minutes the first time)
@@ -138,5 +140,6 @@ stop() {
 case "$cmd" in
 start) start ;;
 stop) stop ;;
+install) install_minio ;;
 *) usage ;;
 esac

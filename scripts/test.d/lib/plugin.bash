@@ -8,7 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 
 log() { echo "$plugin: $*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { die "usage: $0 start|stop STATE_DIR"; }
+usage() { die "usage: $0 start|stop STATE_DIR (minio.sh also: install STATE_DIR)"; }
 
 # plugin_args checks for `start|stop STATE_DIR` and sets cmd and state.
 plugin_args() {
