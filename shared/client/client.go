@@ -99,7 +99,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	u := c.BaseURL + path
 	if len(query) > 0 {
-		u += "?" + encodeQuery(query)
+		u += "?" + query.Encode()
 	}
 	idemKey := ""
 	if method != http.MethodGet {
@@ -143,13 +143,6 @@ func transportErr(err error) error {
 		return nil
 	}
 	return err
-}
-
-// encodeQuery encodes a query with spaces as %20 rather than "+": SigV4's
-// canonical query encodes a space as %20, and a "+" on the wire would leave
-// it to the server to guess which one was meant.
-func encodeQuery(q url.Values) string {
-	return strings.ReplaceAll(q.Encode(), "+", "%20")
 }
 
 // send makes one attempt at an API request: a new request, signed afresh

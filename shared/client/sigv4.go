@@ -41,7 +41,9 @@ var ErrNoRegion = errors.New("no AWS region to sign for")
 // The signature covers the method, path, query, every header the request
 // has when it is signed (Host, Content-Length, Content-Type,
 // Idempotency-Key, X-Amz-Date, X-Amz-Security-Token) and the SHA-256 of the
-// body. API bodies are small JSON documents the client already holds, so
+// body; the signer rewrites the query in its canonical form (a space as
+// %20, never "+"), so what is sent is what was signed. API bodies are
+// small JSON documents the client already holds, so
 // hashing them buffers nothing more. Each attempt is signed afresh, so a
 // retry carries a new X-Amz-Date with the same Idempotency-Key.
 type SigV4 struct {
