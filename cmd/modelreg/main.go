@@ -82,6 +82,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	args = hoistGlobals(args)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) == 2 && args[0] == "help" {
 			if _, ok := commands[args[1]]; ok {
@@ -91,7 +92,6 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		usage(out)
 		return exitOK
 	}
-	args = hoistGlobals(args)
 	cmd, ok := commands[args[0]]
 	if !ok {
 		hint := ""
@@ -213,7 +213,7 @@ func hoistGlobals(args []string) []string {
 		}
 		i++
 	}
-	if len(lead) == 0 || i >= len(args) {
+	if len(lead) == 0 || i >= len(args) || strings.HasPrefix(args[i], "-") {
 		return args
 	}
 	return slices.Concat([]string{args[i]}, lead, args[i+1:])

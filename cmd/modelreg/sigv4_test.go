@@ -316,6 +316,27 @@ func TestSigV4CLIClockSkew(t *testing.T) {
 	}
 }
 
+// TestHoistGlobals: global flags before the command move just after it;
+// anything else stays where it is, for run to refuse.
+func TestHoistGlobals(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"--auth sigv4 models list", "models --auth sigv4 list"},
+		{"--auth=sigv4 -output json --url http://x whoami", "whoami --auth=sigv4 -output json --url http://x"},
+		{"--auth sigv4 help models", "help --auth sigv4 models"},
+		{"models --auth sigv4", "models --auth sigv4"},
+		{"--auth sigv4", "--auth sigv4"},
+		{"--auth", "--auth"},
+		{"--verbose models", "--verbose models"},
+		{"--auth sigv4 --verbose models", "--auth sigv4 --verbose models"},
+		{"-- models", "-- models"},
+		{"help", "help"},
+	} {
+		if got := strings.Join(hoistGlobals(strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("hoistGlobals(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 // TestSigV4Help: the global flag is in the help, with what it means for
 // MODELREG_TOKEN.
 func TestSigV4Help(t *testing.T) {
@@ -323,7 +344,7 @@ func TestSigV4Help(t *testing.T) {
 	if !strings.Contains(r.stdout, "--auth sigv4") || !strings.Contains(r.stdout, "MODELREG_TOKEN is ignored") {
 		t.Errorf("modelreg help:\n%s", r.stdout)
 	}
-	r = runBinary(t, os.Environ(), "models", "--help").must(t)
+	r = runBinary(t, os.Environ(), "--auth", "sigv4", "help", "models").must(t)
 	if !strings.Contains(r.stdout, "--auth") || !strings.Contains(r.stdout, "MODELREG_AUTH") {
 		t.Errorf("modelreg models --help:\n%s", r.stdout)
 	}
