@@ -267,8 +267,9 @@ func TestSigV4CLIGlobalFlag(t *testing.T) {
 	}
 }
 
-// TestSigV4CLIRefusals: a wrong secret is refused (exit 5, API Gateway's
-// message and what to check); no credentials (exit 5) and no region
+// TestSigV4CLIRefusals: a wrong secret or region is refused (exit 5, API
+// Gateway's message and what to check; MODELREG_AWS_REGION fixes the
+// region); no credentials (exit 5) and no region
 // (exit 2) say what to set and send nothing; a bad --auth is a usage error.
 func TestSigV4CLIRefusals(t *testing.T) {
 	sr := startSignedRegistry(t, nil)
@@ -276,6 +277,11 @@ func TestSigV4CLIRefusals(t *testing.T) {
 	if !strings.Contains(r.stderr, "signature we calculated does not match") || !strings.Contains(r.stderr, "API Gateway refused") {
 		t.Errorf("wrong secret: %s", r.stderr)
 	}
+	r = runBinary(t, sr.sigv4Env(t, "AWS_REGION=us-east-1"), "models").wantCode(t, exitAuth)
+	if !strings.Contains(r.stderr, "scoped to a valid region") || !strings.Contains(r.stderr, "the region signed for") {
+		t.Errorf("wrong region: %s", r.stderr)
+	}
+	runBinary(t, sr.sigv4Env(t, "AWS_REGION=us-east-1", "MODELREG_AWS_REGION="+cliRegion), "models").must(t)
 	n := len(sr.verifier.Seen())
 	r = runBinary(t, sr.sigv4Env(t, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN="), "models").wantCode(t, exitAuth)
 	if !strings.Contains(r.stderr, "no AWS credentials") || !strings.Contains(r.stderr, "AWS_PROFILE") {
