@@ -38,6 +38,8 @@ type signedRegistry struct {
 	verifier *sigv4test.Verifier
 	guard    *sigv4test.Presigned
 	apiURL   string
+	// direct is the server's own URL, not behind the verifier.
+	direct string
 	// lose503, when set, makes the next request whose path is its value
 	// reach the server and then answer 503, as if the answer was lost.
 	lose503 atomic.Pointer[string]
@@ -64,6 +66,7 @@ func startSignedRegistry(t *testing.T, now func() time.Time, serverEnv ...string
 	ln.Close()
 	sr.srv = startServerArgs(t, t.TempDir(), []string{"--addr", addr, "--public-url", blobs.URL}, serverEnv...)
 	target := &url.URL{Scheme: "http", Host: addr}
+	sr.direct = target.String()
 	upstream.Store(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }})
 	toAPI, err := sigv4test.Proxy(target.String(), adminToken)
 	if err != nil {
@@ -270,7 +273,8 @@ func TestSigV4CLIGlobalFlag(t *testing.T) {
 // TestSigV4CLIRefusals: a wrong secret or region is refused (exit 5, API
 // Gateway's message and what to check; MODELREG_AWS_REGION fixes the
 // region); no credentials (exit 5) and no region
-// (exit 2) say what to set and send nothing; a bad --auth is a usage error.
+// (exit 2) say what to set and send nothing; a server that wants a bearer
+// token says sigv4 sends none; a bad --auth is a usage error.
 func TestSigV4CLIRefusals(t *testing.T) {
 	sr := startSignedRegistry(t, nil)
 	r := runBinary(t, sr.sigv4Env(t, "AWS_SECRET_ACCESS_KEY=not-the-secret"), "models").wantCode(t, exitAuth)
@@ -293,6 +297,10 @@ func TestSigV4CLIRefusals(t *testing.T) {
 	}
 	if len(sr.since(n)) != 0 {
 		t.Errorf("requests were sent without credentials or region: %+v", sr.since(n))
+	}
+	r = runBinary(t, sr.sigv4Env(t, "MODELREG_URL="+sr.direct), "models").wantCode(t, exitAuth)
+	if !strings.Contains(r.stderr, "--auth sigv4 sends none") {
+		t.Errorf("sigv4 against a server that wants a token: %s", r.stderr)
 	}
 	r = runBinary(t, sr.sigv4Env(t, "MODELREG_AUTH=iam"), "models").wantCode(t, exitUsage)
 	if !strings.Contains(r.stderr, "must be token or sigv4") {
