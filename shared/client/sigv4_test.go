@@ -111,6 +111,10 @@ func TestSigV4SignsEveryAPIRequest(t *testing.T) {
 	if _, err := c.GetModel(ctx, "fraud"); err != nil {
 		t.Fatal(err)
 	}
+	// A path with escapes on the wire: SigV4 encodes it once more.
+	if _, err := c.GetAlias(ctx, "fraud", "a b:c@d%e/ü"); err != nil {
+		t.Fatal(err)
+	}
 	f := VersionFilter{Stage: "Staging", Tag: "team=fraud ops/x+y", Dataset: "s3://bucket/data set@v2"}
 	if _, err := c.ListVersions(ctx, "fraud", f, "page/token+=", 5); err != nil {
 		t.Fatal(err)
@@ -128,8 +132,8 @@ func TestSigV4SignsEveryAPIRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := v.Seen()
-	if len(seen) != 7 {
-		t.Fatalf("verifier saw %d requests, want 7", len(seen))
+	if len(seen) != 8 {
+		t.Fatalf("verifier saw %d requests, want 8", len(seen))
 	}
 	mustVerified(t, seen)
 	got := a.requests()
@@ -150,12 +154,15 @@ func TestSigV4SignsEveryAPIRequest(t *testing.T) {
 	if got[0].body != `{"name":"fraud","description":"card fraud, ünïcode"}` && !strings.Contains(got[0].body, "ünïcode") {
 		t.Errorf("create body %q", got[0].body)
 	}
-	q := got[2].query
+	if got[2].path != "/v1/models/fraud/aliases/a b:c@d%e/ü" {
+		t.Errorf("escaped path arrived as %q", got[2].path)
+	}
+	q := got[3].query
 	if q["tag"][0] != f.Tag || q["dataset"][0] != f.Dataset || q["page_token"][0] != "page/token+=" || q["stage"][0] != "Staging" {
 		t.Errorf("list query arrived as %v", q)
 	}
-	if got[3].query["path"][0] != "dir/my model+1.bin" {
-		t.Errorf("download query arrived as %v", got[3].query)
+	if got[4].query["path"][0] != "dir/my model+1.bin" {
+		t.Errorf("download query arrived as %v", got[4].query)
 	}
 	for _, s := range seen {
 		if strings.Contains(s.RawQuery, "+") && !strings.Contains(s.RawQuery, "%2B") {
