@@ -50,7 +50,7 @@ func explain(err error, args []string) error {
 		}
 	}
 	var ae *client.APIError
-	sigv4 := flagValue(args, "auth", envOr("MODELREG_AUTH", authToken)) == authSigV4
+	sigv4 := strings.EqualFold(flagValue(args, "auth", envOr("MODELREG_AUTH", authToken)), authSigV4)
 	switch {
 	case sigv4 && errors.Is(err, client.ErrCredentials):
 		return hintError{fmt.Sprintf("%v\n--auth sigv4 found no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE (aws sso login for an SSO profile), or run with a role", err), err}

@@ -185,10 +185,13 @@ func (g *globals) client() *client.Client {
 	return c
 }
 
-// Authentication modes (--auth, MODELREG_AUTH).
+// Authentication modes (--auth, MODELREG_AUTH). authBearer is what the
+// Python client calls authToken; both read MODELREG_AUTH, so the CLI takes
+// either name (in any case).
 const (
-	authToken = "token"
-	authSigV4 = "sigv4"
+	authToken  = "token"
+	authBearer = "bearer"
+	authSigV4  = "sigv4"
 )
 
 // globalFlags are the client flags that may also stand before the
@@ -230,7 +233,7 @@ func newFlags(name, argsHelp string) (*flag.FlagSet, *globals) {
 	fs.StringVar(&g.url, "url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "registry URL (env MODELREG_URL)")
 	fs.StringVar(&g.token, "token", "", "API token (default: env MODELREG_TOKEN; not used with --auth sigv4)")
 	fs.StringVar(&g.output, "output", "text", "output format: text or json")
-	fs.StringVar(&g.auth, "auth", envOr("MODELREG_AUTH", authToken), "token (a bearer token) or sigv4 (AWS SigV4 with the default AWS credentials, for API Gateway; MODELREG_TOKEN is ignored) (env MODELREG_AUTH)")
+	fs.StringVar(&g.auth, "auth", envOr("MODELREG_AUTH", authToken), "token (the bearer token of --token or MODELREG_TOKEN; also spelled bearer, as the Python client does) or sigv4 (AWS SigV4 with the default AWS credentials, for API Gateway; MODELREG_TOKEN is ignored) (env MODELREG_AUTH)")
 	return fs, g
 }
 
@@ -258,8 +261,9 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 	if err := checkURL(g.url); err != nil {
 		return nil, err
 	}
+	g.auth = strings.ToLower(g.auth)
 	switch g.auth {
-	case authToken:
+	case authToken, authBearer:
 		if !flagSet(fs, "token") {
 			g.token = os.Getenv("MODELREG_TOKEN")
 		}
@@ -277,7 +281,7 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 		}
 		g.sigv4 = s
 	default:
-		return nil, usagef("--auth (or MODELREG_AUTH) must be token or sigv4, not %q", clean(g.auth))
+		return nil, usagef("--auth (or MODELREG_AUTH) must be token (or bearer) or sigv4, not %q", clean(g.auth))
 	}
 	return pos, nil
 }

@@ -302,8 +302,14 @@ func TestSigV4CLIRefusals(t *testing.T) {
 	if !strings.Contains(r.stderr, "--auth sigv4 sends none") {
 		t.Errorf("sigv4 against a server that wants a token: %s", r.stderr)
 	}
+	runBinary(t, sr.sigv4Env(t, "MODELREG_AUTH=SigV4"), "models").must(t)
+	// bearer (the Python client's name for token) sends the token.
+	r = runBinary(t, sr.sigv4Env(t, "MODELREG_AUTH=bearer"), "models").wantCode(t, exitAuth)
+	if !strings.Contains(r.stderr, "Authorization header requires") {
+		t.Errorf("MODELREG_AUTH=bearer: %s", r.stderr)
+	}
 	r = runBinary(t, sr.sigv4Env(t, "MODELREG_AUTH=iam"), "models").wantCode(t, exitUsage)
-	if !strings.Contains(r.stderr, "must be token or sigv4") {
+	if !strings.Contains(r.stderr, "must be token (or bearer) or sigv4") {
 		t.Errorf("bad MODELREG_AUTH: %s", r.stderr)
 	}
 	r = runBinary(t, sr.sigv4Env(t), "models", "--token", "mr_explicit").wantCode(t, exitUsage)
