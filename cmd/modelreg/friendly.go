@@ -49,7 +49,15 @@ func explain(err error, args []string) error {
 			return hintError{strings.Replace(err.Error(), ue.Error(), friendly, 1), err}
 		}
 	}
+	var ae *client.APIError
+	sigv4 := strings.EqualFold(flagValue(args, "auth", envOr("MODELREG_AUTH", authToken)), authSigV4)
 	switch {
+	case sigv4 && errors.Is(err, client.ErrCredentials):
+		return hintError{fmt.Sprintf("%v\n--auth sigv4 found no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE (aws sso login for an SSO profile), or run with a role", err), err}
+	case sigv4 && client.IsStatus(err, http.StatusUnauthorized):
+		return hintError{fmt.Sprintf("%v\nthe server asked for a token, but --auth sigv4 sends none: it is not behind API Gateway's IAM authorizer (use --auth token with MODELREG_TOKEN)", err), err}
+	case sigv4 && errors.As(err, &ae) && ae.Status == http.StatusForbidden && ae.Code == "http_403":
+		return hintError{fmt.Sprintf("%v\nAPI Gateway refused the signed request: check the AWS credentials (aws sts get-caller-identity), the region signed for (AWS_REGION, MODELREG_AWS_REGION), and that the caller may execute-api:Invoke this API (docs/deploy.md)", err), err}
 	case client.IsStatus(err, http.StatusUnauthorized) && flagValue(args, "token", os.Getenv("MODELREG_TOKEN")) == "":
 		return hintError{fmt.Sprintf("%v\nno token given: set MODELREG_TOKEN or pass --token (a local server writes its first admin token to DATA-DIR/admin-token, ~/.modelreg by default)", err), err}
 	case client.IsStatus(err, http.StatusUnauthorized):

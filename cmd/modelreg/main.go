@@ -4,8 +4,9 @@
 //	modelreg register NAME --artifact model.bin --metric accuracy=0.93
 //	modelreg help                       every verb
 //
-// Client verbs read MODELREG_URL and MODELREG_TOKEN (or --url, --token) and
-// exit with a code CI can act on (see exitCodes).
+// Client verbs read MODELREG_URL and MODELREG_TOKEN (or --url, --token), or
+// sign with AWS SigV4 (--auth sigv4, MODELREG_AUTH=sigv4), and exit with a
+// code CI can act on (see exitCodes).
 package main
 
 import (
@@ -81,6 +82,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	args = hoistGlobals(args)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) == 2 && args[0] == "help" {
 			if _, ok := commands[args[1]]; ok {
@@ -123,6 +125,10 @@ func usage(out io.Writer) {
 	}
 	fmt.Fprintln(out, "\nClient commands read MODELREG_URL (default http://127.0.0.1:8080) and MODELREG_TOKEN,")
 	fmt.Fprintln(out, "or --url and --token; --output json prints machine-readable results.")
+	fmt.Fprintln(out, "--auth sigv4 (or MODELREG_AUTH=sigv4) signs requests with AWS SigV4 for a registry behind")
+	fmt.Fprintln(out, "API Gateway: credentials from the default AWS chain (env, profile/SSO, web identity, ECS or")
+	fmt.Fprintln(out, "EC2 role), region from MODELREG_AWS_REGION, the execute-api URL or AWS_REGION; no token is")
+	fmt.Fprintln(out, "sent and MODELREG_TOKEN is ignored. Global flags may also stand before the command.")
 	fmt.Fprint(out, "Run 'modelreg COMMAND --help' (or 'modelreg help COMMAND') for what it does, its flags and an example.\n\n")
 	fmt.Fprintln(out, exitCodesHelp)
 }
@@ -141,6 +147,9 @@ func exitCode(err error) int {
 	}
 	if errors.Is(err, client.ErrChecksum) {
 		return exitChecksum
+	}
+	if errors.Is(err, client.ErrCredentials) {
+		return exitAuth
 	}
 	var ae *client.APIError
 	if errors.As(err, &ae) {
@@ -162,13 +171,55 @@ func exitCode(err error) int {
 
 // globals are the flags every client command takes.
 type globals struct {
-	url, token, output string
+	url, token, output, auth string
+	// sigv4 signs the requests when auth is sigv4 (set by parse).
+	sigv4 *client.SigV4
 }
 
 func (g *globals) client() *client.Client {
 	c := client.New(g.url, g.token)
 	c.UserAgent = "modelreg-cli/" + buildVersion
+	if g.sigv4 != nil {
+		c.Token, c.SigV4 = "", g.sigv4
+	}
 	return c
+}
+
+// Authentication modes (--auth, MODELREG_AUTH). authBearer is what the
+// Python client calls authToken; both read MODELREG_AUTH, so the CLI takes
+// either name (in any case).
+const (
+	authToken  = "token"
+	authBearer = "bearer"
+	authSigV4  = "sigv4"
+)
+
+// globalFlags are the client flags that may also stand before the
+// command ("modelreg --auth sigv4 models"), with whether they take a value.
+var globalFlags = map[string]bool{"url": true, "token": true, "output": true, "auth": true}
+
+// hoistGlobals moves global flags given before the command to just after
+// it, where the command's flag set parses them. Anything else before the
+// command is left for run to refuse.
+func hoistGlobals(args []string) []string {
+	var lead []string
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !globalFlags[name] || (!hasValue && i+1 >= len(args)) {
+			break
+		}
+		lead = append(lead, args[i])
+		if !hasValue {
+			lead = append(lead, args[i+1])
+			i++
+		}
+		i++
+	}
+	if len(lead) == 0 || i >= len(args) || strings.HasPrefix(args[i], "-") {
+		return args
+	}
+	return slices.Concat([]string{args[i]}, lead, args[i+1:])
 }
 
 func (g *globals) json() bool { return g.output == "json" }
@@ -180,8 +231,9 @@ func newFlags(name, argsHelp string) (*flag.FlagSet, *globals) {
 	fs := newPlainFlags(name, argsHelp)
 	g := &globals{}
 	fs.StringVar(&g.url, "url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "registry URL (env MODELREG_URL)")
-	fs.StringVar(&g.token, "token", "", "API token (default: env MODELREG_TOKEN)")
+	fs.StringVar(&g.token, "token", "", "API token (default: env MODELREG_TOKEN; not used with --auth sigv4)")
 	fs.StringVar(&g.output, "output", "text", "output format: text or json")
+	fs.StringVar(&g.auth, "auth", envOr("MODELREG_AUTH", authToken), "token (the bearer token of --token or MODELREG_TOKEN; also spelled bearer, as the Python client does) or sigv4 (AWS SigV4 with the default AWS credentials, for API Gateway; MODELREG_TOKEN is ignored) (env MODELREG_AUTH)")
 	return fs, g
 }
 
@@ -206,11 +258,30 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 	if g.output != "text" && g.output != "json" {
 		return nil, usagef("--output must be text or json")
 	}
-	if !flagSet(fs, "token") {
-		g.token = os.Getenv("MODELREG_TOKEN")
-	}
 	if err := checkURL(g.url); err != nil {
 		return nil, err
+	}
+	g.auth = strings.ToLower(g.auth)
+	switch g.auth {
+	case authToken, authBearer:
+		if !flagSet(fs, "token") {
+			g.token = os.Getenv("MODELREG_TOKEN")
+		}
+	case authSigV4:
+		if flagSet(fs, "token") {
+			return nil, usagef("--token cannot be used with --auth sigv4: requests are signed with AWS credentials instead")
+		}
+		g.token = ""
+		s, err := client.LoadSigV4(context.Background(), g.url)
+		if errors.Is(err, client.ErrNoRegion) {
+			return nil, usagef("%v", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		g.sigv4 = s
+	default:
+		return nil, usagef("--auth (or MODELREG_AUTH) must be token (or bearer) or sigv4, not %q", clean(g.auth))
 	}
 	return pos, nil
 }

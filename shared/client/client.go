@@ -25,8 +25,13 @@ import (
 type Client struct {
 	// BaseURL is the registry's URL, e.g. http://127.0.0.1:8080.
 	BaseURL string
-	// Token is the bearer token sent with every API request.
+	// Token is the bearer token sent with every API request, unless
+	// SigV4 is set.
 	Token string
+	// SigV4, if set, signs every API request with AWS Signature Version 4
+	// instead of sending Token (a registry behind API Gateway's IAM
+	// authorizer). Presigned upload and download URLs are never signed.
+	SigV4 *SigV4
 	// HTTP sends the requests (default: a client with no overall timeout,
 	// so long transfers are not cut; each API call has its own deadline).
 	HTTP *http.Client
@@ -100,12 +105,21 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if method != http.MethodGet {
 		idemKey = registry.RandomToken(16)
 	}
+	resigned := false
 	for attempt := 0; ; attempt++ {
-		status, err := c.send(ctx, method, u, payload, idemKey, out)
+		status, resign, err := c.send(ctx, method, u, payload, idemKey, out)
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || attempt >= c.Retries || !retryable(transportErr(err), status) {
+		if resign && !resigned && ctx.Err() == nil {
+			// The signature's time was refused and the signer has taken
+			// the server's clock: sign again at once, as a new attempt
+			// that does not count against Retries.
+			resigned = true
+			attempt--
+			continue
+		}
+		if ctx.Err() != nil || attempt >= c.Retries || errors.Is(err, ErrCredentials) || !retryable(transportErr(err), status) {
 			return err
 		}
 		select {
@@ -131,7 +145,10 @@ func transportErr(err error) error {
 	return err
 }
 
-func (c *Client) send(ctx context.Context, method, u string, payload []byte, idemKey string, out any) (int, error) {
+// send makes one attempt at an API request: a new request, signed afresh
+// when SigV4 is set. resign reports a refusal for clock skew after which
+// the signer took the server's time, so signing again may succeed.
+func (c *Client) send(ctx context.Context, method, u string, payload []byte, idemKey string, out any) (status int, resign bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -140,41 +157,58 @@ func (c *Client) send(ctx context.Context, method, u string, payload []byte, ide
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	if idemKey != "" {
 		req.Header.Set("Idempotency-Key", idemKey)
 	}
 	req.Header.Set("User-Agent", c.UserAgent)
+	if c.SigV4 != nil {
+		if err := c.SigV4.Sign(ctx, req, payload); err != nil {
+			return 0, false, err
+		}
+	} else if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return resp.StatusCode, decodeError(resp)
+		err := decodeError(resp)
+		var ae *APIError
+		if resp.StatusCode == http.StatusForbidden && c.SigV4 != nil && errors.As(err, &ae) {
+			resign = c.SigV4.correctSkew(ae.Message, resp.Header.Get("Date"))
+		}
+		return resp.StatusCode, resign, err
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, nil
+		return resp.StatusCode, false, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, req.URL.Path, err)
+		return resp.StatusCode, false, fmt.Errorf("decode answer of %s %s: %w", method, req.URL.Path, err)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, false, nil
 }
 
 func decodeError(resp *http.Response) error {
 	var body httpapi.ErrorBody
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(data, &body); err != nil || body.Error.Message == "" {
+		// API Gateway answers its own refusals (a bad signature, a
+		// throttled or unauthorized call) with {"message": "…"}.
+		var gw struct {
+			Message string `json:"message"`
+		}
 		msg := strings.TrimSpace(string(data))
+		if json.Unmarshal(data, &gw) == nil && gw.Message != "" {
+			msg = gw.Message
+		}
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
