@@ -145,6 +145,11 @@ def test_foreign_sources_refused(s3srv):
             client.create_model_version("Foreign", source, run_id=run_id)
         assert e.value.error_code == "INVALID_PARAMETER_VALUE", (source, e.value.message)
     assert client.search_model_versions("name = 'Foreign'") == []
+    # A model named runs would have its version keys under runs/, where
+    # clients write.
+    with pytest.raises(MlflowException) as e:
+        client.create_registered_model("runs")
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
     # Its own location registers.
     mv = client.create_model_version("Foreign", f"{run.info.artifact_uri}/notes", run_id=rid)
     assert mv.status == "READY"
