@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -102,6 +104,33 @@ func TestMLflowArtifactsS3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The proxy lists and serves them too (same keys; not in its index).
+	resp, err := http.Get(srv.URL + mlflow.ArtifactsPrefix + "artifacts?path=0/" + run + "/artifacts/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listing struct {
+		Files []struct {
+			Path     string `json:"path"`
+			IsDir    bool   `json:"is_dir"`
+			FileSize int64  `json:"file_size"`
+		} `json:"files"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&listing)
+	resp.Body.Close()
+	if got := fmt.Sprint(listing.Files); got != fmt.Sprintf("[{MLmodel false 12} {big true 0} {weights.bin false %d}]", 11<<20) {
+		t.Errorf("proxy listing %s", got)
+	}
+	resp, err = http.Get(srv.URL + mlflow.ArtifactsPrefix + "artifacts/0/" + run + "/artifacts/model/big/part.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, files["big/part.bin"]) {
+		t.Errorf("proxy download: %d, %d bytes", resp.StatusCode, len(got))
+	}
+
 	if code, out := mlflowCall(t, srv.URL, "registered-models/create", map[string]any{"name": "m"}); code != 200 {
 		t.Fatalf("registered-models/create: %d %v", code, out)
 	}
