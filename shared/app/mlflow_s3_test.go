@@ -93,7 +93,8 @@ func TestMLflowArtifactsS3(t *testing.T) {
 		t.Fatalf("artifact_uri %q, want %q", uri, want)
 	}
 	code, out := mlflowCall(t, srv.URL, "logged-models", map[string]any{"experiment_id": "0", "source_run_id": run})
-	if lm := out["model"].(map[string]any)["info"].(map[string]any); code != 200 || lm["artifact_uri"] != "s3://"+bucket+"/arts/runs/0/models/"+lm["model_id"].(string)+"/artifacts" {
+	lm := out["model"].(map[string]any)["info"].(map[string]any)
+	if code != 200 || lm["artifact_uri"] != "s3://"+bucket+"/arts/runs/0/models/"+lm["model_id"].(string)+"/artifacts" {
 		t.Fatalf("logged-models: %d %v", code, out)
 	}
 
@@ -142,6 +143,8 @@ func TestMLflowArtifactsS3(t *testing.T) {
 		{"source": "s3://" + bucket + "/arts/runs/9/" + run + "/artifacts/model", "run_id": run},
 		{"source": otherURI, "run_id": run},
 		{"source": "runs:/" + run + "/../../" + other + "/artifacts"},
+		{"source": "models:/" + lm["model_id"].(string), "model_id": "m-someoneelse"},
+		{"source": lm["artifact_uri"].(string) + "/../../../" + other + "/artifacts"},
 	} {
 		src["name"] = "m"
 		if code, out := mlflowCall(t, srv.URL, "model-versions/create", src); code != 400 || out["error_code"] != "INVALID_PARAMETER_VALUE" {
