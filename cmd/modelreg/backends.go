@@ -33,6 +33,7 @@ type backendConfig struct {
 	sageMakerRoles            string
 	events, eventBus, ebURL   string
 	verifyAsyncBytes          int64
+	mlflowArtifacts           string
 }
 
 func (b *backendConfig) flags(fs *flag.FlagSet) {
@@ -57,6 +58,7 @@ func (b *backendConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&b.eventBus, "event-bus", os.Getenv("MODELREG_EVENT_BUS"), "EventBridge bus name or ARN, with --events eventbridge (env MODELREG_EVENT_BUS)")
 	fs.StringVar(&b.ebURL, "eventbridge-endpoint", os.Getenv("MODELREG_EVENTBRIDGE_ENDPOINT"), "EventBridge endpoint URL, e.g. moto (default: AWS; env MODELREG_EVENTBRIDGE_ENDPOINT)")
 	fs.Int64Var(&b.verifyAsyncBytes, "verify-async-bytes", int64Env("MODELREG_VERIFY_ASYNC_BYTES", 0), "uploads holding more bytes than this are verified in the background: complete answers 202 with the version VERIFYING (0: 256 MiB on s3, never on filesystem; negative: never; env MODELREG_VERIFY_ASYNC_BYTES)")
+	fs.StringVar(&b.mlflowArtifacts, "mlflow-artifacts", envOr("MODELREG_MLFLOW_ARTIFACTS", app.MLflowArtifactsProxy), "where MLflow clients write run artifacts: proxy (through this server) or s3 (straight to the bucket under the prefix's runs/, with the client's own credentials; needs --artifacts s3; env MODELREG_MLFLOW_ARTIFACTS)")
 	fs.DurationVar(&b.sweepInterval, "workflow-sweep-interval", durationEnv("MODELREG_WORKFLOW_SWEEP_INTERVAL", app.DefaultSweepInterval), "how often the local workflow ends timed-out approvals and resumes stalled promotions (env MODELREG_WORKFLOW_SWEEP_INTERVAL)")
 }
 
@@ -81,6 +83,7 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 		},
 		Handlers: promotionHandlers, SweepInterval: b.sweepInterval,
 		AllowPrivateWebhooks: b.allowPrivateWebhooks,
+		MLflowArtifacts:      b.mlflowArtifacts,
 	}
 	c.Service.SageMakerPrefix = b.sageMakerPrefix
 	for _, r := range strings.Split(b.sageMakerRoles, ",") {
@@ -103,6 +106,7 @@ var settingFlags = map[string]string{
 	"Artifacts":              "--artifacts",
 	"Workflow":               "--workflow",
 	"Events":                 "--events",
+	"MLflowArtifacts":        "--mlflow-artifacts (or MODELREG_MLFLOW_ARTIFACTS)",
 	"AWS.EventBus":           "--event-bus (or MODELREG_EVENT_BUS)",
 	"AWS.DynamoDBTable":      "--dynamodb-table (or MODELREG_DYNAMODB_TABLE)",
 	"AWS.S3Bucket":           "--s3-bucket (or MODELREG_S3_BUCKET)",

@@ -213,7 +213,7 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		ln.Close()
 		return err
 	}
-	mlf := mlflow.New(a.Service, auth, mlflow.Options{Logger: logger, Tracking: a.Tracking, RunFiles: a.RunFiles})
+	mlf := mlflow.New(a.Service, auth, mlflow.Options{Logger: logger, Tracking: a.Tracking, RunFiles: a.RunFiles, RunObjects: a.RunObjects})
 	srv := &http.Server{Handler: routeByPrefix(api, a.Blobs, mlf, web),
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}

@@ -70,6 +70,15 @@ const (
 	// the stream publisher function, and for tests): the bus's rules reach
 	// the consumers.
 	EventsEventBridge = "eventbridge"
+
+	// MLflowArtifactsProxy (the default; also what "" means): MLflow run
+	// artifacts go through the server's mlflow-artifacts proxy.
+	MLflowArtifactsProxy = "proxy"
+	// MLflowArtifactsS3 (ArtifactsS3 only): runs get an s3:// artifact
+	// location under the bucket's runs/ prefix and MLflow clients write
+	// there with their own credentials (on AWS the proxy cannot carry
+	// them: API Gateway takes 10 MB, Lambda 6 MB). App.RunObjects is set.
+	MLflowArtifactsS3 = "s3"
 )
 
 // DefaultSweepInterval is how often the local engine looks for timed-out
@@ -101,6 +110,11 @@ type Config struct {
 
 	// AWS configures the AWS adapters.
 	AWS AWS
+
+	// MLflowArtifacts is where MLflow clients write run artifacts:
+	// MLflowArtifactsProxy ("" too) or MLflowArtifactsS3
+	// (MODELREG_MLFLOW_ARTIFACTS; serve --mlflow-artifacts).
+	MLflowArtifacts string
 
 	// Embedded opens the SQLite store and the filesystem artifacts:
 	// embedded.Backends{} (package app/embedded). Without it, StoreSQLite
@@ -250,6 +264,10 @@ type App struct {
 	// Artifacts' tracking.Blobs side); nil when a backend has neither.
 	Tracking tracking.Store
 	RunFiles tracking.Blobs
+	// RunObjects is the S3 artifacts' tracking.Objects side with
+	// MLflowArtifactsS3 (nil otherwise): run artifacts that MLflow clients
+	// write straight to S3.
+	RunObjects tracking.Objects
 	// Workflow is what the service starts promotions on (nil with
 	// WorkflowNone).
 	Workflow registry.Workflow
@@ -368,6 +386,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	a.Tracking, _ = a.Store.(tracking.Store)
 	a.RunFiles, _ = a.Artifacts.(tracking.Blobs)
+	if cfg.MLflowArtifacts == MLflowArtifactsS3 {
+		a.RunObjects, _ = a.Artifacts.(tracking.Objects)
+	}
 
 	sc := cfg.Service
 	sc.Store, sc.Artifacts, sc.Secret = a.Store, a.Artifacts, derive(cfg.Secret, "page-tokens")
@@ -581,6 +602,15 @@ func (c *Config) check() error {
 	}
 	if c.Artifacts == ArtifactsS3 && c.AWS.S3Bucket == "" {
 		return configErrorf("AWS.S3Bucket", "required with %s artifacts", ArtifactsS3)
+	}
+	if c.MLflowArtifacts == "" {
+		c.MLflowArtifacts = MLflowArtifactsProxy
+	}
+	if err := oneOf("MLflowArtifacts", c.MLflowArtifacts, MLflowArtifactsProxy, MLflowArtifactsS3); err != nil {
+		return err
+	}
+	if c.MLflowArtifacts == MLflowArtifactsS3 && c.Artifacts != ArtifactsS3 {
+		return configErrorf("MLflowArtifacts", "%s needs %s artifacts (clients write run artifacts to the bucket)", MLflowArtifactsS3, ArtifactsS3)
 	}
 	if c.Workflow == WorkflowSFN && c.AWS.StateMachineARN == "" {
 		return configErrorf("AWS.StateMachineARN", "required with the %s workflow", WorkflowSFN)

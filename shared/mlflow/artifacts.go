@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -115,10 +116,13 @@ func (h *handler) downloadArtifactHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil && a.IsDir {
 		err = notFound("%s is a directory", p)
 	}
-	if err != nil {
+	unindexed := registry.IsCode(err, registry.NotFound) && h.objects != nil
+	if err != nil && !unindexed {
 		h.fail(w, r, err)
 		return
 	}
+	// With Options.RunObjects a client may have written the file straight
+	// to S3: not in the index, so streamed without a recorded size or hash.
 	rc, err := h.files.OpenBlob(r.Context(), "runs/"+p, 0)
 	if err != nil {
 		h.fail(w, r, err)
@@ -126,8 +130,10 @@ func (h *handler) downloadArtifactHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer rc.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
-	w.Header().Set("X-Modelreg-SHA256", a.SHA256)
+	if !unindexed {
+		w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+		w.Header().Set("X-Modelreg-SHA256", a.SHA256)
+	}
 	_, _ = io.Copy(w, rc)
 }
 
@@ -173,9 +179,48 @@ func (h *handler) listArtifactsHTTP(w http.ResponseWriter, r *http.Request) {
 			for _, e := range entries {
 				files = append(files, wireFileInfo{Path: path.Base(e.Path), IsDir: e.IsDir, FileSize: e.Size})
 			}
+			if h.objects != nil {
+				if files, err = h.listObjects(r, p, files); err != nil {
+					h.fail(w, r, err)
+					return
+				}
+			}
 		}
 	}
 	body, _ := json.Marshal(map[string]any{"files": files})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// maxProxyListing bounds the objects one proxy listing reads from S3.
+const maxProxyListing = 10000
+
+// listObjects adds to files (the index's entries of directory p) the
+// entries of p that clients wrote straight to S3 (Options.RunObjects):
+// files directly in p, and the first path segment of deeper ones as
+// directories, by name.
+func (h *handler) listObjects(r *http.Request, p string, files []wireFileInfo) ([]wireFileInfo, error) {
+	objs, err := h.objects.ListObjects(r.Context(), "runs/"+p, maxProxyListing)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		seen[f.Path] = true
+	}
+	for _, o := range objs {
+		rest := strings.TrimPrefix(o.Key, "runs/"+p+"/")
+		name, _, deeper := strings.Cut(rest, "/")
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if deeper {
+			files = append(files, wireFileInfo{Path: name, IsDir: true})
+		} else {
+			files = append(files, wireFileInfo{Path: name, FileSize: o.Size})
+		}
+	}
+	slices.SortFunc(files, func(a, b wireFileInfo) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
 }

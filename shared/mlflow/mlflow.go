@@ -62,6 +62,12 @@ type Options struct {
 	// models:/m-… sources register versions from run artifacts.
 	Tracking tracking.Store
 	RunFiles tracking.Blobs
+	// RunObjects, when set (with Tracking; MODELREG_MLFLOW_ARTIFACTS=s3),
+	// gives runs and logged models an s3:// artifact location (the keys
+	// RunFiles uses) that clients write with their own credentials, and
+	// registers versions from those objects: listed, read back for their
+	// SHA-256 and copied server-side into the version's files.
+	RunObjects tracking.Objects
 	// HTTPClient sends a registered run's files to the artifact store's
 	// upload URLs (default: a client with a 30-minute timeout).
 	HTTPClient *http.Client
@@ -76,6 +82,7 @@ type handler struct {
 	mux      *http.ServeMux
 	track    trackDB
 	files    tracking.Blobs
+	objects  tracking.Objects
 	http     *http.Client
 }
 
@@ -123,9 +130,12 @@ var routes = []route{
 // identifies callers of every endpoint.
 func New(svc *registry.Service, auth Authenticator, opts Options) http.Handler {
 	h := &handler{svc: svc, auth: auth, log: opts.Logger, maxBody: opts.MaxBodyBytes, autoWait: opts.AutoPromotionWait,
-		track: trackDB{opts.Tracking}, files: opts.RunFiles, http: opts.HTTPClient}
+		track: trackDB{opts.Tracking}, files: opts.RunFiles, objects: opts.RunObjects, http: opts.HTTPClient}
 	if (opts.Tracking == nil) != (opts.RunFiles == nil) {
 		panic("mlflow.New: Tracking and RunFiles go together")
+	}
+	if opts.RunObjects != nil && opts.Tracking == nil {
+		panic("mlflow.New: RunObjects needs Tracking")
 	}
 	if h.http == nil {
 		h.http = &http.Client{Timeout: 30 * time.Minute}

@@ -125,6 +125,16 @@ func modelArtifactRoot(expID, modelID string) string {
 
 const artifactScheme = "mlflow-artifacts:/"
 
+// artifactURI is the URI clients read and write the artifacts below dir
+// ("<experiment>/…") at: the mlflow-artifacts proxy, or with
+// Options.RunObjects the s3:// location of the same keys.
+func (h *handler) artifactURI(dir string) string {
+	if h.objects != nil {
+		return h.objects.BlobURI("runs/" + dir)
+	}
+	return artifactScheme + dir
+}
+
 // trackDB is the typed layer over tracking.Store.
 type trackDB struct{ st tracking.Store }
 

@@ -126,8 +126,8 @@ func floatOut(v float64) any {
 	return v
 }
 
-func toExperiment(e experimentRec) wireExperiment {
-	return wireExperiment{ExperimentID: e.ID, Name: e.Name, ArtifactLocation: e.ArtifactLocation, LifecycleStage: e.LifecycleStage,
+func (h *handler) toExperiment(e experimentRec) wireExperiment {
+	return wireExperiment{ExperimentID: e.ID, Name: e.Name, ArtifactLocation: h.artifactURI(e.ID), LifecycleStage: e.LifecycleStage,
 		LastUpdateTime: e.UpdatedMS, CreationTime: e.CreatedMS, Tags: wireTags(e.Tags, "")}
 }
 
@@ -148,10 +148,10 @@ func mapKeys[V any](m map[string]V) map[string]string {
 	return out
 }
 
-func toRun(r runRec) wireRun {
+func (h *handler) toRun(r runRec) wireRun {
 	var w wireRun
 	w.Info = wireRunInfo{RunID: r.ID, RunUUID: r.ID, RunName: r.Name, ExperimentID: r.ExperimentID, UserID: r.UserID, Status: r.Status,
-		StartTime: r.StartMS, EndTime: r.EndMS, ArtifactURI: artifactScheme + runArtifactRoot(r.ExperimentID, r.ID), LifecycleStage: r.LifecycleStage}
+		StartTime: r.StartMS, EndTime: r.EndMS, ArtifactURI: h.artifactURI(runArtifactRoot(r.ExperimentID, r.ID)), LifecycleStage: r.LifecycleStage}
 	w.Data.Metrics = metricsOut(r.Metrics)
 	w.Data.Params = wireTags(r.Params, "")
 	w.Data.Tags = wireTags(r.Tags, "")
@@ -159,11 +159,11 @@ func toRun(r runRec) wireRun {
 	return w
 }
 
-func toLoggedModel(m loggedModelRec) wireLoggedModel {
+func (h *handler) toLoggedModel(m loggedModelRec) wireLoggedModel {
 	var w wireLoggedModel
 	w.Info.ModelID, w.Info.ExperimentID, w.Info.Name = m.ID, m.ExperimentID, m.Name
 	w.Info.CreationMS, w.Info.LastUpdatedMS = m.CreatedMS, m.UpdatedMS
-	w.Info.ArtifactURI = artifactScheme + modelArtifactRoot(m.ExperimentID, m.ID)
+	w.Info.ArtifactURI = h.artifactURI(modelArtifactRoot(m.ExperimentID, m.ID))
 	w.Info.Status, w.Info.ModelType, w.Info.SourceRunID = m.Status, m.ModelType, m.SourceRunID
 	w.Info.Tags = wireTags(m.Tags, "")
 	w.Data.Params = wireTags(m.Params, "")
@@ -253,7 +253,7 @@ func (h *handler) createExperiment(ctx context.Context, in *input) (any, error) 
 		return nil, err
 	}
 	if loc, _ := in.str("artifact_location"); loc != "" {
-		return nil, invalid("artifact_location is chosen by the server (run artifacts go through the mlflow-artifacts proxy); leave it out")
+		return nil, invalid("artifact_location is chosen by the server (run artifacts go through the mlflow-artifacts proxy, or to the registry's bucket); leave it out")
 	}
 	tags, err := in.tags("tags")
 	if err != nil {
@@ -275,7 +275,7 @@ func (h *handler) getExperiment(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"experiment": toExperiment(e)}, nil
+	return map[string]any{"experiment": h.toExperiment(e)}, nil
 }
 
 func (h *handler) getExperimentByName(ctx context.Context, in *input) (any, error) {
@@ -287,7 +287,7 @@ func (h *handler) getExperimentByName(ctx context.Context, in *input) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"experiment": toExperiment(e)}, nil
+	return map[string]any{"experiment": h.toExperiment(e)}, nil
 }
 
 // searchExperiments lists experiments by id (no filter) or finds one by
@@ -310,7 +310,7 @@ func (h *handler) searchExperiments(ctx context.Context, in *input) (any, error)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"experiments": []wireExperiment{toExperiment(e)}}, nil
+		return map[string]any{"experiments": []wireExperiment{h.toExperiment(e)}}, nil
 	}
 	if _, err := h.track.experiment(ctx, DefaultExperimentID); err != nil {
 		return nil, err
@@ -333,7 +333,7 @@ func (h *handler) searchExperiments(ctx context.Context, in *input) (any, error)
 		if err := json.Unmarshal(r.Body, &e); err != nil {
 			return nil, err
 		}
-		out = append(out, toExperiment(e))
+		out = append(out, h.toExperiment(e))
 	}
 	return map[string]any{"experiments": out, "next_page_token": p.Next}, nil
 }
@@ -443,7 +443,7 @@ func (h *handler) createRun(ctx context.Context, in *input) (any, error) {
 	if err := h.track.st.Write(ctx, x); err != nil {
 		return nil, err
 	}
-	return map[string]any{"run": toRun(r)}, nil
+	return map[string]any{"run": h.toRun(r)}, nil
 }
 
 func (h *handler) getRun(ctx context.Context, in *input) (any, error) {
@@ -455,7 +455,7 @@ func (h *handler) getRun(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"run": toRun(r)}, nil
+	return map[string]any{"run": h.toRun(r)}, nil
 }
 
 var runStatuses = []string{"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"}
@@ -491,7 +491,7 @@ func (h *handler) updateRun(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"run_info": toRun(r).Info}, nil
+	return map[string]any{"run_info": h.toRun(r).Info}, nil
 }
 
 type batchMetric struct {
@@ -771,7 +771,7 @@ func (h *handler) searchRuns(ctx context.Context, in *input) (any, error) {
 		if err := json.Unmarshal(x.Body, &r); err != nil {
 			return nil, err
 		}
-		out = append(out, toRun(r))
+		out = append(out, h.toRun(r))
 	}
 	return map[string]any{"runs": out, "next_page_token": p.Next}, nil
 }
@@ -821,7 +821,7 @@ func (h *handler) createLoggedModel(ctx context.Context, in *input) (any, error)
 	if err := h.track.st.Write(ctx, x); err != nil {
 		return nil, err
 	}
-	return map[string]any{"model": toLoggedModel(m)}, nil
+	return map[string]any{"model": h.toLoggedModel(m)}, nil
 }
 
 func (h *handler) getLoggedModel(ctx context.Context, in *input) (any, error) {
@@ -833,7 +833,7 @@ func (h *handler) getLoggedModel(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"model": toLoggedModel(m)}, nil
+	return map[string]any{"model": h.toLoggedModel(m)}, nil
 }
 
 func (h *handler) finalizeLoggedModel(ctx context.Context, in *input) (any, error) {
@@ -852,7 +852,7 @@ func (h *handler) finalizeLoggedModel(ctx context.Context, in *input) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"model": toLoggedModel(m)}, nil
+	return map[string]any{"model": h.toLoggedModel(m)}, nil
 }
 
 func (h *handler) setLoggedModelTags(ctx context.Context, in *input) (any, error) {
@@ -951,7 +951,7 @@ func (h *handler) searchLoggedModels(ctx context.Context, in *input) (any, error
 				return nil, err
 			}
 			if !m.Deleted && (!byName || m.Name == name) {
-				out = append(out, toLoggedModel(m))
+				out = append(out, h.toLoggedModel(m))
 			}
 		}
 		token = p.Next

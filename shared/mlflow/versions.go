@@ -117,7 +117,7 @@ func (h *handler) downloadURI(ctx context.Context, in *input) (any, error) {
 	}
 	uri := toVersion(v, nil, "").Source
 	if dir := v.Tags[filesTag]; dir != "" {
-		uri = artifactScheme + dir
+		uri = h.artifactURI(dir)
 	}
 	return struct {
 		ArtifactURI string `json:"artifact_uri"`

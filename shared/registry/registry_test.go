@@ -52,7 +52,7 @@ func TestValidateNames(t *testing.T) {
 			t.Errorf("ValidateModelName(%q) = %v", n, err)
 		}
 	}
-	for _, n := range []string{"", "-a", ".a", "a/b", "a b", strings.Repeat("a", 129), "ü"} {
+	for _, n := range []string{"", "-a", ".a", "a/b", "a b", strings.Repeat("a", 129), "ü", RunFilesDir} {
 		if err := ValidateModelName(n); !IsCode(err, Invalid) {
 			t.Errorf("ValidateModelName(%q) = %v, want Invalid", n, err)
 		}

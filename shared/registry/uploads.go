@@ -243,6 +243,14 @@ func (s *Service) openSession(ctx context.Context, model string, number int, id 
 	return sess, v, nil
 }
 
+// GetUpload returns upload session id of a version, with its files'
+// backend handles: for server-side code that fills a session itself (the
+// MLflow layer copying run artifacts into it). NotFound.
+func (s *Service) GetUpload(ctx context.Context, model string, number int, id string) (UploadSession, error) {
+	sess, _, err := s.openSession(ctx, model, number, id)
+	return sess, err
+}
+
 // RefreshUpload extends an open session and presigns again the parts not
 // yet received (after a crash, or when URLs expired). NotFound, Conflict.
 func (s *Service) RefreshUpload(ctx context.Context, model string, number int, id string) (UploadTicket, error) {

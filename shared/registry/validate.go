@@ -39,10 +39,20 @@ var (
 	keyRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$`)
 )
 
-// ValidateModelName checks name against the domain's pattern.
+// RunFilesDir is the name of the artifact stores' directory of MLflow run
+// artifact files (tracking.Blobs: "runs/<path>" beside "<model>/<version>/"
+// keys), so no model may have it as its name: with run artifacts on s3://,
+// clients may write anything under it.
+const RunFilesDir = "runs"
+
+// ValidateModelName checks name against the domain's pattern; RunFilesDir
+// is reserved.
 func ValidateModelName(name string) error {
 	if !modelNameRE.MatchString(name) {
 		return Errorf(Invalid, "invalid model name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	if name == RunFilesDir {
+		return Errorf(Invalid, "model name %q is reserved: the artifact store keeps MLflow run artifacts under %s/", name, RunFilesDir)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -17,7 +18,10 @@ import (
 	"github.com/modelreg/modelreg/shared/tracking"
 )
 
-var _ tracking.Blobs = (*Artifacts)(nil)
+var (
+	_ tracking.Blobs   = (*Artifacts)(nil)
+	_ tracking.Objects = (*Artifacts)(nil)
+)
 
 // blobPartSize is the part size PutBlob streams a run artifact file in:
 // the most memory one upload holds (S3's minimum part is 5 MiB; 10,000
@@ -131,4 +135,123 @@ func (a *Artifacts) OpenBlob(ctx context.Context, key string, offset int64) (io.
 		return nil, translate(err, "read run artifact %s", key)
 	}
 	return out.Body, nil
+}
+
+// BlobURI is the s3:// URI of a run artifact key ("runs/…";
+// tracking.Objects): where MLflow clients write with their own
+// credentials.
+func (a *Artifacts) BlobURI(key string) string {
+	return "s3://" + a.bucket + "/" + a.prefix + key
+}
+
+// BlobKey is the run artifact key ("runs/…") an s3:// URI names, if it is
+// in this bucket under the prefix's runs/ (tracking.Objects).
+func (a *Artifacts) BlobKey(uri string) (string, bool) {
+	k, ok := strings.CutPrefix(uri, "s3://"+a.bucket+"/"+a.prefix)
+	if !ok || !strings.HasPrefix(k, "runs/") {
+		return "", false
+	}
+	if _, err := a.blobKey(strings.TrimSuffix(k, "/")); err != nil {
+		return "", false
+	}
+	return strings.TrimSuffix(k, "/"), true
+}
+
+// ListObjects lists the objects under dir+"/" with ListObjectsV2, every
+// page (tracking.Objects).
+func (a *Artifacts) ListObjects(ctx context.Context, dir string, limit int) ([]tracking.Object, error) {
+	k, err := a.blobKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	prefix := k + "/"
+	in := &awss3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: &prefix}
+	if a.listPage > 0 {
+		in.MaxKeys = aws.Int32(a.listPage)
+	}
+	var out []tracking.Object
+	p := awss3.NewListObjectsV2Paginator(a.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, translate(err, "list run artifacts under %s", dir)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if strings.HasSuffix(key, "/") {
+				continue // a folder marker some clients write
+			}
+			if len(out) == limit {
+				return nil, registry.Errorf(registry.Invalid, "more than %d files under %s", limit, dir)
+			}
+			out = append(out, tracking.Object{Key: strings.TrimPrefix(key, a.prefix), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag)})
+		}
+	}
+	return out, nil
+}
+
+// HashObject reads a run artifact object back (the ranged, ETag-pinned
+// GETs Complete verifies with) and returns its SHA-256
+// (tracking.Objects).
+func (a *Artifacts) HashObject(ctx context.Context, o tracking.Object) (string, error) {
+	k, err := a.blobKey(o.Key)
+	if err != nil {
+		return "", err
+	}
+	sum, err := a.hashObject(ctx, k, o.ETag, o.Size)
+	if isPreconditionFailed(err) || isNotFound(err) || isCode(err, "NoSuchKey") || isCode(err, "InvalidRange") {
+		return "", registry.Wrap(registry.Unavailable, err, "run artifact %s changed while it was read; try again", o.Key)
+	}
+	if err != nil {
+		return "", translate(err, "read run artifact %s", o.Key)
+	}
+	return sum, nil
+}
+
+// CopyObject copies a run artifact object server-side into file f of
+// upload session s, pinned to its ETag (tracking.Objects): a single-part
+// file with CopyObject to its staging key (with S3 computing its SHA-256,
+// which Complete then compares), a multipart one with an UploadPartCopy of
+// each part into its multipart upload (a part is at most 5 GiB, so objects
+// over CopyObject's 5 GiB go this way).
+func (a *Artifacts) CopyObject(ctx context.Context, o tracking.Object, s registry.UploadSession, f registry.UploadFile) error {
+	k, err := a.blobKey(o.Key)
+	if err != nil {
+		return err
+	}
+	if err := a.validateFile(s, f); err != nil {
+		return err
+	}
+	if o.Size != f.Size {
+		return registry.Errorf(registry.Invalid, "run artifact %s has %d bytes, file %s %d", o.Key, o.Size, f.Path, f.Size)
+	}
+	src := aws.String(a.copySource(k))
+	changed := func(err error) error {
+		if isPreconditionFailed(err) || isNotFound(err) || isCode(err, "NoSuchKey") {
+			return registry.Wrap(registry.Unavailable, err, "run artifact %s changed while it was registered; try again", o.Key)
+		}
+		return translate(err, "copy run artifact %s into %s", o.Key, f.Path)
+	}
+	if !f.Multipart() {
+		_, err := a.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: &a.bucket, Key: aws.String(a.stagingKey(s.ID, f.Path)),
+			CopySource: src, CopySourceIfMatch: aws.String(o.ETag), ContentType: aws.String(contentType),
+			MetadataDirective: types.MetadataDirectiveReplace, ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+		if err != nil {
+			return changed(err)
+		}
+		return nil
+	}
+	if f.BackendID == "" {
+		return registry.Errorf(registry.Invalid, "file %s: its upload was not begun", f.Path)
+	}
+	for n := 1; n <= f.Parts; n++ {
+		off, size := registry.PartRange(f.Size, f.PartSize, n)
+		_, err := a.client.UploadPartCopy(ctx, &awss3.UploadPartCopyInput{Bucket: &a.bucket, Key: aws.String(a.finalKey(s.Model, s.Version, f.Path)),
+			UploadId: aws.String(f.BackendID), PartNumber: aws.Int32(int32(n)), CopySource: src, CopySourceIfMatch: aws.String(o.ETag),
+			CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+size-1))})
+		if err != nil {
+			return changed(err)
+		}
+	}
+	return nil
 }

@@ -51,6 +51,8 @@ type Artifacts struct {
 	prefix    string
 	hashLimit int64
 	now       func() time.Time
+	// listPage, if set, is the MaxKeys of ListObjects' pages (tests).
+	listPage int32
 }
 
 // Option configures Artifacts.

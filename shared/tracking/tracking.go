@@ -96,6 +96,43 @@ type Blobs interface {
 	OpenBlob(ctx context.Context, key string, offset int64) (io.ReadCloser, error)
 }
 
+// Object is a run artifact object that an MLflow client wrote straight to
+// the artifact store (see Objects).
+type Object struct {
+	Key  string // "runs/<path>", as Blobs keys are
+	Size int64
+	ETag string // the object's ETag when listed
+}
+
+// Objects is the S3 artifact backend's side for MLflow clients that write
+// run artifacts themselves (MODELREG_MLFLOW_ARTIFACTS=s3): a run's
+// artifact location is BlobURI("runs/<experiment>/<run>/artifacts"), the
+// keys Blobs uses, so both kinds of files share one layout. Such objects
+// are not hashed on the way in: registering a version from them reads
+// each one back (HashObject) and copies it server-side (CopyObject) into
+// the version's upload, pinned to the ETag that was hashed.
+type Objects interface {
+	// BlobURI is the s3:// URI of key ("runs/…"; not checked).
+	BlobURI(key string) string
+	// BlobKey is the key ("runs/…") that an s3:// URI names; ok is false
+	// for another bucket, or a key outside the prefix's runs/.
+	BlobKey(uri string) (key string, ok bool)
+	// ListObjects returns every object under dir+"/" (dir is a key,
+	// "runs/…"), following every page, in key order; keys ending in "/"
+	// (folder markers) are left out. Invalid for a bad dir or when there
+	// are more than limit.
+	ListObjects(ctx context.Context, dir string, limit int) ([]Object, error)
+	// HashObject reads o back and returns its SHA-256 (lowercase hex).
+	// Unavailable when o changed (another ETag) or went meanwhile.
+	HashObject(ctx context.Context, o Object) (string, error)
+	// CopyObject copies o, pinned to o.ETag, server-side into file f of
+	// upload session s, as a client would send f's parts (one CopyObject
+	// for a single-part file, an UploadPartCopy per part otherwise), so
+	// that the registry's Complete verifies it as any upload. Unavailable
+	// when o changed or went meanwhile.
+	CopyObject(ctx context.Context, o Object, s registry.UploadSession, f registry.UploadFile) error
+}
+
 // CheckWrite refuses what Write refuses as Invalid; stores call it first.
 func CheckWrite(recs []Record) error {
 	if len(recs) == 0 || len(recs) > MaxWrite {
