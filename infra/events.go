@@ -91,7 +91,7 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 
 	// The stream publisher: outbox items (kind=event) inserted or updated.
 	pub := newFunction(st.Stack, c, fnSpec{id: "StreamPublisher", dir: "stream-publisher", timeout: 60, memory: 256, env: withBus(nil)})
-	table.GrantReadWriteData(pub)
+	grantTable(pub, table)
 	e.Bus.GrantPutEventsTo(pub, nil)
 	pub.AddEventSource(awslambdaeventsources.NewDynamoEventSource(table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
@@ -117,7 +117,7 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 		EnvWebhookKey: secrets.WebhookKey.KeyArn(), EnvSageMaker: jsii.String(c.SageMakerPrefix),
 		EnvSecret: secrets.SigningKey.SecretArn(),
 	})})
-	table.GrantReadWriteData(redeploy)
+	grantTable(redeploy, table)
 	grantKey(redeploy, secrets.WebhookKey, "kms:Decrypt")
 	grantSecretValue(redeploy, secrets.SigningKey.SecretArn())
 	e.Bus.GrantPutEventsTo(redeploy, nil)
@@ -133,7 +133,7 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 		EnvTopic: topic.TopicArn(), EnvSlackSecret: secrets.Slack.SecretArn(), EnvSecret: secrets.SigningKey.SecretArn(),
 		EnvConsoleURL: st.Api.URL,
 	})})
-	table.GrantReadWriteData(notify)
+	grantTable(notify, table)
 	topic.GrantPublish(notify)
 	grantSecretValue(notify, secrets.Slack.SecretArn())
 	grantSecretValue(notify, secrets.SigningKey.SecretArn())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -29,6 +30,23 @@ const (
 	// ListObjectsV2 under the prefix (RemoveVersion, MLflow run artifacts).
 	s3ListBucket = "s3:ListBucket"
 )
+
+// tableActions are the DynamoDB actions shared/dynamodb's Store calls:
+// GetItem, BatchGetItem, Query (the table and its indexes), DeleteItem,
+// UpdateItem, and TransactWriteItems, which DynamoDB authorizes as the
+// PutItem, UpdateItem and DeleteItem it holds (TestStoreCallsGranted
+// checks the list against the store's code).
+var tableActions = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+// grantTable lets fn call the store's actions on the table and its
+// indexes.
+func grantTable(fn awslambda.Function, table awsdynamodb.ITable) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(tableActions...),
+		Resources: &[]*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")},
+	}))
+}
 
 // grantObjects lets fn call actions on the bucket's objects under prefix
 // only.

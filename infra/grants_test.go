@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -284,4 +286,92 @@ func TestOIDC(t *testing.T) {
 	if env[EnvOIDCClientSecret] != nil || len(grantsOf(t, s, "Api")["secretsmanager"]) != 1 {
 		t.Errorf("a public client: %v, %q", env[EnvOIDCClientSecret], grantsOf(t, s, "Api")["secretsmanager"])
 	}
+}
+
+// callsIn returns the SDK calls the non-test Go files of the package in
+// dir make, by the patterns given (each pattern's first group is the
+// call's name).
+func callsIn(t *testing.T, dir string, patterns ...string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in %s: %v", dir, err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range patterns {
+			for _, m := range regexp.MustCompile(p).FindAllStringSubmatch(string(b), -1) {
+				seen[m[1]] = true
+			}
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// checkCalls fails t for each call of the package that needs is not
+// granted to fn (or is new: it must be named in needs first).
+func checkCalls(t *testing.T, s *synthesized, fn, pkg string, calls []string, needs map[string][]string) {
+	t.Helper()
+	var granted []string
+	for _, gs := range grantsOf(t, s, fn) {
+		for _, g := range gs {
+			granted = append(granted, strings.SplitN(g, " ", 2)[0])
+		}
+	}
+	if len(calls) < 4 {
+		t.Fatalf("found only %v in %s: the scan is broken", calls, pkg)
+	}
+	for _, c := range calls {
+		acts, ok := needs[c]
+		if !ok {
+			t.Errorf("%s calls %s, which infra/grants.go does not name: grant what it needs, then list it here", pkg, c)
+		}
+		for _, a := range acts {
+			if !slices.Contains(granted, a) {
+				t.Errorf("%s calls %s, which needs %s: %s may not", pkg, c, a, fn)
+			}
+		}
+	}
+}
+
+// TestStoreCallsGranted: every DynamoDB call shared/dynamodb's Store
+// makes (and each kind of item a transaction writes) is authorized by the
+// grant every function gets, so a new call cannot reach AWS ungranted.
+func TestStoreCallsGranted(t *testing.T) {
+	s := configured(t)
+	calls := callsIn(t, "../shared/dynamodb", `\.client\.([A-Z][A-Za-z]+)\(`, `types\.(Put|Update|Delete|ConditionCheck)\{`)
+	needs := map[string][]string{
+		"GetItem": {"dynamodb:GetItem"}, "BatchGetItem": {"dynamodb:BatchGetItem"}, "Query": {"dynamodb:Query"},
+		"DeleteItem": {"dynamodb:DeleteItem"}, "UpdateItem": {"dynamodb:UpdateItem"}, "PutItem": {"dynamodb:PutItem"},
+		"TransactWriteItems": nil, // authorized as the items it holds:
+		"Put":                {"dynamodb:PutItem"}, "Update": {"dynamodb:UpdateItem"}, "Delete": {"dynamodb:DeleteItem"},
+		"ConditionCheck": {"dynamodb:ConditionCheckItem"},
+	}
+	for _, fn := range sortedKeys(s.stack.Functions) {
+		checkCalls(t, s, fn, "shared/dynamodb", calls, needs)
+	}
+}
+
+// TestArtifactCallsGranted: every S3 call shared/s3 makes (presigned ones
+// too: the URL carries the api role's authority) is authorized for the
+// api, which serves every artifact route.
+func TestArtifactCallsGranted(t *testing.T) {
+	s := configured(t)
+	calls := callsIn(t, "../shared/s3", `\.client\.([A-Z][A-Za-z]+)\(`, `\.presigner\.(Presign[A-Za-z]+)\(`, `awss3\.New([A-Za-z0-9]+)Paginator\(`)
+	needs := map[string][]string{
+		"GetObject": {s3Get}, "HeadObject": {s3Get}, "PresignGetObject": {s3Get},
+		"PutObject": {s3Put}, "CreateMultipartUpload": {s3Put}, "UploadPart": {s3Put}, "CompleteMultipartUpload": {s3Put},
+		"PresignPutObject": {s3Put}, "PresignUploadPart": {s3Put},
+		"UploadPartCopy": {s3Get, s3Put}, "CopyObject": {s3Get, s3Put},
+		"DeleteObject": {s3Delete}, "AbortMultipartUpload": {s3Abort}, "ListParts": {s3ListParts},
+		"ListObjectsV2": {s3ListBucket},
+	}
+	checkCalls(t, s, "Api", "shared/s3", calls, needs)
 }

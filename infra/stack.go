@@ -147,7 +147,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		task := strings.TrimSuffix(strings.Trim(p, "${}"), "FunctionArn")
 		fn := newFunction(st.Stack, c, fnSpec{id: id, dir: "workflow", timeout: 30, memory: 256,
 			env: base(map[string]*string{EnvTask: jsii.String(task), EnvSecret: signingKey})})
-		table.GrantReadWriteData(fn)
+		grantTable(fn, table)
 		grantSecretValue(fn, signingKey)
 		taskFns[p] = fn
 		st.Functions[id] = fn
@@ -162,7 +162,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 	// out of time to itself (by its name: its role cannot depend on it).
 	verifyName := c.StackName + "-verify-upload"
 	verify := newFunction(st.Stack, c, fnSpec{id: "VerifyUpload", dir: "verify-upload", name: verifyName, timeout: 900, memory: 1024, env: base(nil)})
-	table.GrantReadWriteData(verify)
+	grantTable(verify, table)
 	grantObjects(verify, bucket, c.ArtifactPrefix, s3Get, s3Put, s3Delete, s3Abort, s3ListParts)
 	grantInvoke(st, verify, verifyName)
 	st.Functions["VerifyUpload"] = verify
@@ -179,7 +179,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		EnvMLflowArts: jsii.String("s3"),
 	})
 	api := newFunction(st.Stack, c, fnSpec{id: "Api", dir: "api", timeout: 29, memory: 512, env: apiEnv})
-	table.GrantReadWriteData(api)
+	grantTable(api, table)
 	// The API presigns part uploads and downloads (so its role must allow
 	// them), starts and completes uploads, lists and aborts them, removes
 	// versions' files, and reads MLflow runs' artifacts (under
@@ -221,7 +221,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 	// files) and asks verify-upload again for versions left VERIFYING.
 	sweeper := newFunction(st.Stack, c, fnSpec{id: "Sweeper", dir: "sweeper", timeout: 300, memory: 256,
 		env: base(map[string]*string{EnvVerifyFn: jsii.String(verifyName)})})
-	table.GrantReadWriteData(sweeper)
+	grantTable(sweeper, table)
 	grantObjects(sweeper, bucket, c.ArtifactPrefix, s3Abort, s3Delete)
 	grantInvoke(st, sweeper, verifyName)
 	st.Functions["Sweeper"] = sweeper
