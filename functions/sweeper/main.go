@@ -17,6 +17,9 @@
 //	MODELREG_UPLOAD_GRACE     how long past expiry a session may still be resumed (default 24h)
 //	MODELREG_VERIFY_FUNCTION  the verify-upload function (name or ARN); without
 //	                          it, no verification is recovered
+//	MODELREG_DYNAMODB_ENDPOINT, MODELREG_S3_ENDPOINT, MODELREG_VERIFY_ENDPOINT
+//	                          other endpoints than AWS's (tests: DynamoDB Local,
+//	                          MinIO, a Lambda API server)
 //
 // Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
 package main
@@ -47,7 +50,10 @@ func main() {
 			S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
 			S3Prefix:      os.Getenv("MODELREG_S3_PREFIX"),
 			// VerifyFunction is the invoker of RecoverVerifications.
-			VerifyFunction: os.Getenv("MODELREG_VERIFY_FUNCTION"),
+			VerifyFunction:   os.Getenv("MODELREG_VERIFY_FUNCTION"),
+			DynamoDBEndpoint: os.Getenv("MODELREG_DYNAMODB_ENDPOINT"),
+			S3Endpoint:       os.Getenv("MODELREG_S3_ENDPOINT"),
+			VerifyEndpoint:   os.Getenv("MODELREG_VERIFY_ENDPOINT"),
 		}, grace, log)
 		if err == nil {
 			lambda.Start(h.Handle)

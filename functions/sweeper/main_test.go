@@ -186,20 +186,16 @@ func (s *lambdaServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// TestRecoversVerifications: a version left VERIFYING (its invoke was
-// lost) is handed to verify-upload again by the scheduled run, on every
-// run while it stays VERIFYING, and no longer once the verification —
-// here run on the payload the function sent, as verify-upload runs it —
-// made it READY. A READY or PENDING_UPLOAD version is never asked for.
-func TestRecoversVerifications(t *testing.T) {
-	aw := peers(t)
-	ctx := registry.WithPrincipal(context.Background(), registry.Principal{Name: "ci", Role: registry.RoleAdmin})
+// verifying makes model fraud with a version left VERIFYING: its 11 MiB
+// file's parts are all in MinIO and completed, and the invoke that should
+// verify it was lost. The caller closes the App.
+func verifying(t *testing.T, ctx context.Context, aw app.AWS) (*app.App, registry.Version, registry.UploadTicket) {
+	t.Helper()
 	maker, err := app.New(ctx, app.Config{Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Secret: bytes.Repeat([]byte("s"), 32),
 		AWS: aw, Service: registry.Config{VerifyAsyncBytes: 1, Invoker: lostInvoker{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer maker.Close()
 	if _, err := maker.Service.CreateModel(ctx, registry.NewModel{Name: "fraud"}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +230,19 @@ func TestRecoversVerifications(t *testing.T) {
 	if v, err = maker.Service.CompleteUpload(ctx, "fraud", v.Number, tk.UploadID); err != nil || v.Status != registry.StatusVerifying {
 		t.Fatalf("CompleteUpload = %s, %v; want VERIFYING", v.Status, err)
 	}
+	return maker, v, tk
+}
+
+// TestRecoversVerifications: a version left VERIFYING (its invoke was
+// lost) is handed to verify-upload again by the scheduled run, on every
+// run while it stays VERIFYING, and no longer once the verification —
+// here run on the payload the function sent, as verify-upload runs it —
+// made it READY. A READY or PENDING_UPLOAD version is never asked for.
+func TestRecoversVerifications(t *testing.T) {
+	aw := peers(t)
+	ctx := registry.WithPrincipal(context.Background(), registry.Principal{Name: "ci", Role: registry.RoleAdmin})
+	maker, v, tk := verifying(t, ctx, aw)
+	defer maker.Close()
 	// A version still waiting for its upload is not the recovery's.
 	pending, err := maker.Service.RegisterVersion(ctx, "fraud", registry.NewVersion{})
 	if err != nil {
