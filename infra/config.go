@@ -191,8 +191,9 @@ func (o *OIDCConfig) check() error {
 		return nil
 	}
 	switch {
-	case !httpsURL.MatchString(o.Issuer):
-		return fmt.Errorf("context modelreg: oidc.issuer %q must be an https:// URL (https://cognito-idp.REGION.amazonaws.com/POOL_ID)", o.Issuer)
+	case !httpsURL.MatchString(o.Issuer) || strings.HasSuffix(o.Issuer, "/"):
+		// The ID tokens' "iss" must equal it exactly: no trailing slash.
+		return fmt.Errorf("context modelreg: oidc.issuer %q must be an https:// URL without a trailing / (https://cognito-idp.REGION.amazonaws.com/POOL_ID)", o.Issuer)
 	case !httpsURL.MatchString(o.Domain):
 		return fmt.Errorf("context modelreg: oidc.domain %q must be an https:// URL (the user pool's hosted UI domain)", o.Domain)
 	case o.ClientID == "":

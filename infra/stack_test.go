@@ -657,6 +657,7 @@ func TestParseConfig(t *testing.T) {
 		map[string]any{"noncurrentVersionDays": 0},
 		map[string]any{"stackName": strings.Repeat("m", 51)},
 		map[string]any{"oidc": map[string]any{"domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p/", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
 		map[string]any{"oidc": map[string]any{"issuer": "http://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
 		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
 		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "groupRoles": map[string]any{"ml": "reader"}}},
