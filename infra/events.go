@@ -134,7 +134,12 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 		EnvConsoleURL: st.Api.URL,
 	})})
 	grantTable(notify, table)
-	topic.GrantPublish(notify)
+	// Publish to the topic, encrypted with the topic key: sns:Publish, and
+	// the data key SNS asks KMS for on the publisher's behalf.
+	notify.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{topic.TopicArn()},
+	}))
+	grantKey(notify, secrets.TopicKey, "kms:GenerateDataKey", "kms:Decrypt")
 	grantSecretValue(notify, secrets.Slack.SecretArn())
 	grantSecretValue(notify, secrets.SigningKey.SecretArn())
 	fns["Notify"] = notify

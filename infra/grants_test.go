@@ -375,3 +375,31 @@ func TestArtifactCallsGranted(t *testing.T) {
 	}
 	checkCalls(t, s, "Api", "shared/s3", calls, needs)
 }
+
+// TestPublishGrants: only notify publishes to the notifications topic,
+// with the two KMS actions SNS needs for its encryption key, and no KMS
+// action group (kms:GenerateDataKey*) is granted anywhere.
+func TestPublishGrants(t *testing.T) {
+	s := configured(t)
+	topic := "<" + *s.stack.GetLogicalId(s.stack.Notifications.Node().DefaultChild().(awscdk.CfnElement)) + ">"
+	key := "<" + *s.stack.GetLogicalId(s.stack.Secrets.TopicKey.Node().DefaultChild().(awscdk.CfnElement)) + ".Arn>"
+	for _, id := range sortedKeys(s.stack.Functions) {
+		g := grantsOf(t, s, id)
+		var sns, kms []string
+		if id == "Notify" {
+			sns, kms = []string{"sns:Publish on " + topic}, sorted("kms:Decrypt on "+key, "kms:GenerateDataKey on "+key)
+		}
+		var gotKMS []string
+		for _, k := range g["kms"] {
+			if strings.HasSuffix(k, "*") || strings.Contains(k, "* on") {
+				t.Errorf("%s: KMS action group %s", id, k)
+			}
+			if strings.Contains(k, key) {
+				gotKMS = append(gotKMS, k)
+			}
+		}
+		if !reflect.DeepEqual(g["sns"], sns) || !reflect.DeepEqual(gotKMS, kms) {
+			t.Errorf("%s: SNS %q and topic key %q, want %q and %q", id, g["sns"], gotKMS, sns, kms)
+		}
+	}
+}

@@ -26,7 +26,6 @@ var functionWildcards = []wildcard{
 	{`/^Resource::\*$/`, "X-Ray PutTraceSegments/PutTelemetryRecords and dynamodb:ListStreams support no resource-level permissions"},
 	{`/^Resource::<[A-Za-z0-9]+Logs[A-Z0-9]+\.Arn>:log-stream:\*$/`, "log streams of the function's own log group; Lambda names them"},
 	{`/^Resource::<RegistryTable\.Arn>\/index\/\*$/`, "the registry table's own global secondary indexes"},
-	{`/^Action::kms:GenerateDataKey\*$/`, "CDK's grant to publish to an SNS topic encrypted with the stack's own topic key (kms:GenerateDataKey*), on that key only"},
 	{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*WorkflowPromotion.*:\*$/`, "executions of the promotion state machine only"},
 	{`/^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint|endpoint-config)\/.*\*$/`, "SageMaker names under the configured prefix: the scoping the issue asks for"},
 	{`/^Resource::<[A-Za-z0-9]+\.Arn>:\*$/`, "versions of a task function the state machine invokes"},
