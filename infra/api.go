@@ -22,16 +22,44 @@ type Route struct {
 
 // Routes are the API's routes: every /v1 and MLflow route behind the IAM
 // authorizer except the health check (and the OpenAPI document, which the
-// handler serves unauthenticated too); the console's routes open, because
-// the console checks its own signed session.
+// handler serves unauthenticated too); the console's routes (its pages,
+// sign-in and static files, the paths shared/console serves at the root)
+// open, because the console checks its own signed session.
 var Routes = []Route{
-	{Path: "/v1/health", Methods: []awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET}},
-	{Path: "/v1/openapi.json", Methods: []awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET}},
+	{Path: "/v1/health", Methods: methods(get)},
+	{Path: "/v1/openapi.json", Methods: methods(get)},
 	{Path: "/v1/{proxy+}", IAM: true},
 	{Path: "/api/2.0/mlflow/{proxy+}", IAM: true},
 	{Path: "/api/2.0/mlflow-artifacts/{proxy+}", IAM: true},
-	{Path: "/", Methods: []awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET}},
-	{Path: "/console/{proxy+}"},
+	// The console.
+	{Path: "/", Methods: methods(get)},
+	{Path: "/static/{proxy+}", Methods: methods(get)},
+	{Path: "/login", Methods: methods(get, post)},
+	{Path: "/login/{proxy+}", Methods: methods(get)}, // /login/oidc, /login/callback
+	{Path: "/logout", Methods: methods(post)},
+	{Path: "/models", Methods: methods(get)},
+	{Path: "/models/{proxy+}", Methods: methods(get, post)},
+	{Path: "/approvals", Methods: methods(get)},
+	{Path: "/approvals/{proxy+}", Methods: methods(get, post)},
+}
+
+const (
+	get  = awsapigatewayv2.HttpMethod_GET
+	post = awsapigatewayv2.HttpMethod_POST
+)
+
+func methods(m ...awsapigatewayv2.HttpMethod) []awsapigatewayv2.HttpMethod { return m }
+
+// Keys are the route keys of r ("GET /login", "ANY /v1/{proxy+}").
+func (r Route) Keys() []string {
+	if len(r.Methods) == 0 {
+		return []string{"ANY " + r.Path}
+	}
+	var keys []string
+	for _, m := range r.Methods {
+		keys = append(keys, string(m)+" "+r.Path)
+	}
+	return keys
 }
 
 // Api is the HTTP API (payload format 2.0) in front of the api function.

@@ -53,6 +53,39 @@ type Config struct {
 	// custom domain (an ACM certificate in the stack's region).
 	DomainName     string `json:"domainName"`
 	CertificateARN string `json:"certificateArn"`
+	// OIDC, if set, signs people in to the console through an OIDC
+	// provider the operator brings (a Cognito user pool and app client);
+	// without it the console on AWS has no sign-in.
+	OIDC *OIDCConfig `json:"oidc"`
+}
+
+// OIDCConfig is the console's sign-in through a Cognito user pool (or any
+// OIDC provider with Cognito's endpoint layout) the operator created.
+type OIDCConfig struct {
+	// Issuer is the "iss" of the ID tokens:
+	// https://cognito-idp.REGION.amazonaws.com/POOL_ID.
+	Issuer string `json:"issuer"`
+	// Domain is the user pool's hosted UI domain
+	// (https://PREFIX.auth.REGION.amazoncognito.com or a custom one): the
+	// authorize and token endpoints are its /oauth2/authorize and
+	// /oauth2/token.
+	Domain string `json:"domain"`
+	// ClientID is the app client's id.
+	ClientID string `json:"clientId"`
+	// ClientSecretARN, if set, is a Secrets Manager secret holding the app
+	// client's secret (a confidential client); without it the client is
+	// public (PKCE only).
+	ClientSecretARN string `json:"clientSecretArn"`
+	// GroupRoles maps a user pool group (the cognito:groups claim) to a
+	// registry role: {"ml-approvers":"approver"}.
+	GroupRoles map[string]string `json:"groupRoles"`
+}
+
+// Endpoints are the OIDC settings the api function gets (the endpoints
+// derived from the issuer and domain).
+func (o OIDCConfig) Endpoints() (authorize, token, jwks string) {
+	d := strings.TrimSuffix(o.Domain, "/")
+	return d + "/oauth2/authorize", d + "/oauth2/token", strings.TrimSuffix(o.Issuer, "/") + "/.well-known/jwks.json"
 }
 
 // RoleMapping is the registry role and groups an IAM role maps to.
@@ -71,6 +104,8 @@ func DefaultConfig() Config {
 }
 
 var (
+	secretARN      = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	httpsURL       = regexp.MustCompile(`^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/-]*)?$`)
 	roleARN        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 	sagemakerName  = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}-?$`)
 	artifactPrefix = regexp.MustCompile(`^([A-Za-z0-9_.-]+/)+$`)
@@ -117,6 +152,12 @@ func (c Config) Check() error {
 	case !strings.HasPrefix(c.SweepSchedule, "rate(") && !strings.HasPrefix(c.SweepSchedule, "cron("):
 		return fmt.Errorf("context modelreg: sweepSchedule %q is not rate(...) or cron(...)", c.SweepSchedule)
 	}
+	if len(c.StackName) > maxStackName {
+		return fmt.Errorf("context modelreg: stackName %q is longer than %d characters (function names derive from it)", c.StackName, maxStackName)
+	}
+	if err := c.OIDC.check(); err != nil {
+		return err
+	}
 	for _, r := range c.SageMakerRoles {
 		if !roleARN.MatchString(r) {
 			return fmt.Errorf("context modelreg: sagemakerRoles: %q is not an IAM role ARN", r)
@@ -135,6 +176,38 @@ func (c Config) Check() error {
 	for _, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://localhost") {
 			return fmt.Errorf("context modelreg: corsOrigins: %q must be an https:// origin", o)
+		}
+	}
+	return nil
+}
+
+// maxStackName keeps the names derived from the stack name within
+// Lambda's 64 characters (StackName + "-verify-upload").
+const maxStackName = 64 - len("-verify-upload")
+
+// check reports the first OIDC setting that cannot work (nil o: none).
+func (o *OIDCConfig) check() error {
+	if o == nil {
+		return nil
+	}
+	switch {
+	case !httpsURL.MatchString(o.Issuer) || strings.HasSuffix(o.Issuer, "/"):
+		// The ID tokens' "iss" must equal it exactly: no trailing slash.
+		return fmt.Errorf("context modelreg: oidc.issuer %q must be an https:// URL without a trailing / (https://cognito-idp.REGION.amazonaws.com/POOL_ID)", o.Issuer)
+	case !httpsURL.MatchString(o.Domain):
+		return fmt.Errorf("context modelreg: oidc.domain %q must be an https:// URL (the user pool's hosted UI domain)", o.Domain)
+	case o.ClientID == "":
+		return fmt.Errorf("context modelreg: oidc.clientId is empty")
+	case o.ClientSecretARN != "" && !secretARN.MatchString(o.ClientSecretARN):
+		return fmt.Errorf("context modelreg: oidc.clientSecretArn %q is not a Secrets Manager secret ARN", o.ClientSecretARN)
+	case len(o.GroupRoles) == 0:
+		return fmt.Errorf("context modelreg: oidc.groupRoles is empty: nobody could sign in")
+	}
+	for g, r := range o.GroupRoles {
+		switch r {
+		case "reader", "publisher", "approver", "admin":
+		default:
+			return fmt.Errorf("context modelreg: oidc.groupRoles: %s maps to %q, not reader, publisher, approver or admin", g, r)
 		}
 	}
 	return nil

@@ -38,6 +38,9 @@ const (
 	targetMaxEventHours = 24
 )
 
+// ReminderSchedule runs the notify function's approval reminder sweep.
+const ReminderSchedule = "rate(5 minutes)"
+
 func patternOf(s string) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -88,7 +91,7 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 
 	// The stream publisher: outbox items (kind=event) inserted or updated.
 	pub := newFunction(st.Stack, c, fnSpec{id: "StreamPublisher", dir: "stream-publisher", timeout: 60, memory: 256, env: withBus(nil)})
-	table.GrantReadWriteData(pub)
+	grantTable(pub, table)
 	e.Bus.GrantPutEventsTo(pub, nil)
 	pub.AddEventSource(awslambdaeventsources.NewDynamoEventSource(table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
@@ -112,9 +115,11 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 	// changes (on the default bus) for the endpoints it manages.
 	redeploy := newFunction(st.Stack, c, fnSpec{id: "Redeploy", dir: "redeploy", timeout: 120, memory: 256, env: withBus(map[string]*string{
 		EnvWebhookKey: secrets.WebhookKey.KeyArn(), EnvSageMaker: jsii.String(c.SageMakerPrefix),
+		EnvSecret: secrets.SigningKey.SecretArn(),
 	})})
-	table.GrantReadWriteData(redeploy)
-	secrets.WebhookKey.GrantDecrypt(redeploy)
+	grantTable(redeploy, table)
+	grantKey(redeploy, secrets.WebhookKey, "kms:Decrypt")
+	grantSecretValue(redeploy, secrets.SigningKey.SecretArn())
 	e.Bus.GrantPutEventsTo(redeploy, nil)
 	grantSageMaker(st, redeploy, c)
 	fns["Redeploy"] = redeploy
@@ -123,19 +128,35 @@ func newEvents(st *Stack, c Config, table awsdynamodb.Table, fns map[string]awsl
 		patternOf(eventbridge.SageMakerEndpointPattern(c.SageMakerPrefix)), e.target(redeploy, e.dlq("SageMakerEndpointDLQ")))
 
 	// notify: approvals, stage changes and deployments, to Slack and SNS.
+	// Its links to approvals point at the console, on the API's URL.
 	notify := newFunction(st.Stack, c, fnSpec{id: "Notify", dir: "notify", timeout: 60, memory: 256, env: withBus(map[string]*string{
-		EnvTopic: topic.TopicArn(), EnvSlackSecret: secrets.Slack.SecretArn(),
+		EnvTopic: topic.TopicArn(), EnvSlackSecret: secrets.Slack.SecretArn(), EnvSecret: secrets.SigningKey.SecretArn(),
+		EnvConsoleURL: st.Api.URL,
 	})})
-	table.GrantReadWriteData(notify)
-	topic.GrantPublish(notify)
-	secrets.Slack.GrantRead(notify, nil)
+	grantTable(notify, table)
+	// Publish to the topic, encrypted with the topic key: sns:Publish, and
+	// the data key SNS asks KMS for on the publisher's behalf.
+	notify.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("sns:Publish"), Resources: &[]*string{topic.TopicArn()},
+	}))
+	grantKey(notify, secrets.TopicKey, "kms:GenerateDataKey", "kms:Decrypt")
+	grantSecretValue(notify, secrets.Slack.SecretArn())
+	grantSecretValue(notify, secrets.SigningKey.SecretArn())
 	fns["Notify"] = notify
 	e.rule("NotifyRule", e.Bus, patternOf(eventbridge.NotifyPattern()), e.target(notify, e.dlq("NotifyDLQ")))
+	// The approval reminders (24 h and 1 h before an approval expires),
+	// swept by the same function on a schedule (a Scheduled Event).
+	awsevents.NewRule(e.Construct, jsii.String("NotifyReminderSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("modelreg: approval reminders"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(ReminderSchedule)),
+		Targets:     &[]awsevents.IRuleTarget{e.target(notify, e.dlq("NotifyReminderDLQ"))},
+	})
 
 	// The sweeper's schedule.
 	awsevents.NewRule(e.Construct, jsii.String("SweeperSchedule"), &awsevents.RuleProps{
-		Schedule: awsevents.Schedule_Expression(jsii.String(c.SweepSchedule)),
-		Targets:  &[]awsevents.IRuleTarget{e.target(fns["Sweeper"], e.dlq("SweeperDLQ"))},
+		Description: jsii.String("modelreg: expire abandoned uploads, recover lost verifications"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(c.SweepSchedule)),
+		Targets:     &[]awsevents.IRuleTarget{e.target(fns["Sweeper"], e.dlq("SweeperDLQ"))},
 	})
 	return e
 }

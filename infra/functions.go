@@ -36,12 +36,25 @@ const (
 	EnvWorkflowKind = "MODELREG_WORKFLOW"         // "sfn" on AWS
 	EnvStoreKind    = "MODELREG_STORE"            // "dynamodb" on AWS
 	EnvArtifacts    = "MODELREG_ARTIFACTS"        // "s3" on AWS
+	EnvMLflowArts   = "MODELREG_MLFLOW_ARTIFACTS" // "s3": MLflow runs write to s3:// under <prefix>runs/
+	EnvConsoleURL   = "MODELREG_CONSOLE_URL"      // the console, for links in notifications
+
+	// The console's OIDC sign-in (Config.OIDC), set only when configured.
+	EnvOIDCIssuer       = "MODELREG_OIDC_ISSUER"
+	EnvOIDCAuthorize    = "MODELREG_OIDC_AUTHORIZE_URL"
+	EnvOIDCToken        = "MODELREG_OIDC_TOKEN_URL"
+	EnvOIDCJWKS         = "MODELREG_OIDC_JWKS_URL"
+	EnvOIDCClientID     = "MODELREG_OIDC_CLIENT_ID"
+	EnvOIDCClientSecret = "MODELREG_OIDC_CLIENT_SECRET_ARN" // the app client's secret, by ARN
+	EnvOIDCRedirect     = "MODELREG_OIDC_REDIRECT_URL"      // <API URL>login/callback
+	EnvOIDCGroupRoles   = "MODELREG_OIDC_GROUP_ROLES"       // JSON: group → role
 )
 
 // fnSpec is one Lambda function of the stack.
 type fnSpec struct {
 	id      string // construct id
 	dir     string // functions/<dir>, BuildDir/<dir>
+	name    string // the function's name, when it must be known before it exists (else CloudFormation's)
 	timeout float64
 	memory  float64
 	env     map[string]*string
@@ -63,6 +76,10 @@ func newFunction(scope constructs.Construct, c Config, s fnSpec) awslambda.Funct
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logs.LogGroupArn(), *logs.LogGroupArn()+":log-stream:*"),
 	}))
+	var name *string
+	if s.name != "" {
+		name = jsii.String(s.name)
+	}
 	return awslambda.NewFunction(scope, jsii.String(s.id), &awslambda.FunctionProps{
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
@@ -76,5 +93,6 @@ func newFunction(scope constructs.Construct, c Config, s fnSpec) awslambda.Funct
 		Role:          role,
 		Environment:   &s.env,
 		Description:   jsii.String("modelreg " + s.dir),
+		FunctionName:  name,
 	})
 }

@@ -32,6 +32,8 @@ type Stack struct {
 	// AlarmTopic the one CloudWatch alarms notify.
 	Notifications awssns.Topic
 	AlarmTopic    awssns.Topic
+	// Config is what the stack was defined from.
+	Config Config
 }
 
 // Secrets are the stack's secrets, never in plain environment: the
@@ -100,7 +102,7 @@ func newSecrets(scope constructs.Construct) *Secrets {
 func NewStack(scope constructs.Construct, c Config) *Stack {
 	st := &Stack{Stack: awscdk.NewStack(scope, jsii.String(c.StackName), &awscdk.StackProps{
 		Description: jsii.String("modelreg: a model registry (API Gateway, Lambda, DynamoDB, S3, Step Functions, EventBridge)"),
-	}), Functions: map[string]awslambda.Function{}}
+	}), Functions: map[string]awslambda.Function{}, Config: c}
 	// The access-log bucket admits S3's log delivery by bucket policy, not
 	// by the legacy LogDeliveryWrite ACL (set before any construct is added).
 	st.Stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
@@ -130,7 +132,6 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		}
 		return m
 	}
-	artifacts := jsii.String(c.ArtifactPrefix + "*")
 
 	// The promotion task functions: one build, four functions.
 	tasks := map[string]string{
@@ -139,50 +140,90 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		workflow.PromoteFunctionArn:         "Promote",
 		workflow.RecordOutcomeFunctionArn:   "RecordOutcome",
 	}
+	signingKey := st.Secrets.SigningKey.SecretArn()
 	taskFns := map[string]awslambda.Function{}
 	for _, p := range workflow.Placeholders {
 		id := tasks[p]
 		task := strings.TrimSuffix(strings.Trim(p, "${}"), "FunctionArn")
 		fn := newFunction(st.Stack, c, fnSpec{id: id, dir: "workflow", timeout: 30, memory: 256,
-			env: base(map[string]*string{EnvTask: jsii.String(task)})})
-		table.GrantReadWriteData(fn)
+			env: base(map[string]*string{EnvTask: jsii.String(task), EnvSecret: signingKey})})
+		grantTable(fn, table)
+		grantSecretValue(fn, signingKey)
 		taskFns[p] = fn
 		st.Functions[id] = fn
 	}
 	st.Workflow = newWorkflow(st.Stack, taskFns)
 
-	verify := newFunction(st.Stack, c, fnSpec{id: "VerifyUpload", dir: "verify-upload", timeout: 900, memory: 1024, env: base(nil)})
-	table.GrantReadWriteData(verify)
-	bucket.GrantRead(verify, artifacts)
-	bucket.GrantDelete(verify, artifacts)
+	// verify-upload reads a completed upload back (HeadObject, GetObject),
+	// completes its multipart upload or copies a single-part file into place
+	// (ListParts, CreateMultipartUpload, UploadPartCopy,
+	// CompleteMultipartUpload, PutObject), deletes a file that fails and
+	// aborts the failed upload's parts, and hands a verification that runs
+	// out of time to itself (by its name: its role cannot depend on it).
+	verifyName := c.StackName + "-verify-upload"
+	verify := newFunction(st.Stack, c, fnSpec{id: "VerifyUpload", dir: "verify-upload", name: verifyName, timeout: 900, memory: 1024, env: base(nil)})
+	grantTable(verify, table)
+	grantObjects(verify, bucket, c.ArtifactPrefix, s3Get, s3Put, s3Delete, s3Abort, s3ListParts)
+	grantInvoke(st, verify, verifyName)
 	st.Functions["VerifyUpload"] = verify
 
 	rolesJSON, err := json.Marshal(c.Roles)
 	if err != nil {
 		panic(err) // a map of plain strings always marshals
 	}
-	api := newFunction(st.Stack, c, fnSpec{id: "Api", dir: "api", timeout: 29, memory: 512, env: base(map[string]*string{
+	apiEnv := base(map[string]*string{
 		EnvWorkflowKind: jsii.String("sfn"), EnvStateMachine: st.Workflow.StateMachine.StateMachineArn(),
-		EnvSecret: st.Secrets.SigningKey.SecretArn(), EnvWebhookKey: st.Secrets.WebhookKey.KeyArn(),
-		EnvRoles: jsii.String(string(rolesJSON)), EnvVerifyFn: verify.FunctionName(),
+		EnvSecret: signingKey, EnvWebhookKey: st.Secrets.WebhookKey.KeyArn(),
+		EnvRoles: jsii.String(string(rolesJSON)), EnvVerifyFn: jsii.String(verifyName),
 		EnvSageMaker: jsii.String(c.SageMakerPrefix), EnvPassRoles: jsii.String(strings.Join(c.SageMakerRoles, ",")),
-	})})
-	table.GrantReadWriteData(api)
-	bucket.GrantReadWrite(api, artifacts)
+		EnvMLflowArts: jsii.String("s3"),
+	})
+	api := newFunction(st.Stack, c, fnSpec{id: "Api", dir: "api", timeout: 29, memory: 512, env: apiEnv})
+	grantTable(api, table)
+	// The API presigns part uploads and downloads (so its role must allow
+	// them), starts and completes uploads, lists and aborts them, removes
+	// versions' files, and reads MLflow runs' artifacts (under
+	// <prefix>runs/, written by the callers' own roles) when a run's model
+	// is registered, copying them into the version's keys.
+	grantObjects(api, bucket, c.ArtifactPrefix, s3Get, s3Put, s3Delete, s3Abort, s3ListParts)
+	grantListPrefix(api, bucket, c.ArtifactPrefix)
 	st.Workflow.StateMachine.GrantStartExecution(api)
 	st.Workflow.StateMachine.GrantTaskResponse(api)
 	st.Workflow.StateMachine.GrantExecution(api, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution"))
-	st.Secrets.SigningKey.GrantRead(api, nil)
-	st.Secrets.WebhookKey.GrantEncryptDecrypt(api)
-	verify.GrantInvoke(api)
+	grantSecretValue(api, signingKey)
+	grantKey(api, st.Secrets.WebhookKey, "kms:Encrypt", "kms:Decrypt")
+	grantInvoke(st, api, verifyName)
 	st.Functions["Api"] = api
 	st.Api = newApi(st.Stack, c, api)
+	if o := c.OIDC; o != nil {
+		authorize, token, jwks := o.Endpoints()
+		groups, err := json.Marshal(o.GroupRoles)
+		if err != nil {
+			panic(err) // a map of plain strings always marshals
+		}
+		for k, v := range map[string]*string{
+			EnvOIDCIssuer: jsii.String(o.Issuer), EnvOIDCAuthorize: jsii.String(authorize), EnvOIDCToken: jsii.String(token),
+			EnvOIDCJWKS: jsii.String(jwks), EnvOIDCClientID: jsii.String(o.ClientID), EnvOIDCGroupRoles: jsii.String(string(groups)),
+			// The console's callback on the API's URL (the stage's, or the
+			// custom domain's): known only once the API exists.
+			EnvOIDCRedirect: awscdk.Fn_Join(jsii.String(""), &[]*string{st.Api.URL, jsii.String("login/callback")}),
+		} {
+			api.AddEnvironment(jsii.String(k), v, nil)
+		}
+		if o.ClientSecretARN != "" {
+			api.AddEnvironment(jsii.String(EnvOIDCClientSecret), jsii.String(o.ClientSecretARN), nil)
+			grantSecretValue(api, jsii.String(o.ClientSecretARN))
+		}
+	}
 
-	sweeper := newFunction(st.Stack, c, fnSpec{id: "Sweeper", dir: "sweeper", timeout: 300, memory: 256, env: base(nil)})
-	table.GrantReadWriteData(sweeper)
-	bucket.GrantRead(sweeper, artifacts)
-	bucket.GrantDelete(sweeper, artifacts)
-	bucket.GrantPut(sweeper, artifacts) // AbortMultipartUpload is authorized as a write (s3:AbortMultipartUpload)
+	// The sweeper expires abandoned uploads (AbortMultipartUpload, and
+	// DeleteObject of staging objects and of a failed version's completed
+	// files) and asks verify-upload again for versions left VERIFYING.
+	sweeper := newFunction(st.Stack, c, fnSpec{id: "Sweeper", dir: "sweeper", timeout: 300, memory: 256,
+		env: base(map[string]*string{EnvVerifyFn: jsii.String(verifyName)})})
+	grantTable(sweeper, table)
+	grantObjects(sweeper, bucket, c.ArtifactPrefix, s3Abort, s3Delete)
+	grantInvoke(st, sweeper, verifyName)
 	st.Functions["Sweeper"] = sweeper
 
 	st.Events = newEvents(st, c, table, st.Functions, base, st.Secrets, st.Notifications)

@@ -125,10 +125,10 @@ func TestResourceCounts(t *testing.T) {
 	s := configured(t)
 	for typ, n := range map[string]int{
 		"AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 2, "AWS::Lambda::Function": 10,
-		"AWS::StepFunctions::StateMachine": 1, "AWS::Events::EventBus": 1, "AWS::Events::Rule": 4,
-		"AWS::SQS::Queue": 5, "AWS::SNS::Topic": 2, "AWS::SecretsManager::Secret": 2, "AWS::KMS::Key": 2,
+		"AWS::StepFunctions::StateMachine": 1, "AWS::Events::EventBus": 1, "AWS::Events::Rule": 5,
+		"AWS::SQS::Queue": 6, "AWS::SNS::Topic": 2, "AWS::SecretsManager::Secret": 2, "AWS::KMS::Key": 2,
 		"AWS::ApiGatewayV2::Api": 1, "AWS::ApiGatewayV2::Stage": 1, "AWS::Lambda::EventSourceMapping": 1,
-		"AWS::CloudWatch::Alarm": 5 + 10 + 3, "AWS::SNS::Subscription": 1,
+		"AWS::ApiGatewayV2::Route": 5 + 12, "AWS::CloudWatch::Alarm": 6 + 10 + 3, "AWS::SNS::Subscription": 1,
 	} {
 		s.template.ResourceCountIs(jsii.String(typ), jsii.Number(float64(n)))
 	}
@@ -472,7 +472,9 @@ func TestNoPassRoleWithoutRoles(t *testing.T) {
 }
 
 // TestRoutes: the IAM authorizer guards every /v1 and MLflow route but the
-// health check and the OpenAPI document; the console's routes are open.
+// health check and the OpenAPI document; the console's routes (the paths
+// shared/console serves: pages, sign-in, static files) are open, and
+// nothing else is routed.
 func TestRoutes(t *testing.T) {
 	s := configured(t)
 	got := map[string]string{}
@@ -482,10 +484,53 @@ func TestRoutes(t *testing.T) {
 	want := map[string]string{
 		"GET /v1/health": "NONE", "GET /v1/openapi.json": "NONE", "ANY /v1/{proxy+}": "AWS_IAM",
 		"ANY /api/2.0/mlflow/{proxy+}": "AWS_IAM", "ANY /api/2.0/mlflow-artifacts/{proxy+}": "AWS_IAM",
-		"GET /": "NONE", "ANY /console/{proxy+}": "NONE",
+		"GET /": "NONE", "GET /static/{proxy+}": "NONE",
+		"GET /login": "NONE", "POST /login": "NONE", "GET /login/{proxy+}": "NONE", "POST /logout": "NONE",
+		"GET /models": "NONE", "GET /models/{proxy+}": "NONE", "POST /models/{proxy+}": "NONE",
+		"GET /approvals": "NONE", "GET /approvals/{proxy+}": "NONE", "POST /approvals/{proxy+}": "NONE",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("routes %v, want %v", got, want)
+	}
+	// Every console request the console's own mux serves finds an open
+	// route (API Gateway's {proxy+} matches one or more segments), and no
+	// /v1 or MLflow request but health and the OpenAPI document does.
+	// API Gateway prefers an exact path, then the longest greedy one.
+	match := func(method, path string) (string, bool) {
+		auth, best := "", -1
+		for key, a := range got {
+			m, p, _ := strings.Cut(key, " ")
+			if m != "ANY" && m != method {
+				continue
+			}
+			if base, ok := strings.CutSuffix(p, "{proxy+}"); ok {
+				if rest, ok := strings.CutPrefix(path, base); ok && rest != "" && len(base) > best {
+					auth, best = a, len(base)
+				}
+			} else if p == path {
+				return a, true
+			}
+		}
+		return auth, best >= 0
+	}
+	for _, c := range []struct{ method, path, auth string }{
+		{"GET", "/", "NONE"}, {"GET", "/static/console.css", "NONE"}, {"GET", "/login", "NONE"}, {"POST", "/login", "NONE"},
+		{"GET", "/login/oidc", "NONE"}, {"GET", "/login/callback", "NONE"}, {"POST", "/logout", "NONE"},
+		{"GET", "/models", "NONE"}, {"GET", "/models/fraud", "NONE"}, {"GET", "/models/fraud/versions/3/download", "NONE"},
+		{"POST", "/models/fraud/versions/3/transition", "NONE"}, {"POST", "/models/fraud/rollback", "NONE"},
+		{"GET", "/approvals", "NONE"}, {"GET", "/approvals/01AP", "NONE"}, {"POST", "/approvals/01AP/decide", "NONE"},
+		{"GET", "/v1/health", "NONE"}, {"GET", "/v1/models", "AWS_IAM"}, {"POST", "/v1/models/fraud/versions", "AWS_IAM"},
+		{"GET", "/v1/openapi.json", "NONE"}, {"POST", "/api/2.0/mlflow/runs/create", "AWS_IAM"},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/1/run/model.pkl", "AWS_IAM"},
+	} {
+		if auth, ok := match(c.method, c.path); !ok || auth != c.auth {
+			t.Errorf("%s %s: routed %v with %q, want %q", c.method, c.path, ok, auth, c.auth)
+		}
+	}
+	for _, c := range []struct{ method, path string }{{"POST", "/"}, {"DELETE", "/models/fraud"}, {"GET", "/blobs/x"}, {"GET", "/console/models"}} {
+		if auth, ok := match(c.method, c.path); ok {
+			t.Errorf("%s %s is routed (%s)", c.method, c.path, auth)
+		}
 	}
 	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), map[string]any{"PayloadFormatVersion": "2.0"})
 	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
@@ -525,7 +570,19 @@ func TestRules(t *testing.T) {
 			t.Errorf("no rule with pattern %s (have %v)", want, patterns)
 		}
 	}
-	s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{"ScheduleExpression": "rate(15 minutes)"})
+	schedules := map[string]string{} // schedule expression → the logical id of the function it runs
+	for _, r := range s.ofType("AWS::Events::Rule") {
+		if e, ok := props(r)["ScheduleExpression"].(string); ok {
+			tg := props(r)["Targets"].([]any)
+			if in := tg[0].(map[string]any)["Input"]; in != nil {
+				t.Errorf("schedule %s sends %v, not the Scheduled Event", e, in)
+			}
+			schedules[e] = tg[0].(map[string]any)["Arn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+		}
+	}
+	if want := map[string]string{"rate(15 minutes)": logicalID(s, "Sweeper"), "rate(5 minutes)": logicalID(s, "Notify")}; !reflect.DeepEqual(schedules, want) {
+		t.Errorf("schedules %v, want the sweeper's and the approval reminders' %v", schedules, want)
+	}
 	s.template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
 		"FunctionResponseTypes": []any{"ReportBatchItemFailures"}, "BisectBatchOnFunctionError": true,
 		"DestinationConfig": map[string]any{"OnFailure": assertions.Match_AnyValue()},
@@ -551,8 +608,12 @@ func TestFunctions(t *testing.T) {
 
 // TestNag: cdk-nag's AwsSolutions checks report no error and no warning
 // that is not suppressed with a reason.
-func TestNag(t *testing.T) {
-	s := configured(t)
+func TestNag(t *testing.T) { nagClean(t, configured(t)) }
+
+// nagClean fails t on each cdk-nag AwsSolutions error or unsuppressed
+// warning of s.
+func nagClean(t *testing.T, s *synthesized) {
+	t.Helper()
 	ann := assertions.Annotations_FromStack(s.stack.Stack)
 	for _, level := range []struct {
 		name  string
@@ -580,6 +641,11 @@ func TestParseConfig(t *testing.T) {
 	if c, err := ParseConfig(`{"throttleRate": 5}`); err != nil || c.ThrottleRate != 5 {
 		t.Errorf("string context: %+v, %v", c, err)
 	}
+	oidc := `{"oidc": {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123", "domain": "https://registry.auth.eu-west-1.amazoncognito.com",
+		"clientId": "5ab1", "clientSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:console-AbCdEf", "groupRoles": {"ml-approvers": "approver"}}}`
+	if c, err := ParseConfig(oidc); err != nil || c.OIDC == nil || c.OIDC.ClientID != "5ab1" || c.OIDC.GroupRoles["ml-approvers"] != "approver" {
+		t.Errorf("oidc: %+v, %v", c.OIDC, err)
+	}
 	for _, bad := range []any{
 		map[string]any{"sagemakerPrefx": "x"},
 		map[string]any{"sagemakerRoles": []string{"arn:aws:iam::123456789012:user/bob"}},
@@ -589,6 +655,16 @@ func TestParseConfig(t *testing.T) {
 		map[string]any{"corsOrigins": []string{"http://evil.example"}},
 		map[string]any{"sweepSchedule": "every 5 minutes"},
 		map[string]any{"noncurrentVersionDays": 0},
+		map[string]any{"stackName": strings.Repeat("m", 51)},
+		map[string]any{"oidc": map[string]any{"domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p/", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "http://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "groupRoles": map[string]any{"ml": "reader"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c"}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "root"}}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}, "clientSecretArn": "arn:aws:iam::123456789012:role/x"}},
+		map[string]any{"oidc": map[string]any{"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/p", "domain": "https://x.auth.eu-west-1.amazoncognito.com", "clientId": "c", "groupRoles": map[string]any{"ml": "reader"}, "clientSecret": "plain"}},
 	} {
 		if _, err := ParseConfig(bad); err == nil {
 			t.Errorf("ParseConfig(%v) accepted", bad)

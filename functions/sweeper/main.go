@@ -2,14 +2,24 @@
 // EventBridge rule, "Scheduled Event") runs: it expires abandoned upload
 // sessions — aborts their multipart uploads, discards their partial files
 // and fails their versions (registry.Service.SweepUploads) — as `modelreg
-// serve` does in the background. It wires through shared/app: the DynamoDB
-// store and the S3 artifacts, no events, no workflow. Configuration, from
-// the environment:
+// serve` does in the background; then it asks the verify-upload function
+// again to verify every version left VERIFYING
+// (registry.Service.RecoverVerifications: an asynchronous invoke that was
+// lost, or a verification that gave up on a storage error), as `modelreg
+// serve` does every 30 s. Asking again is safe: a verification is
+// idempotent, and one already running answers the repeated one. It wires
+// through shared/app: the DynamoDB store and the S3 artifacts, no events,
+// no workflow. Configuration, from the environment:
 //
 //	MODELREG_DYNAMODB_TABLE   the registry's table (required)
 //	MODELREG_S3_BUCKET        the artifact bucket (required)
 //	MODELREG_S3_PREFIX        key prefix inside the bucket (optional)
 //	MODELREG_UPLOAD_GRACE     how long past expiry a session may still be resumed (default 24h)
+//	MODELREG_VERIFY_FUNCTION  the verify-upload function (name or ARN); without
+//	                          it, no verification is recovered
+//	MODELREG_DYNAMODB_ENDPOINT, MODELREG_S3_ENDPOINT, MODELREG_VERIFY_ENDPOINT
+//	                          other endpoints than AWS's (tests: DynamoDB Local,
+//	                          MinIO, a Lambda API server)
 //
 // Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
 package main
@@ -39,6 +49,11 @@ func main() {
 			DynamoDBTable: os.Getenv("MODELREG_DYNAMODB_TABLE"),
 			S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
 			S3Prefix:      os.Getenv("MODELREG_S3_PREFIX"),
+			// VerifyFunction is the invoker of RecoverVerifications.
+			VerifyFunction:   os.Getenv("MODELREG_VERIFY_FUNCTION"),
+			DynamoDBEndpoint: os.Getenv("MODELREG_DYNAMODB_ENDPOINT"),
+			S3Endpoint:       os.Getenv("MODELREG_S3_ENDPOINT"),
+			VerifyEndpoint:   os.Getenv("MODELREG_VERIFY_ENDPOINT"),
 		}, grace, log)
 		if err == nil {
 			lambda.Start(h.Handle)
@@ -61,23 +76,29 @@ func parseGrace(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// handler runs one sweep per scheduled event.
+// handler runs one sweep and one recovery per scheduled event.
 type handler struct {
 	svc *registry.Service
 	log *slog.Logger
 }
 
-// Result is the function's answer: how many sessions it expired.
+// Result is the function's answer: how many sessions it expired, and for
+// how many VERIFYING versions it asked verify-upload again.
 type Result struct {
-	Swept int `json:"swept"`
+	Swept      int `json:"swept"`
+	Reverified int `json:"reverified"`
 }
 
-// Handle sweeps once. It fails (and the schedule runs it again) when a
-// session could not be expired; those it did expire are counted anyway.
+// Handle sweeps once, then recovers the verifications, also when the sweep
+// failed on some sessions (the two are independent). It fails (and the
+// schedule runs it again) when a session could not be expired or the
+// verifying versions could not be listed; what it did is counted anyway.
 func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (Result, error) {
 	n, err := h.svc.SweepUploads(ctx)
 	h.log.InfoContext(ctx, "sweeper: swept upload sessions", "event_id", ev.ID, "swept", n, "error", err)
-	return Result{Swept: n}, err
+	m, rerr := h.svc.RecoverVerifications(ctx)
+	h.log.InfoContext(ctx, "sweeper: asked again for verifications", "event_id", ev.ID, "versions", m, "error", rerr)
+	return Result{Swept: n, Reverified: m}, errors.Join(err, rerr)
 }
 
 // setup builds the app on aws (SDK clients once per cold start) and the
@@ -94,9 +115,16 @@ func setup(ctx context.Context, aws app.AWS, grace time.Duration, log *slog.Logg
 	// random per cold start, so no secret store is read for it.
 	secret := make([]byte, 32)
 	rand.Read(secret)
+	sc := registry.Config{UploadGrace: grace}
+	if aws.VerifyFunction == "" {
+		// No function to ask: no recovery (shared/app would otherwise give
+		// the service an in-process queue that nothing here runs).
+		sc.VerifyAsyncBytes = -1
+		log.Warn("sweeper: MODELREG_VERIFY_FUNCTION is not set; versions left VERIFYING are not recovered")
+	}
 	a, err := app.New(ctx, app.Config{
 		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Events: app.EventsNone,
-		Secret: secret, AWS: aws, Logger: log, Service: registry.Config{UploadGrace: grace},
+		Secret: secret, AWS: aws, Logger: log, Service: sc,
 	})
 	if err != nil {
 		return nil, nil, err
