@@ -13,3 +13,10 @@ func TestBlobs(t *testing.T) {
 		return a
 	})
 }
+
+func TestBlobUploads(t *testing.T) {
+	trackingtest.RunBlobUploads(t, func(t *testing.T) tracking.Blobs {
+		a, _ := newServer(t, t.TempDir())
+		return a
+	})
+}

@@ -161,6 +161,12 @@ def main() -> int:
     procs = []
     try:
         port = free_port()
+        # Create the schema first: uvicorn's workers would each migrate a
+        # fresh database at once, and the losers die on their first request.
+        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+        TrackingStore(f"sqlite:///{work}/mlflow.db", f"{work}/mlflow-artifacts")
+        RegistryStore(f"sqlite:///{work}/mlflow.db")
         ml = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                "--backend-store-uri", f"sqlite:///{work}/mlflow.db", "--serve-artifacts",
                                "--artifacts-destination", f"{work}/mlflow-artifacts", "--workers", str(WORKERS)],
@@ -184,6 +190,18 @@ def main() -> int:
             print(open(f"{work}/mlflow.log").read()[-3000:])
             raise
         os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        # Every worker answers before the clock starts.
+        warm = MlflowClient(tracking_uri=ml_url, registry_uri=ml_url)
+        ok, deadline = 0, time.time() + 300
+        while ok < 4 * WORKERS:
+            try:
+                warm.search_registered_models(max_results=1)
+                ok += 1
+            except Exception:
+                if time.time() > deadline:
+                    print(open(f"{work}/mlflow.log").read()[-3000:])
+                    raise
+                time.sleep(0.5)
         a = workload("mlflow server (SQLite)", ml_url, ml.pid)
         os.environ["MLFLOW_TRACKING_TOKEN"] = token
         b = workload("modelreg serve (SQLite)", mr_url, mr.pid)
