@@ -160,6 +160,9 @@ func New(svc *registry.Service, auth Authenticator, opts Options) http.Handler {
 		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts", h.listArtifactsHTTP)
 		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts/{path...}", h.downloadArtifactHTTP)
 		h.mux.HandleFunc("PUT "+ArtifactsPrefix+"artifacts/{path...}", h.uploadArtifactHTTP)
+		for _, op := range []string{"create", "complete", "abort"} {
+			h.mux.HandleFunc("POST "+ArtifactsPrefix+"mpu/"+op+"/{path...}", h.multipartHTTP)
+		}
 	}
 	return h
 }
