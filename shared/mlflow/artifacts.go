@@ -145,7 +145,9 @@ func (h *handler) multipartHTTP(w http.ResponseWriter, r *http.Request) {
 	op := strings.Split(strings.TrimPrefix(r.URL.Path, ArtifactsPrefix+"mpu/"), "/")[0]
 	fields := map[string][]string{"create": {"path", "num_parts"}, "complete": {"path", "upload_id", "parts"}, "abort": {"path", "upload_id"}}[op]
 	out, err := func() (any, error) {
-		in, err := readInput(r, fields, max(h.maxBody, 4<<20))
+		// complete lists every part with its URL: 10,000 parts of
+		// presigned S3 URLs are about 7 MB.
+		in, err := readInput(r, fields, max(h.maxBody, 16<<20))
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ Usage: MODELREG_BIN=… python bench_mlflow.py   (the venv with mlflow)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import os
 import random
 import shutil
@@ -37,6 +38,9 @@ import urllib.request
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+# create_model_version logs a line per call ("Waiting up to 300 seconds…").
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 SCALE = float(os.environ.get("BENCH_MLFLOW_SCALE", "1"))
 TICK = os.sysconf("SC_CLK_TCK")
