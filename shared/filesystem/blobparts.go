@@ -262,7 +262,7 @@ func (a *Artifacts) CompleteBlobUpload(ctx context.Context, key, id string, part
 		if err = a.root.MkdirAll(runsMpuDoneDir, 0o755); err == nil {
 			err = a.root.Rename(dir, taken)
 		}
-		if err != nil && registry.ErrorCode(err) == "" {
+		if err != nil {
 			err = registry.Wrap(registry.Internal, err, "complete upload %s", id)
 		}
 	}
