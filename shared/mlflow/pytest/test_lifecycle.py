@@ -56,6 +56,7 @@ def artifact_sha(srv, run, path):
         return r.headers["X-Modelreg-SHA256"], h.hexdigest()
 
 
+@pytest.mark.mlflow2
 def test_multipart_upload(srv, multipart, tmp_path):
     f, data, calls = multipart
     with mlflow.start_run() as run:
@@ -125,6 +126,7 @@ def test_multipart_refusals(srv, multipart):
         other.create_multipart_upload(str(f), 3, "big")
 
 
+@pytest.mark.mlflow2
 def test_delete_restore_runs_and_experiments(srv):
     client = MlflowClient()
     eid = client.create_experiment("lifecycle")
