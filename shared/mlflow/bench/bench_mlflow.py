@@ -107,7 +107,7 @@ def phase(name, pid, fn, ops: int, threads: int = 1):
         try:
             fn(i)
         except Exception as e:  # a refused request (mlflow server: 503 under load) counts, not stops
-            errors.append(type(e).__name__ + ": " + str(e)[:120])
+            errors.append(type(e).__name__ + ": …" + str(e)[-160:])  # the cause is at the end
         return time.perf_counter() - t
 
     cpu0, t0 = tree_cpu(pid), time.perf_counter()
