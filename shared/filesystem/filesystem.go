@@ -106,6 +106,11 @@ func New(root, baseURL string, secret []byte) (*Artifacts, error) {
 		r.Close()
 		return nil, fmt.Errorf("filesystem artifacts: empty trash: %w", err)
 	}
+	// So may run file uploads cut while they were being completed.
+	if err := r.RemoveAll(runsMpuDoneDir); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("filesystem artifacts: remove cut completions: %w", err)
+	}
 	for _, d := range []string{objectsDir, uploadsDir, trashDir} {
 		if err := r.MkdirAll(d, 0o755); err != nil {
 			r.Close()

@@ -19,8 +19,9 @@ import (
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
-// Handler serves the signed URLs: PUT /blobs/part (one part of an upload)
-// and GET or HEAD /blobs/file (a completed file, with Range support). Mount
+// Handler serves the signed URLs: PUT /blobs/part (one part of an upload),
+// PUT /blobs/run-part (one part of a run file's multipart upload) and GET
+// or HEAD /blobs/file (a completed file, with Range support). Mount
 // it at "/blobs/" without stripping the prefix. The signature is the
 // authorization: no other credentials are needed or checked.
 func (a *Artifacts) Handler() http.Handler {
@@ -30,7 +31,9 @@ func (a *Artifacts) Handler() http.Handler {
 			a.putPart(w, r)
 		case route == "/file" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			a.getFile(w, r)
-		case route == "/part" || route == "/file":
+		case route == "/run-part" && r.Method == http.MethodPut:
+			a.putRunPart(w, r)
+		case route == "/part" || route == "/file" || route == "/run-part":
 			allow := "PUT"
 			if route == "/file" {
 				allow = "GET, HEAD"

@@ -15,8 +15,9 @@ import (
 // Operations a signed URL can authorize. They are part of the signed
 // string, so a download URL can never be used to upload and vice versa.
 const (
-	opPutPart = "put-part"
-	opGetFile = "get-file"
+	opPutPart    = "put-part"
+	opGetFile    = "get-file"
+	opPutRunPart = "put-run-part" // a part of a run file's multipart upload (Path: the blob key)
 )
 
 // partContentType is the Content-Type every part upload must carry; it is
@@ -82,6 +83,11 @@ func (a *Artifacts) signedURL(c claims) string {
 	q.Set(qPath, c.Path)
 	q.Set(qExpires, strconv.FormatInt(c.Expires, 10))
 	route := "/blobs/file"
+	if c.Op == opPutRunPart {
+		route = "/blobs/run-part"
+		q.Set(qUpload, c.Upload)
+		q.Set(qPart, strconv.Itoa(c.Part))
+	}
 	if c.Op == opPutPart {
 		route = "/blobs/part"
 		q.Set(qUpload, c.Upload)
@@ -108,6 +114,9 @@ func (a *Artifacts) authorize(q url.Values, op string) (claims, error) {
 		}
 		optional[qSHA256] = true
 	}
+	if op == opPutRunPart {
+		allowed[qUpload], allowed[qPart] = true, true
+	}
 	for k, vs := range q {
 		if !allowed[k] {
 			return claims{}, registry.Errorf(registry.Forbidden, "signed URL has an unexpected parameter %q", k)
@@ -131,6 +140,12 @@ func (a *Artifacts) authorize(q url.Values, op string) (claims, error) {
 	}
 	if c.Expires, err = strconv.ParseInt(q.Get(qExpires), 10, 64); err != nil {
 		return claims{}, bad(qExpires)
+	}
+	if op == opPutRunPart {
+		c.Upload, c.ContentType = q.Get(qUpload), partContentType
+		if c.Part, err = strconv.Atoi(q.Get(qPart)); err != nil {
+			return claims{}, bad(qPart)
+		}
 	}
 	if op == opPutPart {
 		c.Upload, c.PartSHA256, c.ContentType = q.Get(qUpload), q.Get(qSHA256), partContentType

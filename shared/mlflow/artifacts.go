@@ -1,6 +1,7 @@
 package mlflow
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/tracking"
 )
 
 // The mlflow-artifacts proxy (ArtifactsPrefix): what an MLflow client
@@ -65,23 +68,31 @@ func (h *handler) proxyAuth(w http.ResponseWriter, r *http.Request, perm registr
 	return true
 }
 
+// writablePath checks the path of a file to upload: artifactPath, at most
+// 900 bytes, and not a directory of artifacts.
+func (h *handler) writablePath(r *http.Request, p string) (string, error) {
+	p, err := h.artifactPath(r, p)
+	if err != nil {
+		return "", err
+	}
+	if len(p) > 900 {
+		return "", invalid("artifact path is over 900 bytes")
+	}
+	if a, err := h.track.artifact(r.Context(), p); err == nil && a.IsDir {
+		return "", invalid("%s is a directory of artifacts", p)
+	}
+	return p, nil
+}
+
 // uploadArtifactHTTP is PUT …/artifacts/<path>: the body streams into the
 // run files, then the index records it.
 func (h *handler) uploadArtifactHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.proxyAuth(w, r, registry.PermPublish) {
 		return
 	}
-	p, err := h.artifactPath(r, r.PathValue("path"))
+	p, err := h.writablePath(r, r.PathValue("path"))
 	if err != nil {
 		h.fail(w, r, err)
-		return
-	}
-	if len(p) > 900 {
-		h.fail(w, r, invalid("artifact path is over 900 bytes"))
-		return
-	}
-	if a, err := h.track.artifact(r.Context(), p); err == nil && a.IsDir {
-		h.fail(w, r, invalid("%s is a directory of artifacts", p))
 		return
 	}
 	if r.ContentLength > registry.MaxFileSize {
@@ -98,8 +109,123 @@ func (h *handler) uploadArtifactHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	writeJSON(w, empty{})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	body, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, "{}\n")
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// PartURLTTL is how long the part URLs of a multipart upload live (the
+// registry's upload URLs' default).
+const PartURLTTL = time.Hour
+
+type wireCredential struct {
+	URL        string            `json:"url"`
+	PartNumber int               `json:"part_number"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
+// multipartHTTP is MLflow's proxied multipart upload (the client sends
+// files of MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE or more this way when
+// MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD is true): POST
+// …/mpu/{create,complete,abort}/<directory> with the client's local file
+// name in "path", whose base name is the file's name in the directory (as
+// MLflow's S3 artifact repository names it). create answers the upload id
+// and one presigned request per part, which the client sends straight to
+// storage (the /blobs/run-part routes locally, S3 itself on S3); complete
+// joins the parts and records the file with its size and SHA-256; abort
+// discards them.
+func (h *handler) multipartHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.proxyAuth(w, r, registry.PermPublish) {
+		return
+	}
+	op := strings.Split(strings.TrimPrefix(r.URL.Path, ArtifactsPrefix+"mpu/"), "/")[0]
+	fields := map[string][]string{"create": {"path", "num_parts"}, "complete": {"path", "upload_id", "parts"}, "abort": {"path", "upload_id"}}[op]
+	out, err := func() (any, error) {
+		// complete lists every part with its URL: 10,000 parts of
+		// presigned S3 URLs are about 7 MB.
+		in, err := readInput(r, fields, max(h.maxBody, 16<<20))
+		if err != nil {
+			return nil, err
+		}
+		local, err := in.required("path")
+		if err != nil {
+			return nil, err
+		}
+		name := path.Base(strings.ReplaceAll(local, "\\", "/"))
+		if name == "." || name == "/" || name == ".." {
+			return nil, invalid("path %q names no file", local)
+		}
+		p, err := h.writablePath(r, strings.Trim(r.PathValue("path"), "/")+"/"+name)
+		if err != nil {
+			return nil, err
+		}
+		ctx, key := r.Context(), "runs/"+p
+		if op == "create" {
+			n, err := in.integer("num_parts", 1)
+			if err != nil {
+				return nil, err
+			}
+			if n < 1 || n > registry.MaxParts {
+				return nil, invalid("num_parts must be 1 to %d, got %d", registry.MaxParts, n)
+			}
+			id, err := h.files.CreateBlobUpload(ctx, key, int(n))
+			if err != nil {
+				return nil, err
+			}
+			creds := make([]wireCredential, 0, n)
+			expires := time.Now().Add(PartURLTTL)
+			for i := 1; i <= int(n); i++ {
+				pr, err := h.files.PresignBlobPart(ctx, key, id, i, expires)
+				if err != nil {
+					_ = h.files.AbortBlobUpload(context.WithoutCancel(ctx), key, id)
+					return nil, err
+				}
+				creds = append(creds, wireCredential{URL: pr.URL, PartNumber: i, Headers: pr.Headers})
+			}
+			return map[string]any{"upload_id": id, "credentials": creds}, nil
+		}
+		id, err := in.required("upload_id")
+		if err != nil {
+			return nil, err
+		}
+		if op == "abort" {
+			return empty{}, h.files.AbortBlobUpload(ctx, key, id)
+		}
+		var listed []struct {
+			PartNumber json.Number `json:"part_number"`
+			ETag       *string     `json:"etag"`
+			URL        *string     `json:"url"`
+		}
+		if err := in.raw("parts", &listed); err != nil {
+			return nil, err
+		}
+		parts := make([]tracking.BlobPart, 0, len(listed))
+		for _, l := range listed {
+			num, err := strconv.Atoi(l.PartNumber.String())
+			if err != nil {
+				return nil, invalid("part_number %q is not a part number", l.PartNumber)
+			}
+			bp := tracking.BlobPart{Number: num}
+			if l.ETag != nil {
+				bp.ETag = *l.ETag
+			}
+			parts = append(parts, bp)
+		}
+		b, err := h.files.CompleteBlobUpload(ctx, key, id, parts)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, h.track.putArtifact(ctx, p, b.Size, b.SHA256)
+	}()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, out)
 }
 
 // downloadArtifactHTTP is GET …/artifacts/<path>: the file streamed back.
@@ -187,9 +313,7 @@ func (h *handler) listArtifactsHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	body, _ := json.Marshal(map[string]any{"files": files})
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(append(body, '\n'))
+	writeJSON(w, map[string]any{"files": files})
 }
 
 // maxProxyListing bounds the objects one proxy listing reads from S3.

@@ -160,6 +160,9 @@ func New(svc *registry.Service, auth Authenticator, opts Options) http.Handler {
 		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts", h.listArtifactsHTTP)
 		h.mux.HandleFunc("GET "+ArtifactsPrefix+"artifacts/{path...}", h.downloadArtifactHTTP)
 		h.mux.HandleFunc("PUT "+ArtifactsPrefix+"artifacts/{path...}", h.uploadArtifactHTTP)
+		for _, op := range []string{"create", "complete", "abort"} {
+			h.mux.HandleFunc("POST "+ArtifactsPrefix+"mpu/"+op+"/{path...}", h.multipartHTTP)
+		}
 	}
 	return h
 }
@@ -366,7 +369,7 @@ func (in *input) has(name string) bool {
 // numeric are the parameters a JSON body may send as numbers (MLflow
 // clients send versions as strings or numbers; protobuf JSON may quote
 // int64s).
-var numeric = []string{"version", "max_results", "start_time", "end_time", "timestamp", "step"}
+var numeric = []string{"version", "max_results", "start_time", "end_time", "timestamp", "step", "view_type", "run_view_type", "num_parts"}
 
 // str returns a string parameter ("" if absent). A JSON number is taken as
 // its text for the numeric parameters.

@@ -24,6 +24,8 @@ var trackingRoutes = []route{
 	{"POST", "experiments/search", registry.PermRead, []string{"max_results", "filter", "order_by", "view_type", "page_token"}, (*handler).searchExperiments},
 	{"GET", "experiments/search", registry.PermRead, []string{"max_results", "filter", "order_by", "view_type", "page_token"}, (*handler).searchExperiments},
 	{"POST", "experiments/set-experiment-tag", registry.PermPublish, []string{"experiment_id", "key", "value"}, (*handler).setExperimentTag},
+	{"POST", "experiments/delete", registry.PermPublish, []string{"experiment_id"}, (*handler).deleteExperiment},
+	{"POST", "experiments/restore", registry.PermPublish, []string{"experiment_id"}, (*handler).restoreExperiment},
 
 	{"POST", "runs/create", registry.PermPublish, []string{"experiment_id", "user_id", "start_time", "tags", "run_name"}, (*handler).createRun},
 	{"GET", "runs/get", registry.PermRead, []string{"run_id", "run_uuid"}, (*handler).getRun},
@@ -33,6 +35,8 @@ var trackingRoutes = []route{
 	{"POST", "runs/log-batch", registry.PermPublish, []string{"run_id", "metrics", "params", "tags"}, (*handler).logBatch},
 	{"POST", "runs/set-tag", registry.PermPublish, []string{"run_id", "run_uuid", "key", "value"}, (*handler).setRunTag},
 	{"POST", "runs/delete-tag", registry.PermPublish, []string{"run_id", "key"}, (*handler).deleteRunTag},
+	{"POST", "runs/delete", registry.PermPublish, []string{"run_id"}, (*handler).deleteRun},
+	{"POST", "runs/restore", registry.PermPublish, []string{"run_id"}, (*handler).restoreRun},
 	{"POST", "runs/outputs", registry.PermPublish, []string{"run_id", "models"}, (*handler).logOutputs},
 	{"POST", "runs/log-inputs", registry.PermPublish, []string{"run_id", "datasets", "models"}, (*handler).logInputs},
 	{"GET", "metrics/get-history", registry.PermRead, []string{"run_id", "run_uuid", "metric_key", "page_token", "max_results"}, (*handler).metricHistory},
@@ -291,9 +295,14 @@ func (h *handler) getExperimentByName(ctx context.Context, in *input) (any, erro
 }
 
 // searchExperiments lists experiments by id (no filter) or finds one by
-// name (filter "name = 'x'"); other filters are INVALID_PARAMETER_VALUE.
+// name (filter "name = 'x'"), those view_type asks for (ACTIVE_ONLY by
+// default); other filters are INVALID_PARAMETER_VALUE.
 func (h *handler) searchExperiments(ctx context.Context, in *input) (any, error) {
 	filter, err := in.str("filter")
+	if err != nil {
+		return nil, err
+	}
+	view, err := in.viewType("view_type")
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +313,7 @@ func (h *handler) searchExperiments(ctx context.Context, in *input) (any, error)
 			return nil, invalid("experiment search supports no filter or name = '...' only, got %q", filter)
 		}
 		e, err := h.track.experimentByName(ctx, name)
-		if registry.IsCode(err, registry.NotFound) {
+		if registry.IsCode(err, registry.NotFound) || (err == nil && !shows(view, e.LifecycleStage)) {
 			return map[string]any{"experiments": []wireExperiment{}}, nil
 		}
 		if err != nil {
@@ -323,19 +332,16 @@ func (h *handler) searchExperiments(ctx context.Context, in *input) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	p, err := h.track.st.List(ctx, tracking.KindExperiment, "", token, int(min(max(limit, 1), 1000)))
+	exps, next, err := listKept(ctx, h.track.st, tracking.KindExperiment, "", token, int(min(max(limit, 1), 1000)),
+		func(e experimentRec) bool { return shows(view, e.LifecycleStage) })
 	if err != nil {
 		return nil, err
 	}
-	out := []wireExperiment{}
-	for _, r := range p.Items {
-		var e experimentRec
-		if err := json.Unmarshal(r.Body, &e); err != nil {
-			return nil, err
-		}
+	out := make([]wireExperiment, 0, len(exps))
+	for _, e := range exps {
 		out = append(out, h.toExperiment(e))
 	}
-	return map[string]any{"experiments": out, "next_page_token": p.Next}, nil
+	return map[string]any{"experiments": out, "next_page_token": next}, nil
 }
 
 func parseNameEquals(f string) (string, bool) {
@@ -372,6 +378,9 @@ func (h *handler) setExperimentTag(ctx context.Context, in *input) (any, error) 
 		if err != nil {
 			return nil, err
 		}
+		if err := checkActiveExperiment(e); err != nil {
+			return nil, err
+		}
 		e.Tags = maps.Clone(e.Tags)
 		if e.Tags == nil {
 			e.Tags = map[string]string{}
@@ -397,8 +406,8 @@ func (h *handler) createRun(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.LifecycleStage != "active" {
-		return nil, invalid("experiment %s is deleted", expID)
+	if err := checkActiveExperiment(e); err != nil {
+		return nil, err
 	}
 	start, err := in.integer("start_time", time.Now().UnixMilli())
 	if err != nil {
@@ -435,12 +444,23 @@ func (h *handler) createRun(ctx context.Context, in *input) (any, error) {
 	if user == "" {
 		user = who(ctx)
 	}
-	r := runRec{ID: id, ExperimentID: expID, Name: name, UserID: user, Status: "RUNNING", StartMS: start, LifecycleStage: "active", Tags: tags}
+	r := runRec{ID: id, ExperimentID: expID, Name: name, UserID: user, Status: "RUNNING", StartMS: start, LifecycleStage: stageActive, Tags: tags}
 	x, err := rec(tracking.KindRun, r.ID, r.ExperimentID, sortDesc(r.StartMS), 1, r)
 	if err != nil {
 		return nil, err
 	}
 	if err := h.track.st.Write(ctx, x); err != nil {
+		return nil, err
+	}
+	// The experiment may have been deleted since it was read, after its
+	// deletion swept its runs: this run then goes with them.
+	if e, err := h.track.experiment(ctx, expID); err != nil || e.LifecycleStage != stageActive {
+		if err == nil {
+			err = checkActiveExperiment(e)
+			if derr := h.track.setRunStage(ctx, id, stageDeleted); derr != nil {
+				err = derr
+			}
+		}
 		return nil, err
 	}
 	return map[string]any{"run": h.toRun(r)}, nil
@@ -474,7 +494,7 @@ func (h *handler) updateRun(ctx context.Context, in *input) (any, error) {
 	if status != "" && !contains(runStatuses, status) {
 		return nil, invalid("run status %q: use one of %s", status, strings.Join(runStatuses, ", "))
 	}
-	r, err := h.track.editRun(ctx, id, func(r *runRec) error {
+	r, err := h.track.editActiveRun(ctx, id, func(r *runRec) error {
 		if status != "" {
 			r.Status = status
 		}
@@ -586,7 +606,7 @@ func (h *handler) logParam(ctx context.Context, in *input) (any, error) {
 	if err := checkKV("param", key, value, 6000); err != nil {
 		return nil, err
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error { return applyBatch(r, map[string]string{key: value}, nil, nil) })
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error { return applyBatch(r, map[string]string{key: value}, nil, nil) })
 	return empty{}, err
 }
 
@@ -603,7 +623,7 @@ func (h *handler) logMetric(ctx context.Context, in *input) (any, error) {
 	if m.Value == nil {
 		return nil, invalid("missing value for required parameter 'value'")
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error { return applyBatch(r, nil, nil, []batchMetric{m}) })
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error { return applyBatch(r, nil, nil, []batchMetric{m}) })
 	return empty{}, err
 }
 
@@ -639,7 +659,7 @@ func (h *handler) logBatch(ctx context.Context, in *input) (any, error) {
 		}
 		tm[t.Key] = t.Value
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error { return applyBatch(r, pm, tm, metrics) })
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error { return applyBatch(r, pm, tm, metrics) })
 	return empty{}, err
 }
 
@@ -659,7 +679,7 @@ func (h *handler) setRunTag(ctx context.Context, in *input) (any, error) {
 	if err := checkKV("tag", key, value, 8000); err != nil {
 		return nil, err
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error {
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error {
 		if key == "mlflow.runName" {
 			r.Name = value
 		}
@@ -677,7 +697,7 @@ func (h *handler) deleteRunTag(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error {
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error {
 		if _, ok := r.Tags[key]; !ok {
 			return notFound("No tag with name: %s in run with id %s", key, id)
 		}
@@ -700,7 +720,7 @@ func (h *handler) logOutputs(ctx context.Context, in *input) (any, error) {
 	if err := in.raw("models", &models); err != nil {
 		return nil, err
 	}
-	_, err = h.track.editRun(ctx, id, func(r *runRec) error {
+	_, err = h.track.editActiveRun(ctx, id, func(r *runRec) error {
 		for _, m := range models {
 			step, err := jsonInt(m.Step, 0)
 			if err != nil {
@@ -736,8 +756,9 @@ func (h *handler) logInputs(ctx context.Context, in *input) (any, error) {
 	return empty{}, nil
 }
 
-// searchRuns lists an experiment's runs, newest first; only the empty
-// filter is supported.
+// searchRuns lists an experiment's runs, newest first, those
+// run_view_type asks for (ACTIVE_ONLY by default); only the empty filter
+// is supported.
 func (h *handler) searchRuns(ctx context.Context, in *input) (any, error) {
 	var ids []string
 	if err := in.raw("experiment_ids", &ids); err != nil {
@@ -753,6 +774,10 @@ func (h *handler) searchRuns(ctx context.Context, in *input) (any, error) {
 	if len(ids) != 1 {
 		return nil, invalid("run search takes exactly one experiment id here, got %d", len(ids))
 	}
+	view, err := in.viewType("run_view_type")
+	if err != nil {
+		return nil, err
+	}
 	limit, err := in.integer("max_results", 1000)
 	if err != nil {
 		return nil, err
@@ -761,19 +786,16 @@ func (h *handler) searchRuns(ctx context.Context, in *input) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := h.track.st.List(ctx, tracking.KindRun, esc(ids[0]), token, int(min(max(limit, 1), 1000)))
+	runs, next, err := listKept(ctx, h.track.st, tracking.KindRun, esc(ids[0]), token, int(min(max(limit, 1), 1000)),
+		func(r runRec) bool { return shows(view, r.LifecycleStage) })
 	if err != nil {
 		return nil, err
 	}
-	out := []wireRun{}
-	for _, x := range p.Items {
-		var r runRec
-		if err := json.Unmarshal(x.Body, &r); err != nil {
-			return nil, err
-		}
+	out := make([]wireRun, 0, len(runs))
+	for _, r := range runs {
 		out = append(out, h.toRun(r))
 	}
-	return map[string]any{"runs": out, "next_page_token": p.Next}, nil
+	return map[string]any{"runs": out, "next_page_token": next}, nil
 }
 
 var loggedModelStatuses = []string{"LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"}
@@ -938,28 +960,16 @@ func (h *handler) searchLoggedModels(ctx context.Context, in *input) (any, error
 	if err != nil {
 		return nil, err
 	}
-	lim := int(min(max(limit, 1), 1000))
-	out := []wireLoggedModel{}
-	for {
-		p, err := h.track.st.List(ctx, tracking.KindLoggedModel, esc(ids[0]), token, lim)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range p.Items {
-			var m loggedModelRec
-			if err := json.Unmarshal(x.Body, &m); err != nil {
-				return nil, err
-			}
-			if !m.Deleted && (!byName || m.Name == name) {
-				out = append(out, h.toLoggedModel(m))
-			}
-		}
-		token = p.Next
-		if token == "" || len(out) >= lim {
-			break
-		}
+	models, next, err := listKept(ctx, h.track.st, tracking.KindLoggedModel, esc(ids[0]), token, int(min(max(limit, 1), 1000)),
+		func(m loggedModelRec) bool { return !m.Deleted && (!byName || m.Name == name) })
+	if err != nil {
+		return nil, err
 	}
-	return map[string]any{"models": out, "next_page_token": token}, nil
+	out := make([]wireLoggedModel, 0, len(models))
+	for _, m := range models {
+		out = append(out, h.toLoggedModel(m))
+	}
+	return map[string]any{"models": out, "next_page_token": next}, nil
 }
 
 // metricHistory answers a metric's history with its latest value only:

@@ -160,3 +160,10 @@ func TestObjects(t *testing.T) {
 		}
 	}
 }
+
+func TestBlobUploads(t *testing.T) {
+	c := testClient(t)
+	trackingtest.RunBlobUploads(t, func(t *testing.T) tracking.Blobs {
+		return New(c, newBucket(t, c), WithPrefix("models/"))
+	})
+}

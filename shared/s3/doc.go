@@ -7,12 +7,17 @@
 //
 //	<prefix><model>/<version>/<path>                 a completed file, never overwritten
 //	<prefix>.uploads/<upload id>/<file key>          a single-part file waiting for Complete
+//	<prefix>runs/<path>                              a run artifact file (tracking.Blobs)
 //
 // where <file key> is the first 32 hex digits of SHA-256(path). Model names
 // start with a letter or digit, so ".uploads/" never meets a model. A
 // multipart file's parts live in its S3 multipart upload (whose UploadId is
 // UploadFile.BackendID), aimed at the final key: S3 shows none of it
-// before CompleteMultipartUpload.
+// before CompleteMultipartUpload. A run file's multipart upload (MLflow's
+// proxied multipart upload, blobparts.go) is aimed at its runs/ key the
+// same way; its parts are presigned UploadParts of a size the client
+// chooses, and once S3 joined them the object is read back (hashObject)
+// for the SHA-256 the run's artifact index records.
 //
 // # Deletion
 //

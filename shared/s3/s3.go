@@ -248,11 +248,16 @@ func (a *Artifacts) UploadedParts(ctx context.Context, s registry.UploadSession,
 
 // listParts returns every part of f's multipart upload, following pages.
 func (a *Artifacts) listParts(ctx context.Context, s registry.UploadSession, f registry.UploadFile) ([]types.Part, error) {
-	key := a.finalKey(s.Model, s.Version, f.Path)
+	return a.listPartsOf(ctx, a.finalKey(s.Model, s.Version, f.Path), f.BackendID)
+}
+
+// listPartsOf returns every part of multipart upload id of key, following
+// pages.
+func (a *Artifacts) listPartsOf(ctx context.Context, key, id string) ([]types.Part, error) {
 	var parts []types.Part
 	var marker *string
 	for {
-		out, err := a.client.ListParts(ctx, &awss3.ListPartsInput{Bucket: &a.bucket, Key: &key, UploadId: &f.BackendID, PartNumberMarker: marker})
+		out, err := a.client.ListParts(ctx, &awss3.ListPartsInput{Bucket: &a.bucket, Key: &key, UploadId: &id, PartNumberMarker: marker})
 		if err != nil {
 			return nil, err
 		}

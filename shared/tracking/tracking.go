@@ -16,6 +16,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -94,6 +95,52 @@ type Blobs interface {
 	PutBlob(ctx context.Context, key string, r io.Reader, size int64) (Blob, error)
 	// OpenBlob opens key for reading from offset. NotFound.
 	OpenBlob(ctx context.Context, key string, offset int64) (io.ReadCloser, error)
+
+	// Multipart uploads (MLflow's proxied multipart upload): the client
+	// sends the parts straight to storage through presigned requests, and
+	// neither the file's size nor its digest is known before it is
+	// complete.
+	//
+	// CreateBlobUpload starts an upload of a file of parts parts
+	// (1..registry.MaxParts) to key and returns its id. Invalid.
+	CreateBlobUpload(ctx context.Context, key string, parts int) (string, error)
+	// PresignBlobPart returns the request that uploads part n of upload id
+	// of key, valid until expires. A part may have any size up to
+	// registry.MaxPartSize (on S3 every part but the last needs 5 MiB or
+	// more); the response to it carries the part's ETag. Invalid; NotFound
+	// for an unknown, completed or aborted upload.
+	PresignBlobPart(ctx context.Context, key, id string, n int, expires time.Time) (registry.PartRequest, error)
+	// CompleteBlobUpload joins parts 1..parts of upload id into the file
+	// at key, replacing any file there once the whole file is in place,
+	// and returns its size and SHA-256 (hashed as the parts are joined, or
+	// read back). parts lists every part in order with the ETag its upload
+	// answered ("" accepts any). Invalid naming the parts missing or
+	// mismatched (the upload stays, so they can be sent again); NotFound
+	// for an unknown, completed or aborted upload.
+	CompleteBlobUpload(ctx context.Context, key, id string, parts []BlobPart) (Blob, error)
+	// AbortBlobUpload discards upload id of key and its parts; an unknown,
+	// completed or aborted upload is not an error. Invalid.
+	AbortBlobUpload(ctx context.Context, key, id string) error
+}
+
+// BlobPart is one uploaded part of a multipart blob upload.
+type BlobPart struct {
+	Number int
+	ETag   string // as the part's upload answered it, quotes and all
+}
+
+// CheckBlobParts checks that parts are numbered 1..len(parts) in order
+// and that there are want of them; Invalid otherwise.
+func CheckBlobParts(parts []BlobPart, want int) error {
+	if len(parts) != want {
+		return registry.Errorf(registry.Invalid, "the upload has %d parts; %d were listed", want, len(parts))
+	}
+	for i, p := range parts {
+		if p.Number != i+1 {
+			return registry.Errorf(registry.Invalid, "parts must be listed in order from 1: part %d is listed %d", p.Number, i+1)
+		}
+	}
+	return nil
 }
 
 // Object is a run artifact object that an MLflow client wrote straight to
