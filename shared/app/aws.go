@@ -130,8 +130,9 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
-// workflow returns the Step Functions workflow on AWS.StateMachineARN.
-func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.Workflow, error) {
+// workflow returns the Step Functions workflow on AWS.StateMachineARN, or
+// with tasksOnly the one that only sends task results.
+func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOnly bool) (*sfn.Workflow, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return nil, err
@@ -141,6 +142,9 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.W
 			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
 		}
 	})
+	if tasksOnly {
+		return sfn.NewTasks(client, now), nil
+	}
 	wf, err := sfn.New(client, c.cfg.StateMachineARN, now)
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.StateMachineARN", Message: err.Error()}
