@@ -19,7 +19,7 @@ import (
 // (AWS_ENDPOINT_URL_SECRETS_MANAGER, test credentials, us-east-1), so a
 // function's setup reads it as it would on AWS. Without moto it skips, or
 // fails when CI=true.
-func MotoSecret(t *testing.T, value string) string {
+func MotoSecret(t testing.TB, value string) string {
 	t.Helper()
 	ep := os.Getenv("MODELREG_MOTO_ENDPOINT")
 	if ep == "" {
