@@ -29,6 +29,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/sagemaker/endpoints"
 	"github.com/modelreg/modelreg/shared/secret"
 )
 
@@ -77,7 +78,8 @@ func config(env func(string) string, key []byte, log *slog.Logger) app.Config {
 		Secret: key,
 		AWS: app.AWS{DynamoDBTable: env("MODELREG_DYNAMODB_TABLE"), S3Bucket: env("MODELREG_S3_BUCKET"),
 			S3Prefix: env("MODELREG_S3_PREFIX"), KMSKeyID: env("MODELREG_WEBHOOK_KMS_KEY")},
-		Service: registry.Config{SageMakerPrefix: env("MODELREG_SAGEMAKER_PREFIX")},
-		Logger:  log,
+		Service:   registry.Config{SageMakerPrefix: env("MODELREG_SAGEMAKER_PREFIX")},
+		SageMaker: endpoints.Connect,
+		Logger:    log,
 	}
 }

@@ -46,7 +46,7 @@ func TestConfig(t *testing.T) {
 	c := config(func(k string) string { return env[k] }, key, nil)
 	if c.Store != app.StoreDynamoDB || c.Artifacts != app.ArtifactsS3 || c.AWS.DynamoDBTable != "tbl" || c.AWS.S3Bucket != "bkt" ||
 		c.AWS.S3Prefix != "models/" || string(c.Secret) != string(key) || c.AllowPrivateWebhooks ||
-		c.AWS.KMSKeyID != "alias/k" || c.Service.SageMakerPrefix != "modelreg-" {
+		c.AWS.KMSKeyID != "alias/k" || c.Service.SageMakerPrefix != "modelreg-" || c.SageMaker == nil {
 		t.Fatalf("config %+v", c)
 	}
 	if _, err := setup(t.Context(), func(string) string { return "" }, nil); err == nil {
@@ -57,7 +57,7 @@ func TestConfig(t *testing.T) {
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker", "github.com/modelreg/modelreg/shared/webhook")
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker/endpoints", "github.com/modelreg/modelreg/shared/webhook")
 }
 
 // TestSecretFromSecretsManager: the deployment's secret named by

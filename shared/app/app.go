@@ -141,6 +141,11 @@ type Config struct {
 	// Webhook tunes webhook deliveries (timeouts, attempts, backoff);
 	// AllowPrivate comes from AllowPrivateWebhooks. Zero: the defaults.
 	Webhook webhook.Options
+	// SageMaker connects the redeploy consumer's SageMaker deployer
+	// (sagemaker/endpoints.Connect) when the artifacts are in S3; nil
+	// deploys to no SageMaker target (a binary that runs no redeploy, such
+	// as the api function, need not link SageMaker's SDK).
+	SageMaker func(cfg aws.Config, endpoint string) redeploy.SageMaker
 	// SageMakerPollInterval is how often, with EventsLocal, the SageMaker
 	// updates the redeploy handler started are looked at (DescribeEndpoint)
 	// until they end (default DefaultSageMakerPollInterval).
@@ -518,8 +523,8 @@ func (a *App) wireRedeploy(ctx context.Context, aws *awsClients) error {
 	wo := a.cfg.Webhook
 	wo.AllowPrivate = a.cfg.AllowPrivateWebhooks
 	h := &redeploy.Handler{Registry: a.Service, Webhooks: webhook.New(wo), Logger: a.log}
-	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 {
-		sm, err := aws.sagemaker(ctx)
+	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 && a.cfg.SageMaker != nil {
+		sm, err := aws.sagemaker(ctx, a.cfg.SageMaker)
 		if err != nil {
 			return err
 		}
