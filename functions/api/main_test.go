@@ -307,3 +307,42 @@ func TestFunctionOnEmulators(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestConsoleWithOIDC: with the OIDC settings the console is mounted and
+// offers only OIDC sign-in (the IAM authenticator has no tokens to paste):
+// its sign-in page links to /login/oidc, which sends the browser to the
+// provider with this app client and redirect; without a session a page
+// sends the browser to sign in. Nothing here reaches a network.
+func TestConsoleWithOIDC(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	env := oidcEnv(map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32),
+		"MODELREG_IAM_ROLES": roles})
+	h, a, err := setup(t.Context(), mapEnv(env), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	page := sampleFiles(t)["api-console-page.json"]
+	get := func(path string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		req := page
+		req.RawPath, req.RequestContext.HTTP.Path = path, path
+		r, err := h(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := get("/login"); r.StatusCode != 200 || !strings.Contains(r.Body, "/login/oidc") || strings.Contains(r.Body, `name="token"`) {
+		t.Errorf("/login: %d %s", r.StatusCode, r.Body)
+	}
+	r := get("/login/oidc")
+	loc := r.Headers["Location"]
+	if r.StatusCode != 303 || !strings.HasPrefix(loc, env["MODELREG_OIDC_AUTHORIZE_URL"]+"?") || !strings.Contains(loc, "client_id=client") ||
+		!strings.Contains(loc, "code_challenge_method=S256") || len(r.Cookies) != 1 {
+		t.Errorf("/login/oidc: %d %s %v", r.StatusCode, loc, r.Cookies)
+	}
+	if r := get("/models"); r.StatusCode != 303 || !strings.HasPrefix(r.Headers["Location"], "/login") {
+		t.Errorf("/models without a session: %d %v", r.StatusCode, r.Headers)
+	}
+}
