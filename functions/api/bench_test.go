@@ -34,11 +34,9 @@ func coldStarts(b *testing.B, bin string, env []string) (inits, secrets []time.D
 			b.Fatalf("%v\n%s", err, f.Stderr())
 		}
 		inits = append(inits, d)
-		// The init line was written before the next request; its copy
-		// from the pipe may lag a little behind.
-		for end := time.Now().Add(2 * time.Second); secretsMS.FindStringSubmatch(f.Stderr()) == nil && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
+		wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		f.WaitOutput(wctx, `"secretsmanager_ms":`)
+		wcancel()
 		if m := secretsMS.FindStringSubmatch(f.Stderr()); m != nil {
 			ms, _ := strconv.ParseFloat(m[1], 64)
 			secrets = append(secrets, time.Duration(ms*float64(time.Millisecond)))

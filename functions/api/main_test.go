@@ -230,7 +230,7 @@ func TestFunctionOnEmulators(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !strings.Contains(f.Stderr(), `"secretsmanager_calls":1`) {
+				if !f.WaitOutput(ctx, `"secretsmanager_calls":1`) {
 					t.Errorf("init log %s: want one Secrets Manager call", f.Stderr())
 				}
 				t.Logf("%s: init %v (with the Secrets Manager call)", arch.Label(), init)
