@@ -94,3 +94,17 @@ func grantInvoke(st *Stack, fn awslambda.Function, name string) {
 		})},
 	}))
 }
+
+// grantTaskResponse lets fn end a wait of the state machine named name
+// (states:SendTaskSuccess and SendTaskFailure, on its ARN built from the
+// name: the machine's definition holds fn's ARN, so a grant through the
+// machine itself would be a dependency cycle).
+func grantTaskResponse(st *Stack, fn awslambda.Function, name string) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("states:SendTaskSuccess", "states:SendTaskFailure"),
+		Resources: &[]*string{st.Stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("states"), Resource: jsii.String("stateMachine"), ResourceName: jsii.String(name),
+			ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})},
+	}))
+}

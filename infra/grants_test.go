@@ -403,3 +403,36 @@ func TestPublishGrants(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskResponseGrants: the state machine has its fixed name; only the
+// api (decisions) and RequestApproval (a decision that came before the
+// token) may end a wait, on that machine only; nothing else gets a
+// Step Functions grant but the api's start/describe/stop.
+func TestTaskResponseGrants(t *testing.T) {
+	s := configured(t)
+	sm := *s.stack.GetLogicalId(s.stack.Workflow.StateMachine.Node().DefaultChild().(awscdk.CfnElement))
+	if got := props(s.res[sm])["StateMachineName"]; got != "modelreg-promotion" {
+		t.Fatalf("StateMachineName %v, want modelreg-promotion", got)
+	}
+	byName := "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:modelreg-promotion"
+	for _, id := range sortedKeys(s.stack.Functions) {
+		g := grantsOf(t, s, id)["states"]
+		switch id {
+		case "RequestApproval":
+			want := sorted("states:SendTaskSuccess on "+byName, "states:SendTaskFailure on "+byName)
+			if !reflect.DeepEqual(g, want) {
+				t.Errorf("RequestApproval's Step Functions grants %q, want %q", g, want)
+			}
+		case "Api":
+			for _, a := range []string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure"} {
+				if !slices.ContainsFunc(g, func(s string) bool { return strings.HasPrefix(s, a+" on ") }) {
+					t.Errorf("Api lacks %s: %q", a, g)
+				}
+			}
+		default:
+			if len(g) != 0 {
+				t.Errorf("%s has Step Functions grants %q, want none", id, g)
+			}
+		}
+	}
+}

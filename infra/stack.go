@@ -141,6 +141,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		workflow.RecordOutcomeFunctionArn:   "RecordOutcome",
 	}
 	signingKey := st.Secrets.SigningKey.SecretArn()
+	promotionName := c.StackName + "-promotion"
 	taskFns := map[string]awslambda.Function{}
 	for _, p := range workflow.Placeholders {
 		id := tasks[p]
@@ -149,10 +150,15 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 			env: base(map[string]*string{EnvTask: jsii.String(task), EnvSecret: signingKey})})
 		grantTable(fn, table)
 		grantSecretValue(fn, signingKey)
+		if p == workflow.RequestApprovalFunctionArn {
+			// A decision that came before the task token: RequestApproval
+			// ends the wait itself (functions/workflow).
+			grantTaskResponse(st, fn, promotionName)
+		}
 		taskFns[p] = fn
 		st.Functions[id] = fn
 	}
-	st.Workflow = newWorkflow(st.Stack, taskFns)
+	st.Workflow = newWorkflow(st.Stack, promotionName, taskFns)
 
 	// verify-upload reads a completed upload back (HeadObject, GetObject),
 	// completes its multipart upload or copies a single-part file into place

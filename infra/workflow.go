@@ -18,9 +18,10 @@ type Workflow struct {
 	StateMachine awsstepfunctions.StateMachine
 }
 
-// newWorkflow defines the state machine (Standard, logged, traced) over
-// tasks, the functions keyed by placeholder, and lets it invoke them.
-func newWorkflow(scope constructs.Construct, tasks map[string]awslambda.Function) *Workflow {
+// newWorkflow defines the state machine named name (Standard, logged,
+// traced) over tasks, the functions keyed by placeholder, and lets it
+// invoke them.
+func newWorkflow(scope constructs.Construct, name string, tasks map[string]awslambda.Function) *Workflow {
 	w := &Workflow{Construct: constructs.NewConstruct(scope, jsii.String("Workflow"))}
 	values := map[string]string{}
 	for p, fn := range tasks {
@@ -34,6 +35,7 @@ func newWorkflow(scope constructs.Construct, tasks map[string]awslambda.Function
 		Retention: awslogs.RetentionDays_THREE_MONTHS, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	w.StateMachine = awsstepfunctions.NewStateMachine(w.Construct, jsii.String("Promotion"), &awsstepfunctions.StateMachineProps{
+		StateMachineName: jsii.String(name),
 		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(string(def))),
 		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:   jsii.Bool(true),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
+	"github.com/modelreg/modelreg/shared/sagemaker/endpoints"
 	"github.com/modelreg/modelreg/shared/workflow"
 )
 
@@ -71,7 +72,7 @@ var promotionHandlers = workflow.ServiceHandlers
 func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Config {
 	c := app.Config{
 		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: b.events,
-		DataDir: dataDir, PublicURL: baseURL, Secret: secret, Embedded: embedded.Backends{},
+		DataDir: dataDir, PublicURL: baseURL, Secret: secret, Embedded: embedded.Backends{}, SageMaker: endpoints.Connect,
 		AWS: app.AWS{
 			Region:        b.region,
 			DynamoDBTable: b.dynamoTable, DynamoDBEndpoint: b.dynamoURL,

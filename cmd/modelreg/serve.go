@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,10 +16,9 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/app"
-	"github.com/modelreg/modelreg/shared/console"
 	"github.com/modelreg/modelreg/shared/httpapi"
-	"github.com/modelreg/modelreg/shared/mlflow"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/router"
 )
 
 // serveConfig is the local server's configuration: flags with
@@ -207,14 +205,12 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if c.readTimeout <= 0 {
 		c.readTimeout = defaultReadTimeout
 	}
-	api := httpapi.New(a.Service, auth, httpapi.Options{Logger: logger, Version: buildVersion})
-	web, err := console.New(a.Service, auth, console.Options{Key: a.ConsoleKey(), Logger: logger})
+	handler, err := router.New(a, auth, router.Options{Logger: logger, Version: buildVersion, ConsoleAuth: auth})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	mlf := mlflow.New(a.Service, auth, mlflow.Options{Logger: logger, Tracking: a.Tracking, RunFiles: a.RunFiles, RunObjects: a.RunObjects})
-	srv := &http.Server{Handler: routeByPrefix(api, a.Blobs, mlf, web),
+	srv := &http.Server{Handler: handler,
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: c.readTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 
@@ -237,46 +233,6 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 		err = nil
 	}
 	return err
-}
-
-// routeByPrefix sends /blobs/ to blobs (when set), the MLflow REST API
-// (mlflow.Prefix) and its artifact proxy (mlflow.ArtifactsPrefix) to mlf,
-// the console's pages (a clean path outside /v1, /api and /blobs) to web,
-// and everything else to the API, which answers unknown and unclean paths
-// with JSON errors. It is not a ServeMux on purpose: ServeMux answers an
-// unclean path such as /v1/models/.. with an HTML redirect before the API
-// sees it.
-func routeByPrefix(api, blobs, mlf, web http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case mlf != nil && (strings.HasPrefix(p, mlflow.Prefix) || strings.HasPrefix(p, mlflow.ArtifactsPrefix)):
-			mlf.ServeHTTP(w, r)
-		case blobs != nil && strings.HasPrefix(p, "/blobs/"):
-			blobs.ServeHTTP(w, r)
-		case web != nil && consolePath(p):
-			web.ServeHTTP(w, r)
-		default:
-			api.ServeHTTP(w, r)
-		}
-	})
-}
-
-// consolePath reports whether p is one of the console's: clean, and not
-// under /v1/, /api/ (the MLflow-compatible API) or /blobs.
-func consolePath(p string) bool {
-	if p == "/" {
-		return true
-	}
-	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.Contains(p, "//") {
-		return false
-	}
-	for _, api := range []string{"/v1", "/api", "/blobs"} {
-		if p == api || strings.HasPrefix(p, api+"/") {
-			return false
-		}
-	}
-	return true
 }
 
 // loadSecret reads the server's signing secret, creating it on first start.

@@ -9,7 +9,9 @@
 //	MODELREG_DYNAMODB_TABLE     the registry's table (required)
 //	MODELREG_S3_BUCKET          the artifact bucket (required by the app)
 //	MODELREG_SECRET_ARN         Secrets Manager secret holding the deployment's
-//	                            secret, 32+ bytes (or MODELREG_SECRET, the value)
+//	                            secret, 32+ bytes (or MODELREG_SECRET, the value);
+//	                            optional: notifications sign nothing, so without
+//	                            it the function uses a random one per cold start
 //	MODELREG_SLACK_SECRET_ARN   Secrets Manager secret holding a Slack incoming
 //	                            webhook URL (or MODELREG_SLACK_WEBHOOK_URL);
 //	                            optional; a value that is not a URL yet (the
@@ -28,11 +30,10 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/secret"
 )
 
 func main() {
@@ -45,62 +46,49 @@ func main() {
 	lambda.Start(a.Notifications.HandleEventBridge)
 }
 
-// setup builds the app (the SDK clients, once) from the environment.
+// setup builds the app (the SDK clients, once) from the environment,
+// reading the secrets from Secrets Manager once.
 func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*app.App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	sec := secret.New(awsCfg)
+	// Notifications sign nothing that leaves the process: without a
+	// configured secret, one for this cold start.
+	key, err := sec.Deployment(ctx, getenv, true)
+	if err != nil {
+		return nil, err
+	}
+	slack, err := sec.FromEnv(ctx, getenv, "MODELREG_SLACK_SECRET_ARN", "MODELREG_SLACK_WEBHOOK_URL")
+	if err != nil {
+		return nil, err
+	}
 	cfg := app.Config{
 		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3,
-		Secret: []byte(getenv("MODELREG_SECRET")),
-		AWS:    app.AWS{DynamoDBTable: getenv("MODELREG_DYNAMODB_TABLE"), S3Bucket: getenv("MODELREG_S3_BUCKET")},
+		Secret: key,
+		AWS:    app.AWS{Config: &awsCfg, DynamoDBTable: getenv("MODELREG_DYNAMODB_TABLE"), S3Bucket: getenv("MODELREG_S3_BUCKET")},
 		Notify: app.Notify{
-			SlackWebhookURL: getenv("MODELREG_SLACK_WEBHOOK_URL"),
+			SlackWebhookURL: slackURL(slack, log),
 			SNSTopicARN:     getenv("MODELREG_SNS_TOPIC_ARN"),
 			ConsoleURL:      getenv("MODELREG_CONSOLE_URL"),
 		},
 		Logger: log,
 	}
-	secretARN, slackARN := getenv("MODELREG_SECRET_ARN"), getenv("MODELREG_SLACK_SECRET_ARN")
-	if secretARN != "" || slackARN != "" {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("AWS configuration: %w", err)
-		}
-		cfg.AWS.Config = &awsCfg
-		sm := secretsmanager.NewFromConfig(awsCfg)
-		if secretARN != "" {
-			v, err := secretValue(ctx, sm, secretARN)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Secret = []byte(v)
-		}
-		if slackARN != "" {
-			v, err := secretValue(ctx, sm, slackARN)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Notify.SlackWebhookURL = slackURL(v, log)
-		}
+	if n, d := sec.Calls(); n > 0 {
+		log.Info("notify: secrets read", "secretsmanager_calls", n, "secretsmanager_ms", d.Milliseconds())
 	}
 	return app.New(ctx, cfg)
-}
-
-// secretValue reads a secret's current string value.
-func secretValue(ctx context.Context, sm *secretsmanager.Client, arn string) (string, error) {
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", arn, err)
-	}
-	return strings.TrimSpace(aws.ToString(out.SecretString)), nil
 }
 
 // slackURL is the webhook URL in a secret's value, or "" (and a warning)
 // while the secret holds something else, such as the placeholder the
 // stack created it with.
 func slackURL(v string, log *slog.Logger) string {
-	if strings.HasPrefix(v, "https://") {
+	if v == "" || strings.HasPrefix(v, "https://") {
 		return v
 	}
 	log.Warn("notify: the Slack secret holds no https:// URL yet; notifications go to the log and SNS only")

@@ -67,11 +67,12 @@ func TestSampleEvents(t *testing.T) {
 }
 
 // TestSetupNeedsSettings: without its settings the function says which
-// is missing (a ConfigError naming it), having opened nothing.
+// is missing (a ConfigError naming it), having opened nothing; a secret
+// shorter than 32 bytes is refused, and none at all is not needed.
 func TestSetupNeedsSettings(t *testing.T) {
 	for want, env := range map[string]map[string]string{
-		"Secret":            {},
-		"AWS.DynamoDBTable": {"MODELREG_SECRET": strings.Repeat("s", 32), "MODELREG_S3_BUCKET": "b"},
+		"Secret":            {"MODELREG_SECRET": "short", "MODELREG_S3_BUCKET": "b", "MODELREG_DYNAMODB_TABLE": "t"},
+		"AWS.DynamoDBTable": {"MODELREG_S3_BUCKET": "b"},
 		"AWS.S3Bucket":      {"MODELREG_SECRET": strings.Repeat("s", 32), "MODELREG_DYNAMODB_TABLE": "t"},
 	} {
 		_, err := setup(t.Context(), func(k string) string { return env[k] }, nil)

@@ -7,7 +7,12 @@
 //	MODELREG_DYNAMODB_TABLE   the registry's table (required)
 //	MODELREG_S3_BUCKET        the artifacts' bucket (required)
 //	MODELREG_S3_PREFIX        the artifacts' key prefix (optional)
-//	MODELREG_SECRET           the deployment's secret, at least 32 bytes (required)
+//	MODELREG_SECRET_ARN       Secrets Manager secret holding the deployment's secret
+//	                          (or MODELREG_SECRET, the value); optional: without
+//	                          it, a random one per cold start (nothing it signs
+//	                          outlives the process)
+//	MODELREG_WEBHOOK_KMS_KEY  the KMS key that seals webhook targets' secrets
+//	MODELREG_SAGEMAKER_PREFIX the endpoint name prefix SageMaker targets must have
 //
 // Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
 package main
@@ -15,12 +20,17 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/sagemaker/endpoints"
+	"github.com/modelreg/modelreg/shared/secret"
 )
 
 func main() {
@@ -33,9 +43,22 @@ func main() {
 	lambda.Start(a.Redeploy.HandleEventBridge)
 }
 
-// setup builds the app (SDK clients once, outside the handler).
+// setup builds the app (SDK clients once, outside the handler), reading
+// the deployment's secret from Secrets Manager once when it is named.
 func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*app.App, error) {
-	a, err := app.New(ctx, config(env, log))
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	// Deployments sign with each target's own secret: the deployment's is
+	// not needed, and without one the function uses a random one.
+	key, err := secret.New(awsCfg).Deployment(ctx, env, true)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config(env, key, log)
+	cfg.AWS.Config = &awsCfg
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +69,17 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*app
 	return a, nil
 }
 
-// config is the app configuration the environment describes. Webhook
-// targets never reach private addresses from AWS.
-func config(env func(string) string, log *slog.Logger) app.Config {
+// config is the app configuration the environment describes, with the
+// deployment's secret key. Webhook targets never reach private addresses
+// from AWS.
+func config(env func(string) string, key []byte, log *slog.Logger) app.Config {
 	return app.Config{
 		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Events: app.EventsNone, Workflow: app.WorkflowNone,
-		Secret: []byte(env("MODELREG_SECRET")),
+		Secret: key,
 		AWS: app.AWS{DynamoDBTable: env("MODELREG_DYNAMODB_TABLE"), S3Bucket: env("MODELREG_S3_BUCKET"),
-			S3Prefix: env("MODELREG_S3_PREFIX")},
-		Logger: log,
+			S3Prefix: env("MODELREG_S3_PREFIX"), KMSKeyID: env("MODELREG_WEBHOOK_KMS_KEY")},
+		Service:   registry.Config{SageMakerPrefix: env("MODELREG_SAGEMAKER_PREFIX")},
+		SageMaker: endpoints.Connect,
+		Logger:    log,
 	}
 }

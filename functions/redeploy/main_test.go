@@ -40,10 +40,13 @@ func TestSampleEventsDecode(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_S3_PREFIX": "models/", "MODELREG_SECRET": strings.Repeat("s", 32)}
-	c := config(func(k string) string { return env[k] }, nil)
+	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_S3_PREFIX": "models/",
+		"MODELREG_WEBHOOK_KMS_KEY": "alias/k", "MODELREG_SAGEMAKER_PREFIX": "modelreg-"}
+	key := []byte(strings.Repeat("s", 32))
+	c := config(func(k string) string { return env[k] }, key, nil)
 	if c.Store != app.StoreDynamoDB || c.Artifacts != app.ArtifactsS3 || c.AWS.DynamoDBTable != "tbl" || c.AWS.S3Bucket != "bkt" ||
-		c.AWS.S3Prefix != "models/" || string(c.Secret) != env["MODELREG_SECRET"] || c.AllowPrivateWebhooks {
+		c.AWS.S3Prefix != "models/" || string(c.Secret) != string(key) || c.AllowPrivateWebhooks ||
+		c.AWS.KMSKeyID != "alias/k" || c.Service.SageMakerPrefix != "modelreg-" || c.SageMaker == nil {
 		t.Fatalf("config %+v", c)
 	}
 	if _, err := setup(t.Context(), func(string) string { return "" }, nil); err == nil {
@@ -54,5 +57,34 @@ func TestConfig(t *testing.T) {
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
 // aws-lambda-go, and neither SQLite nor the filesystem adapter.
 func TestLinksNoEmbeddedBackend(t *testing.T) {
-	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker", "github.com/modelreg/modelreg/shared/webhook")
+	lambdatest.CheckLinks(t, "github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/sagemaker/endpoints", "github.com/modelreg/modelreg/shared/webhook")
+}
+
+// TestSecretFromSecretsManager: the deployment's secret named by
+// MODELREG_SECRET_ARN is read from moto's Secrets Manager (the keys
+// derived from it equal those of the same value given directly); a secret
+// that does not exist fails the setup naming the variable.
+func TestSecretFromSecretsManager(t *testing.T) {
+	arn := lambdatest.MotoSecret(t, strings.Repeat("k", 40))
+	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_SECRET_ARN": arn}
+	getenv := func(k string) string { return env[k] }
+	a, err := setup(t.Context(), getenv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	delete(env, "MODELREG_SECRET_ARN")
+	env["MODELREG_SECRET"] = strings.Repeat("k", 40)
+	b, err := setup(t.Context(), getenv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if string(a.ConsoleKey()) != string(b.ConsoleKey()) {
+		t.Error("the secret from Secrets Manager is not the value stored there")
+	}
+	env["MODELREG_SECRET_ARN"] = arn + "-gone"
+	if _, err := setup(t.Context(), getenv, nil); err == nil || !strings.Contains(err.Error(), "MODELREG_SECRET_ARN") {
+		t.Errorf("setup with a missing secret: %v", err)
+	}
 }

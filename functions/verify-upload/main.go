@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/invoke"
+	"github.com/modelreg/modelreg/shared/secret"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func setup(ctx context.Context, env func(string) string, awsCfg *aws.Config, log
 		return nil, nil, fmt.Errorf("MODELREG_DYNAMODB_TABLE and MODELREG_S3_BUCKET must be set")
 	}
 	cfg := app.Config{
-		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Secret: []byte(rand.Text() + rand.Text()), Logger: log,
+		Store: app.StoreDynamoDB, Artifacts: app.ArtifactsS3, Secret: secret.Random(), Logger: log,
 		AWS: app.AWS{Config: awsCfg, DynamoDBTable: table, DynamoDBEndpoint: env("MODELREG_DYNAMODB_ENDPOINT"),
 			S3Bucket: bucket, S3Endpoint: env("MODELREG_S3_ENDPOINT"), S3Prefix: env("MODELREG_S3_PREFIX"),
 			// The hand-over to itself.

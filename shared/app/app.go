@@ -58,6 +58,11 @@ const (
 	// WorkflowSFN starts executions of the deployed state machine
 	// AWS.StateMachineARN (shared/sfn); its task functions run the handlers.
 	WorkflowSFN = "sfn"
+	// WorkflowSFNTasks only ends Step Functions waits with their task
+	// tokens (SendTaskSuccess, SendTaskFailure): the promotion task
+	// functions, which the state machine invokes and whose configuration
+	// cannot name it. Starting a promotion is refused.
+	WorkflowSFNTasks = "sfn-tasks"
 
 	// EventsNone delivers nothing in-process: the outbox stays for another
 	// consumer (on AWS, the DynamoDB Streams publisher function). It is
@@ -94,7 +99,7 @@ const DefaultUploadSweepInterval = 10 * time.Minute
 type Config struct {
 	Store     string // StoreSQLite or StoreDynamoDB
 	Artifacts string // ArtifactsFilesystem or ArtifactsS3
-	Workflow  string // WorkflowNone, WorkflowLocal or WorkflowSFN
+	Workflow  string // WorkflowNone, WorkflowLocal, WorkflowSFN or WorkflowSFNTasks
 	Events    string // EventsNone, EventsLocal or EventsEventBridge
 
 	// DataDir is where the embedded backends keep their data:
@@ -150,6 +155,11 @@ type Config struct {
 	// Webhook tunes webhook deliveries (timeouts, attempts, backoff);
 	// AllowPrivate comes from AllowPrivateWebhooks. Zero: the defaults.
 	Webhook webhook.Options
+	// SageMaker connects the redeploy consumer's SageMaker deployer
+	// (sagemaker/endpoints.Connect) when the artifacts are in S3; nil
+	// deploys to no SageMaker target (a binary that runs no redeploy, such
+	// as the api function, need not link SageMaker's SDK).
+	SageMaker func(cfg aws.Config, endpoint string) redeploy.SageMaker
 	// SageMakerPollInterval is how often, with EventsLocal, the SageMaker
 	// updates the redeploy handler started are looked at (DescribeEndpoint)
 	// until they end (default DefaultSageMakerPollInterval).
@@ -461,8 +471,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		a.Engine, a.Workflow = eng, eng
-	case WorkflowSFN:
-		wf, err := aws.workflow(ctx, cfg.Now)
+	case WorkflowSFN, WorkflowSFNTasks:
+		wf, err := aws.workflow(ctx, cfg.Now, cfg.Workflow == WorkflowSFNTasks)
 		if err != nil {
 			return nil, err
 		}
@@ -534,8 +544,8 @@ func (a *App) wireRedeploy(ctx context.Context, aws *awsClients) error {
 	wo := a.cfg.Webhook
 	wo.AllowPrivate = a.cfg.AllowPrivateWebhooks
 	h := &redeploy.Handler{Registry: a.Service, Webhooks: webhook.New(wo), Logger: a.log}
-	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 {
-		sm, err := aws.sagemaker(ctx)
+	if objects, ok := a.Artifacts.(redeploy.ObjectURIs); ok && a.cfg.Artifacts == ArtifactsS3 && a.cfg.SageMaker != nil {
+		sm, err := aws.sagemaker(ctx, a.cfg.SageMaker)
 		if err != nil {
 			return err
 		}
@@ -570,13 +580,13 @@ func (c *Config) check() error {
 		return err
 	}
 	switch c.Workflow {
-	case WorkflowNone, WorkflowSFN:
+	case WorkflowNone, WorkflowSFN, WorkflowSFNTasks:
 	case WorkflowLocal:
 		if c.Handlers == nil {
 			return configErrorf("Handlers", "the local workflow engine needs the promotion task handlers")
 		}
 	default:
-		return configErrorf("Workflow", "%q: use %s, %s or %s", c.Workflow, WorkflowLocal, WorkflowSFN, WorkflowNone)
+		return configErrorf("Workflow", "%q: use %s, %s, %s or %s", c.Workflow, WorkflowLocal, WorkflowSFN, WorkflowSFNTasks, WorkflowNone)
 	}
 	if err := oneOf("Events", c.Events, EventsLocal, EventsEventBridge, EventsNone); err != nil {
 		return err

@@ -14,16 +14,15 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/invoke"
+	"github.com/modelreg/modelreg/shared/redeploy"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/s3"
-	"github.com/modelreg/modelreg/shared/sagemaker"
 	"github.com/modelreg/modelreg/shared/secretbox"
 	"github.com/modelreg/modelreg/shared/sfn"
 	"github.com/modelreg/modelreg/shared/sns"
@@ -103,17 +102,13 @@ func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
 	return s3.New(client, c.cfg.S3Bucket, opts...), nil
 }
 
-// sagemaker returns the SageMaker deployer.
-func (c *awsClients) sagemaker(ctx context.Context) (*sagemaker.Client, error) {
+// sagemaker returns the SageMaker deployer Config.SageMaker connects.
+func (c *awsClients) sagemaker(ctx context.Context, connect func(aws.Config, string) redeploy.SageMaker) (redeploy.SageMaker, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return sagemaker.New(awssm.NewFromConfig(cfg, func(o *awssm.Options) {
-		if c.cfg.SageMakerEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.SageMakerEndpoint)
-		}
-	})), nil
+	return connect(cfg, c.cfg.SageMakerEndpoint), nil
 }
 
 // invoker returns the asynchronous invoker of AWS.VerifyFunction.
@@ -130,8 +125,9 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
-// workflow returns the Step Functions workflow on AWS.StateMachineARN.
-func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.Workflow, error) {
+// workflow returns the Step Functions workflow on AWS.StateMachineARN, or
+// with tasksOnly the one that only sends task results.
+func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOnly bool) (*sfn.Workflow, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return nil, err
@@ -141,6 +137,9 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time) (*sfn.W
 			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
 		}
 	})
+	if tasksOnly {
+		return sfn.NewTasks(client, now), nil
+	}
 	wf, err := sfn.New(client, c.cfg.StateMachineARN, now)
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.StateMachineARN", Message: err.Error()}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +235,23 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// WaitOutput waits until what the process wrote contains s, and reports
+// whether it did before ctx ended or the process exited: the pipes are
+// copied a little behind the process, so a line written before the first
+// next request may arrive after WaitInit returned.
+func (f *Function) WaitOutput(ctx context.Context, s string) bool {
+	for {
+		if strings.Contains(f.Stderr(), s) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-f.exited:
+			return strings.Contains(f.Stderr(), s)
+		case <-time.After(time.Millisecond):
+		}
+	}
 }

@@ -16,6 +16,13 @@ var embedded = []string{"modernc.org/sqlite", "github.com/modelreg/modelreg/shar
 // proof that the listing is right), and none of the embedded backends.
 func CheckLinks(t *testing.T, want ...string) {
 	t.Helper()
+	CheckLinksNot(t, want, nil)
+}
+
+// CheckLinksNot is CheckLinks that also fails the test if the function
+// links a package in refused (e.g. an SDK client it has no use for).
+func CheckLinksNot(t *testing.T, want, refused []string) {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
@@ -29,7 +36,7 @@ func CheckLinks(t *testing.T, want ...string) {
 			t.Fatalf("the listing lacks %s: it is wrong", p)
 		}
 	}
-	for _, p := range embedded {
+	for _, p := range append(refused, embedded...) {
 		if d[p] {
 			t.Errorf("the function links %s", p)
 		}

@@ -1,10 +1,13 @@
-// Package sagemaker is the SageMaker deployer: it points an existing
-// endpoint at a model version (CreateModel from the version's artifact in
-// S3, CreateEndpointConfig, UpdateEndpoint) and reads back where the
-// endpoint stands (DescribeEndpoint). An update takes minutes: StartUpdate
-// returns once SageMaker accepted it; the outcome arrives later, as a
-// "SageMaker Endpoint State Change" event on AWS (see ParseStateChange) or
-// by polling Endpoint.
+// Package sagemaker is what the registry knows of a SageMaker deployment:
+// the update of an existing endpoint to a model version (Update, its
+// resource names and tags), where an endpoint stands (Status), SageMaker's
+// errors (Error) and its endpoint state-change events (ParseStateChange).
+// An update takes minutes: StartUpdate returns once SageMaker accepted it;
+// the outcome arrives later, as a "SageMaker Endpoint State Change" event
+// on AWS or by polling Endpoint. The SDK client that makes the calls is
+// package sagemaker/endpoints, apart so that a binary that deploys nothing
+// does not link SageMaker's SDK (a third of the api function's code and
+// half its package init).
 package sagemaker
 
 import (
@@ -16,9 +19,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awssm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
-	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -66,14 +66,6 @@ func Name(model string, version int, salt string) string {
 	return base + suffix
 }
 
-// Client deploys to SageMaker through the SDK client it wraps.
-type Client struct {
-	api *awssm.Client
-}
-
-// New returns a Client using api.
-func New(api *awssm.Client) *Client { return &Client{api: api} }
-
 // Update is one redeploy of an endpoint.
 type Update struct {
 	Model        string // the registry's model
@@ -104,65 +96,6 @@ type Started struct {
 	EndpointARN        string
 }
 
-// StartUpdate creates the SageMaker model (named per version, image, role
-// and artifact; an existing one of that name is reused) and an endpoint
-// config for this deployment (an existing one is reused, so a redelivered
-// deployment does not fail), tags the endpoint with the deployment, and
-// asks SageMaker to update the endpoint to the config. It returns once the
-// update was accepted. Errors are *Error.
-func (c *Client) StartUpdate(ctx context.Context, u Update) (Started, error) {
-	if u.InstanceType == "" {
-		u.InstanceType = DefaultInstanceType
-	}
-	st := Started{ModelName: u.ModelName(), EndpointConfigName: u.ConfigName()}
-	tags := []types.Tag{
-		{Key: aws.String(TagModel), Value: aws.String(u.Model)},
-		{Key: aws.String(TagVersion), Value: aws.String(strconv.Itoa(u.Version))},
-		{Key: aws.String(TagDeployment), Value: aws.String(u.DeploymentID)},
-	}
-	_, err := c.api.CreateModel(ctx, &awssm.CreateModelInput{
-		ModelName:        aws.String(st.ModelName),
-		ExecutionRoleArn: aws.String(u.RoleARN),
-		PrimaryContainer: &types.ContainerDefinition{Image: aws.String(u.ImageURI), ModelDataUrl: aws.String(u.ModelDataURL)},
-		Tags:             tags[:2],
-	})
-	if err != nil && !alreadyExists(err) {
-		return Started{}, wrap(err, "create model %s", st.ModelName)
-	}
-	_, err = c.api.CreateEndpointConfig(ctx, &awssm.CreateEndpointConfigInput{
-		EndpointConfigName: aws.String(st.EndpointConfigName),
-		ProductionVariants: []types.ProductionVariant{{
-			VariantName:          aws.String("AllTraffic"),
-			ModelName:            aws.String(st.ModelName),
-			InstanceType:         types.ProductionVariantInstanceType(u.InstanceType),
-			InitialInstanceCount: aws.Int32(1),
-		}},
-		Tags: tags,
-	})
-	if err != nil && !alreadyExists(err) {
-		return Started{}, wrap(err, "create endpoint config %s", st.EndpointConfigName)
-	}
-	ep, err := c.api.DescribeEndpoint(ctx, &awssm.DescribeEndpointInput{EndpointName: aws.String(u.Endpoint)})
-	if err != nil {
-		return Started{}, wrap(err, "describe endpoint %s", u.Endpoint)
-	}
-	st.EndpointARN = aws.ToString(ep.EndpointArn)
-	if aws.ToString(ep.EndpointConfigName) == st.EndpointConfigName && ep.EndpointStatus != types.EndpointStatusFailed {
-		// A redelivery after the update was accepted: nothing to start.
-		return st, nil
-	}
-	if _, err := c.api.AddTags(ctx, &awssm.AddTagsInput{ResourceArn: ep.EndpointArn, Tags: tags}); err != nil {
-		return Started{}, wrap(err, "tag endpoint %s", u.Endpoint)
-	}
-	if _, err := c.api.UpdateEndpoint(ctx, &awssm.UpdateEndpointInput{
-		EndpointName:       aws.String(u.Endpoint),
-		EndpointConfigName: aws.String(st.EndpointConfigName),
-	}); err != nil {
-		return Started{}, wrap(err, "update endpoint %s", u.Endpoint)
-	}
-	return st, nil
-}
-
 // Status is where an endpoint stands.
 type Status struct {
 	Endpoint           string
@@ -186,16 +119,6 @@ func outcome(status string) (done, ok bool) {
 	return false, false
 }
 
-// Endpoint describes the endpoint name. Errors are *Error.
-func (c *Client) Endpoint(ctx context.Context, name string) (Status, error) {
-	out, err := c.api.DescribeEndpoint(ctx, &awssm.DescribeEndpointInput{EndpointName: aws.String(name)})
-	if err != nil {
-		return Status{}, wrap(err, "describe endpoint %s", name)
-	}
-	return Status{Endpoint: name, Status: string(out.EndpointStatus),
-		EndpointConfigName: aws.ToString(out.EndpointConfigName), FailureReason: aws.ToString(out.FailureReason)}, nil
-}
-
 // Error is a failed SageMaker call. Retryable says whether the same call
 // may succeed later (throttling, SageMaker's own failures, the network);
 // a ValidationException, a missing resource or an exceeded limit will not.
@@ -217,7 +140,9 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-func wrap(err error, format string, args ...any) error {
+// WrapError returns err from the SageMaker call op (format, args) as an
+// *Error, classified as retryable or not from SageMaker's error code.
+func WrapError(err error, format string, args ...any) error {
 	e := &Error{Op: fmt.Sprintf(format, args...), Err: err, Retryable: true}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -235,16 +160,4 @@ func wrap(err error, format string, args ...any) error {
 		e.Retryable = true
 	}
 	return e
-}
-
-// alreadyExists reports SageMaker refusing to create what exists (a
-// ValidationException saying so): a redelivered deployment reuses it.
-func alreadyExists(err error) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	m := strings.ToLower(api.ErrorMessage())
-	return (api.ErrorCode() == "ValidationException" || api.ErrorCode() == "ResourceInUse") &&
-		(strings.Contains(m, "already exist") || strings.Contains(m, "cannot create already existing"))
 }

@@ -53,6 +53,17 @@ func New(api API, stateMachineARN string, now func() time.Time) (*Workflow, erro
 	return &Workflow{api: api, stateMachineARN: stateMachineARN, now: now}, nil
 }
 
+// NewTasks returns a Workflow that only ends waits with their task
+// tokens (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat): what the
+// promotion task functions need, which cannot be told the ARN of the state
+// machine that invokes them. Its StartPromotion answers NotImplemented.
+func NewTasks(api API, now func() time.Time) *Workflow {
+	if now == nil {
+		now = time.Now
+	}
+	return &Workflow{api: api, now: now}
+}
+
 // executionName is what Step Functions accepts as an execution name.
 var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
@@ -67,6 +78,9 @@ const (
 // ExecutionAlreadyExists means it was started. Invalid if a.ID cannot be an
 // execution name.
 func (w *Workflow) StartPromotion(ctx context.Context, a registry.Approval) (string, error) {
+	if w.stateMachineARN == "" {
+		return "", registry.Errorf(registry.NotImplemented, "this function sends task results only; promotions start through the api function")
+	}
 	if !executionName.MatchString(a.ID) {
 		return "", registry.Errorf(registry.Invalid, "approval id %q cannot name an execution (1-80 letters, digits, - or _)", a.ID)
 	}

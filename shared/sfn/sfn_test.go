@@ -147,3 +147,19 @@ func TestCauseCut(t *testing.T) {
 		t.Errorf("cause cut to %d bytes (valid UTF-8: %v), want at most %d", len(got), utf8.ValidString(got), maxCauseLen)
 	}
 }
+
+// TestTasksOnly: the task functions' Workflow sends task results but
+// starts nothing, answering NotImplemented without calling Step Functions.
+func TestTasksOnly(t *testing.T) {
+	api := &fakeAPI{}
+	w := NewTasks(api, nil)
+	if _, err := w.StartPromotion(t.Context(), registry.Approval{ID: "ap1"}); !registry.IsCode(err, registry.NotImplemented) || len(api.started) != 0 {
+		t.Errorf("StartPromotion: %v, %d calls; want NotImplemented and none", err, len(api.started))
+	}
+	if err := w.SendTaskSuccess(t.Context(), "tok", []byte(`{}`)); err != nil {
+		t.Errorf("SendTaskSuccess: %v", err)
+	}
+	if err := w.SendTaskFailure(t.Context(), "tok", "Modelreg.Rejected", "no"); err != nil || len(api.failed) != 1 {
+		t.Errorf("SendTaskFailure: %v, %d calls", err, len(api.failed))
+	}
+}

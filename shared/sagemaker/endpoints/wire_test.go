@@ -1,6 +1,8 @@
-package sagemaker
+package endpoints
 
 import (
+	"github.com/modelreg/modelreg/shared/sagemaker"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,7 +85,7 @@ func newFake(t *testing.T, answers map[string]answer) (*fakeSageMaker, *Client) 
 	return f, New(api)
 }
 
-var update = Update{Model: "fraud_model", Version: 3, DeploymentID: "dp-0123456789abcdef0123",
+var update = sagemaker.Update{Model: "fraud_model", Version: 3, DeploymentID: "dp-0123456789abcdef0123",
 	Endpoint: "fraud-endpoint", ImageURI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
 	RoleARN: "arn:aws:iam::123456789012:role/SageMakerExec", ModelDataURL: "s3://bucket/models/fraud_model/3/model.tar.gz"}
 
@@ -110,7 +112,7 @@ func TestStartUpdateWire(t *testing.T) {
 	}
 	variants := f.bodies["CreateEndpointConfig"]["ProductionVariants"].([]any)
 	v := variants[0].(map[string]any)
-	if v["ModelName"] != st.ModelName || v["InstanceType"] != DefaultInstanceType || v["InitialInstanceCount"] != 1.0 || v["VariantName"] != "AllTraffic" {
+	if v["ModelName"] != st.ModelName || v["InstanceType"] != sagemaker.DefaultInstanceType || v["InitialInstanceCount"] != 1.0 || v["VariantName"] != "AllTraffic" {
 		t.Errorf("variant %v", v)
 	}
 	tags := f.bodies["AddTags"]
@@ -125,7 +127,7 @@ func TestStartUpdateValidationException(t *testing.T) {
 	_, c := newFake(t, map[string]answer{"UpdateEndpoint": {400, `{"__type":"ValidationException",` +
 		`"Message":"Cannot update in-progress endpoint \"` + endpointARN + `\"."}`}})
 	_, err := c.StartUpdate(context.Background(), update)
-	var e *Error
+	var e *sagemaker.Error
 	if !errors.As(err, &e) || e.Code != "ValidationException" || e.Retryable || !strings.Contains(e.Message, "in-progress") {
 		t.Fatalf("err = %#v, want a permanent ValidationException", err)
 	}
@@ -142,7 +144,7 @@ func TestStartUpdateRetryableFailures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, c := newFake(t, map[string]answer{"UpdateEndpoint": a})
 			_, err := c.StartUpdate(context.Background(), update)
-			var e *Error
+			var e *sagemaker.Error
 			if !errors.As(err, &e) || !e.Retryable {
 				t.Fatalf("err = %#v, want retryable", err)
 			}

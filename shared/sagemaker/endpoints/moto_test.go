@@ -1,6 +1,8 @@
-package sagemaker
+package endpoints
 
 import (
+	"github.com/modelreg/modelreg/shared/sagemaker"
+
 	"context"
 	"errors"
 	"fmt"
@@ -57,12 +59,12 @@ func TestStartUpdateOnMoto(t *testing.T) {
 	}
 
 	c := New(api)
-	u := Update{Model: "fraud_model." + suffix, Version: 2, DeploymentID: "dp-" + suffix, Endpoint: endpoint,
+	u := sagemaker.Update{Model: "fraud_model." + suffix, Version: 2, DeploymentID: "dp-" + suffix, Endpoint: endpoint,
 		ImageURI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1", RoleARN: role, InstanceType: "ml.c5.xlarge",
 		ModelDataURL: "s3://bucket/models/fraud_model/2/model.tar.gz"}
 	for attempt := 1; attempt <= 2; attempt++ { // the second is a redelivery: what exists is reused
 		_, err := c.StartUpdate(ctx, u)
-		var e *Error
+		var e *sagemaker.Error
 		if !errors.As(err, &e) || !e.Retryable || e.Op != "update endpoint "+endpoint {
 			t.Fatalf("attempt %d: err = %#v, want moto's retryable UpdateEndpoint failure", attempt, err)
 		}
@@ -99,12 +101,12 @@ func TestStartUpdateOnMoto(t *testing.T) {
 	for _, tg := range tags.Tags {
 		got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	if got[TagDeployment] != u.DeploymentID || got[TagModel] != u.Model || got[TagVersion] != "2" {
+	if got[sagemaker.TagDeployment] != u.DeploymentID || got[sagemaker.TagModel] != u.Model || got[sagemaker.TagVersion] != "2" {
 		t.Errorf("endpoint tags %v", got)
 	}
 	if _, err := c.Endpoint(ctx, "no-such-"+suffix); err == nil {
 		t.Error("describing a missing endpoint succeeded")
-	} else if e := (*Error)(nil); !errors.As(err, &e) || e.Retryable {
+	} else if e := (*sagemaker.Error)(nil); !errors.As(err, &e) || e.Retryable {
 		t.Errorf("missing endpoint: %#v, want a permanent error", err)
 	}
 }

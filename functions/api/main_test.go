@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/lambdatest"
+	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/secret"
+)
+
+// roles is the IAM mapping the samples are answered with, as the stack
+// passes its roles configuration.
+const roles = `{
+ "arn:aws:iam::123456789012:role/teams/MLPublishers": {"role": "publisher", "groups": ["ml"]},
+ "arn:aws:iam::123456789012:user/ci-bot": {"role": "reader"}
+}`
+
+func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// sampleFiles are the api samples of events/, decoded with no unknown
+// field into the function's exact input type.
+func sampleFiles(t *testing.T) map[string]events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	files, _ := filepath.Glob("../../events/api-*.json")
+	if len(files) < 8 {
+		t.Fatalf("found %d api samples, want the 8 routes and callers", len(files))
+	}
+	out := map[string]events.APIGatewayV2HTTPRequest{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req events.APIGatewayV2HTTPRequest
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			t.Fatalf("%s is not an events.APIGatewayV2HTTPRequest: %v", f, err)
+		}
+		if req.Version != "2.0" || req.RequestContext.HTTP.Method == "" || req.RawPath == "" {
+			t.Fatalf("%s: incomplete request %+v", f, req)
+		}
+		out[filepath.Base(f)] = req
+	}
+	return out
+}
+
+func TestSamplesDecode(t *testing.T) { sampleFiles(t) }
+
+// TestLinksNoEmbeddedBackend: the function links the AWS adapters, the
+// API Gateway adapter, the handler tree and aws-lambda-go, and neither
+// SQLite nor the filesystem adapter, nor SageMaker's SDK client (it
+// deploys nothing: a third of the binary and half its package init).
+func TestLinksNoEmbeddedBackend(t *testing.T) {
+	lambdatest.CheckLinksNot(t, []string{"github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/s3",
+		"github.com/modelreg/modelreg/shared/sfn", "github.com/modelreg/modelreg/shared/apigw", "github.com/modelreg/modelreg/shared/router"},
+		[]string{"github.com/aws/aws-sdk-go-v2/service/sagemaker", "github.com/modelreg/modelreg/shared/sagemaker/endpoints"})
+}
+
+// TestConfig: the stack's settings reach the app configuration.
+func TestConfig(t *testing.T) {
+	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_S3_PREFIX": "models/",
+		"MODELREG_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:p", "MODELREG_WEBHOOK_KMS_KEY": "arn:aws:kms:us-east-1:123456789012:key/k",
+		"MODELREG_SAGEMAKER_PREFIX": "modelreg-", "MODELREG_SAGEMAKER_ROLES": "arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b,",
+		"MODELREG_VERIFY_FUNCTION": "verify"}
+	key := bytes.Repeat([]byte("k"), 32)
+	c := config(mapEnv(env), key)
+	if c.Store != app.StoreDynamoDB || c.Artifacts != app.ArtifactsS3 || c.Events != app.EventsNone || c.Workflow != app.WorkflowSFN ||
+		c.AWS.DynamoDBTable != "tbl" || c.AWS.S3Bucket != "bkt" || c.AWS.S3Prefix != "models/" || c.AWS.StateMachineARN != env["MODELREG_STATE_MACHINE_ARN"] ||
+		c.AWS.KMSKeyID != env["MODELREG_WEBHOOK_KMS_KEY"] || c.AWS.VerifyFunction != "verify" || c.Service.VerifyAsyncBytes != 0 ||
+		c.Service.SageMakerPrefix != "modelreg-" || strings.Join(c.Service.AllowedRoleARNs, " ") != "arn:aws:iam::123456789012:role/a arn:aws:iam::123456789012:role/b" ||
+		string(c.Secret) != string(key) || c.UploadSweepInterval >= 0 || c.AllowPrivateWebhooks {
+		t.Fatalf("config %+v", c)
+	}
+	delete(env, "MODELREG_STATE_MACHINE_ARN")
+	delete(env, "MODELREG_VERIFY_FUNCTION")
+	if c := config(mapEnv(env), key); c.Workflow != app.WorkflowNone || c.Service.VerifyAsyncBytes >= 0 {
+		t.Errorf("without the state machine and verify function: workflow %s, verify-async %d", c.Workflow, c.Service.VerifyAsyncBytes)
+	}
+}
+
+// TestSetupRefuses: without the deployment's secret, with a malformed
+// role mapping or with half the console's sign-in, setup fails naming the
+// setting, having opened nothing.
+func TestSetupRefuses(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	ok := map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32)}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range ok {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for want, env := range map[string]map[string]string{
+		"MODELREG_SECRET_ARN":         with("MODELREG_SECRET", ""),
+		"MODELREG_IAM_ROLES":          with("MODELREG_IAM_ROLES", `{"arn:aws:iam::123456789012:role/x": {"role": "boss"}}`),
+		"MODELREG_OIDC_TOKEN_URL":     with("MODELREG_OIDC_ISSUER", "https://idp.example.com"),
+		"MODELREG_DYNAMODB_TABLE":     with("MODELREG_DYNAMODB_TABLE", ""),
+		"must be at least 32 bytes":   with("MODELREG_SECRET", "short"),
+		"MODELREG_OIDC_GROUP_ROLES":   oidcEnv(with(), "MODELREG_OIDC_GROUP_ROLES", `{"ml": "boss"}`),
+		"give an https:// URL":        oidcEnv(with(), "MODELREG_OIDC_TOKEN_URL", "http://idp.example.com/token"),
+		"maps no group":               oidcEnv(with(), "MODELREG_OIDC_GROUP_ROLES", `{}`),
+		"MODELREG_OIDC_CLIENT_ID set": with("MODELREG_OIDC_CLIENT_ID", "abc"),
+	} {
+		if _, _, err := setup(t.Context(), mapEnv(env), quietLog()); err == nil || !strings.Contains(err.Error()+errSetting(err), want) {
+			t.Errorf("setup: %v, want an error naming %s", err, want)
+		}
+	}
+	// With all of them, the console signs in with OIDC.
+	o, err := oidcConfig(t.Context(), mapEnv(oidcEnv(with())), secret.NewWithAPI(nil))
+	if err != nil || o == nil || o.GroupRoles["ml-approvers"] != registry.RoleApprover || o.ClientID != "client" || o.ClientSecret != "" {
+		t.Errorf("oidcConfig: %+v, %v", o, err)
+	}
+}
+
+func errSetting(err error) string {
+	if ce, ok := err.(*app.ConfigError); ok {
+		return " " + ce.Setting
+	}
+	return ""
+}
+
+// oidcEnv adds a complete OIDC sign-in to env, then the overrides kv.
+func oidcEnv(env map[string]string, kv ...string) map[string]string {
+	for k, v := range map[string]string{
+		"MODELREG_OIDC_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool", "MODELREG_OIDC_AUTHORIZE_URL": "https://auth.example.com/oauth2/authorize",
+		"MODELREG_OIDC_TOKEN_URL": "https://auth.example.com/oauth2/token", "MODELREG_OIDC_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool/.well-known/jwks.json",
+		"MODELREG_OIDC_CLIENT_ID": "client", "MODELREG_OIDC_REDIRECT_URL": "https://registry.example.com/login/callback",
+		"MODELREG_OIDC_GROUP_ROLES": `{"ml-approvers": "approver", "ml": "publisher"}`,
+	} {
+		env[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return env
+}
+
+// peers returns DynamoDB Local's, MinIO's and moto's endpoints; without
+// them the test skips, or fails when CI=true.
+func peers(t *testing.T) (ddb, s3, moto string) {
+	t.Helper()
+	ddb, s3, moto = os.Getenv("MODELREG_DYNAMODB_ENDPOINT"), os.Getenv("MODELREG_S3_ENDPOINT"), os.Getenv("MODELREG_MOTO_ENDPOINT")
+	if ddb == "" || s3 == "" || moto == "" {
+		msg := "DynamoDB Local, MinIO and moto are not running: scripts/test starts them"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + " (CI=true: the function test must run)")
+		}
+		t.Skip(msg)
+	}
+	return ddb, s3, moto
+}
+
+type answer struct {
+	events.APIGatewayV2HTTPResponse
+	body []byte
+}
+
+func (a answer) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.body, &m); err != nil {
+		t.Fatalf("body %q: %v", a.body, err)
+	}
+	return m
+}
+
+// TestFunctionOnEmulators runs the built bootstrap (natively and the
+// arm64 build under qemu) through the Lambda Runtime API on DynamoDB
+// Local and MinIO, with its signing key in moto's Secrets Manager: every
+// api sample is answered as API Gateway would relay it — health, models
+// created by two sessions of one role, a list and a get by an IAM user,
+// an MLflow call, an unmapped role refused, and the console's page, off
+// without OIDC — and a page token signed with the key from Secrets
+// Manager is accepted by a second cold start.
+func TestFunctionOnEmulators(t *testing.T) {
+	ddbURL, s3URL, motoURL := peers(t)
+	samples := sampleFiles(t)
+	key, secretKey := os.Getenv("MODELREG_S3_ACCESS_KEY"), os.Getenv("MODELREG_S3_SECRET_KEY")
+	arn := lambdatest.MotoSecret(t, registry.RandomToken(40))
+	creds := credentials.NewStaticCredentialsProvider(key, secretKey, "")
+	ddb := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbURL), Credentials: creds})
+	s3c := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3URL), Credentials: creds, UsePathStyle: true})
+
+	for _, arch := range lambdatest.Arches(t) {
+		t.Run(arch.Label(), func(t *testing.T) {
+			bin := lambdatest.Build(t, ".", arch.GOARCH)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+			defer cancel()
+			name := fmt.Sprintf("api-%s-%d", arch.GOARCH, time.Now().UnixNano())
+			if err := dynamodb.CreateTable(ctx, ddb, name); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { dynamodb.DeleteTable(context.Background(), ddb, name) })
+			if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+				t.Fatal(err)
+			}
+			env := []string{
+				"MODELREG_DYNAMODB_TABLE=" + name, "MODELREG_DYNAMODB_ENDPOINT=" + ddbURL,
+				"MODELREG_S3_BUCKET=" + name, "MODELREG_S3_ENDPOINT=" + s3URL, "MODELREG_S3_PREFIX=models/",
+				"MODELREG_SECRET_ARN=" + arn, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + motoURL,
+				"MODELREG_IAM_ROLES=" + roles,
+				"AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secretKey, "AWS_REGION=us-east-1",
+			}
+			start := func() *lambdatest.Function {
+				f := lambdatest.Start(t, bin, arch, lambdatest.Options{Name: "api", Env: env, Deadline: 29 * time.Second})
+				init, err := f.WaitInit(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !f.WaitOutput(ctx, `"secretsmanager_calls":1`) {
+					t.Errorf("init log %s: want one Secrets Manager call", f.Stderr())
+				}
+				t.Logf("%s: init %v (with the Secrets Manager call)", arch.Label(), init)
+				return f
+			}
+			f := start()
+			call := func(f *lambdatest.Function, req events.APIGatewayV2HTTPRequest) answer {
+				t.Helper()
+				payload, _ := json.Marshal(req)
+				r, err := f.Invoke(ctx, payload)
+				if err != nil || r.Error != nil {
+					t.Fatalf("%s %s: %+v %v", req.RequestContext.HTTP.Method, req.RawPath, r.Error, err)
+				}
+				var a answer
+				if err := json.Unmarshal(r.Payload, &a.APIGatewayV2HTTPResponse); err != nil {
+					t.Fatalf("response %s: %v", r.Payload, err)
+				}
+				a.body = []byte(a.Body)
+				if a.IsBase64Encoded {
+					if a.body, err = base64.StdEncoding.DecodeString(a.Body); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return a
+			}
+			if a := call(f, samples["api-health.json"]); a.StatusCode != 200 || a.json(t)["status"] == nil {
+				t.Errorf("health: %d %s", a.StatusCode, a.body)
+			}
+			if a := call(f, samples["api-create-model-assumed-role.json"]); a.StatusCode != 201 || a.json(t)["created_by"] != "assumed-role/MLPublishers/alice" {
+				t.Fatalf("create by alice: %d %s", a.StatusCode, a.body)
+			}
+			if a := call(f, samples["api-create-model-base64.json"]); a.StatusCode != 201 || a.json(t)["created_by"] != "assumed-role/MLPublishers/bob" {
+				t.Fatalf("create by bob: %d %s", a.StatusCode, a.body)
+			}
+			if a := call(f, samples["api-list-models-user.json"]); a.StatusCode != 200 || len(a.json(t)["items"].([]any)) != 1 {
+				t.Errorf("list prefix=ch by ci-bot: %d %s", a.StatusCode, a.body)
+			}
+			if a := call(f, samples["api-get-model-user.json"]); a.StatusCode != 200 || a.json(t)["name"] != "churn" {
+				t.Errorf("get churn by ci-bot: %d %s", a.StatusCode, a.body)
+			}
+			a := call(f, samples["api-mlflow-create-registered-model.json"])
+			if rm, _ := a.json(t)["registered_model"].(map[string]any); a.StatusCode != 200 || rm["name"] != "churn_mlflow" {
+				t.Errorf("MLflow create: %d %s", a.StatusCode, a.body)
+			}
+			if a := call(f, samples["api-unmapped-role.json"]); a.StatusCode != 403 || !strings.Contains(string(a.body), "is not mapped") {
+				t.Errorf("unmapped role: %d %s", a.StatusCode, a.body)
+			}
+			a = call(f, samples["api-console-page.json"])
+			if a.StatusCode != 404 || !strings.HasPrefix(a.Headers["Content-Type"], "text/html") || !strings.Contains(string(a.body), "MODELREG_OIDC_") {
+				t.Errorf("console page without OIDC: %d %v %s", a.StatusCode, a.Headers, a.body)
+			}
+
+			// A page token issued by this process is accepted by the next
+			// cold start: both took the key from Secrets Manager.
+			page := samples["api-list-models-user.json"]
+			page.RawQueryString = "page_size=1"
+			a = call(f, page)
+			tok, _ := a.json(t)["next_page_token"].(string)
+			if a.StatusCode != 200 || tok == "" {
+				t.Fatalf("first page: %d %s", a.StatusCode, a.body)
+			}
+			f.Stop()
+			g := start()
+			page.RawQueryString = "page_size=1&page_token=" + tok
+			if a := call(g, page); a.StatusCode != 200 || len(a.json(t)["items"].([]any)) != 1 {
+				t.Errorf("second page on a new cold start: %d %s", a.StatusCode, a.body)
+			}
+			page.RawQueryString = "page_size=1&page_token=" + tok + "x"
+			if a := call(g, page); a.StatusCode != 400 {
+				t.Errorf("a tampered page token: %d %s, want 400", a.StatusCode, a.body)
+			}
+		})
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestConsoleWithOIDC: with the OIDC settings the console is mounted and
+// offers only OIDC sign-in (the IAM authenticator has no tokens to paste):
+// its sign-in page links to /login/oidc, which sends the browser to the
+// provider with this app client and redirect; without a session a page
+// sends the browser to sign in. Nothing here reaches a network.
+func TestConsoleWithOIDC(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	env := oidcEnv(map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32),
+		"MODELREG_IAM_ROLES": roles})
+	h, a, err := setup(t.Context(), mapEnv(env), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	page := sampleFiles(t)["api-console-page.json"]
+	get := func(path string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		req := page
+		req.RawPath, req.RequestContext.HTTP.Path = path, path
+		r, err := h(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := get("/login"); r.StatusCode != 200 || !strings.Contains(r.Body, "/login/oidc") || strings.Contains(r.Body, `name="token"`) {
+		t.Errorf("/login: %d %s", r.StatusCode, r.Body)
+	}
+	r := get("/login/oidc")
+	loc := r.Headers["Location"]
+	if r.StatusCode != 303 || !strings.HasPrefix(loc, env["MODELREG_OIDC_AUTHORIZE_URL"]+"?") || !strings.Contains(loc, "client_id=client") ||
+		!strings.Contains(loc, "code_challenge_method=S256") || len(r.Cookies) != 1 {
+		t.Errorf("/login/oidc: %d %s %v", r.StatusCode, loc, r.Cookies)
+	}
+	if r := get("/models"); r.StatusCode != 303 || !strings.HasPrefix(r.Headers["Location"], "/login") {
+		t.Errorf("/models without a session: %d %v", r.StatusCode, r.Headers)
+	}
+}
