@@ -129,9 +129,9 @@ func (s *Service) RenameModel(ctx context.Context, from, to, reason string) (Mod
 // marks of an interrupted rename of from to to. It returns the old model
 // (marked), or the renamed model when the rename already flipped.
 func (s *Service) lockRename(ctx context.Context, from, to, reason string) (Model, *Model, error) {
-	var done *Model
+	var done, resume *Model
 	m, err := updateUnchecked(ctx, s, func() (*Change, Model, error) {
-		done = nil
+		done, resume = nil, nil
 		m, err := s.cfg.Store.GetModel(ctx, from)
 		if IsCode(err, NotFound) {
 			// Renamed already (a retry)? The new model says so.
@@ -152,7 +152,8 @@ func (s *Service) lockRename(ctx context.Context, from, to, reason string) (Mode
 			switch rn.Phase {
 			case RenameMoving:
 				if rn.To == to {
-					return nil, m, errNothingToDo // resume
+					resume = &m
+					return nil, Model{}, errNothingToDo
 				}
 				return nil, Model{}, renamingError(m)
 			case RenameReserved:
@@ -193,7 +194,10 @@ func (s *Service) lockRename(ctx context.Context, from, to, reason string) (Mode
 		return &Change{Models: []Model{m, placeholder}}, m, nil
 	})
 	if errors.Is(err, errNothingToDo) {
-		return m, done, nil
+		if resume != nil {
+			return *resume, nil, nil
+		}
+		return Model{}, done, nil
 	}
 	if err == nil {
 		failpoint.Hit(failpoint.RenameAfterBatch)

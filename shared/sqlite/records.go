@@ -481,6 +481,8 @@ type eventRecord struct {
 	TargetID        string `json:"target_id,omitempty"`
 	TargetKind      string `json:"target_kind,omitempty"`
 	DeploymentID    string `json:"deployment_id,omitempty"`
+	// Model Renamed: the old name.
+	FromName string `json:"from_name,omitempty"`
 }
 
 func toEventRecord(e registry.Event) eventRecord {
@@ -490,6 +492,7 @@ func toEventRecord(e registry.Event) eventRecord {
 		Model: d.Model, Version: d.Version, From: string(d.From), To: string(d.To), Actor: d.Actor, Reason: d.Reason,
 		ApprovalID: d.ApprovalID, Status: d.Status, Alias: d.Alias, Rollback: d.Rollback, AuditID: d.AuditID,
 		PreviousVersion: d.PreviousVersion, TargetID: d.TargetID, TargetKind: d.TargetKind, DeploymentID: d.DeploymentID,
+		FromName: d.FromName,
 	}
 }
 
@@ -500,6 +503,7 @@ func fromEventRecord(r eventRecord) registry.Event {
 			Model: r.Model, Version: r.Version, From: registry.Stage(r.From), To: registry.Stage(r.To), Actor: r.Actor,
 			Reason: r.Reason, ApprovalID: r.ApprovalID, Status: r.Status, Alias: r.Alias, Rollback: r.Rollback, AuditID: r.AuditID,
 			PreviousVersion: r.PreviousVersion, TargetID: r.TargetID, TargetKind: r.TargetKind, DeploymentID: r.DeploymentID,
+			FromName: r.FromName,
 		},
 	}
 }
