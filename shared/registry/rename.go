@@ -102,8 +102,9 @@ func (s *Service) RenameModel(ctx context.Context, from, to, reason string) (Mod
 	if from == to {
 		return Model{}, Errorf(Invalid, "model %q already has that name", from)
 	}
-	// Only the flip stores the response of an idempotent request: the
-	// batches before it are many Changes, and a retry resumes them.
+	// Only the last Change (the end of the cleanup) stores the response of
+	// an idempotent request: the ones before it are many, and a retry
+	// resumes them.
 	bctx := withoutIdempotency(ctx)
 	m, done, err := s.lockRename(bctx, from, to, reason)
 	if err != nil {
@@ -113,12 +114,12 @@ func (s *Service) RenameModel(ctx context.Context, from, to, reason string) (Mod
 		if m, err = s.copyForRename(bctx, m); err != nil {
 			return Model{}, fmt.Errorf("rename model %s to %s: %w", from, to, err)
 		}
-		if done, err = s.flipRename(ctx, m); err != nil {
+		if done, err = s.flipRename(bctx, m); err != nil {
 			return Model{}, fmt.Errorf("rename model %s to %s: %w", from, to, err)
 		}
 	}
 	if done.Rename != nil {
-		if *done, err = s.cleanupRename(bctx, *done); err != nil {
+		if *done, err = s.cleanupRename(bctx, *done, ctx); err != nil {
 			return Model{}, fmt.Errorf("rename model %s to %s: clean up: %w", from, to, err)
 		}
 	}
@@ -160,7 +161,7 @@ func (s *Service) lockRename(ctx context.Context, from, to, reason string) (Mode
 				return nil, Model{}, Errorf(NotFound, "model %q not found (the name is being taken by the rename of %q)", from, rn.From)
 			case RenameCleanup:
 				// Renamed a moment ago: finish that first.
-				if _, err := s.cleanupRename(ctx, m); err != nil {
+				if _, err := s.cleanupRename(ctx, m, ctx); err != nil {
 					return nil, Model{}, err
 				}
 				return nil, Model{}, Wrap(Conflict, ErrStale, "previous rename cleaned up")
@@ -543,9 +544,10 @@ func (s *Service) flipRename(ctx context.Context, old Model) (*Model, error) {
 }
 
 // cleanupRename deletes the old name's copies of the versions and
-// aliases of renamed model n, then clears its mark. It returns n as it is
-// then.
-func (s *Service) cleanupRename(ctx context.Context, n Model) (Model, error) {
+// aliases of renamed model n, then clears its mark (in a Change that
+// carries the idempotency record of last, the request's context). It
+// returns n as it is then.
+func (s *Service) cleanupRename(ctx context.Context, n Model, last context.Context) (Model, error) {
 	from := n.Rename.From
 	for {
 		als, err := s.cfg.Store.ListAliases(ctx, from)
@@ -585,18 +587,24 @@ func (s *Service) cleanupRename(ctx context.Context, n Model) (Model, error) {
 			return Model{}, err
 		}
 	}
-	return updateUnchecked(ctx, s, func() (*Change, Model, error) {
+	var cur Model
+	m, err := updateUnchecked(last, s, func() (*Change, Model, error) {
 		m, err := s.cfg.Store.GetModel(ctx, n.Name)
 		if err != nil {
 			return nil, Model{}, err
 		}
 		if m.Rename == nil || m.Rename.Phase != RenameCleanup {
-			return nil, m, errNothingToDo
+			cur = m
+			return nil, Model{}, errNothingToDo
 		}
 		m.Rename = nil
 		m.Revision++
 		return &Change{Models: []Model{m}}, m, nil
 	})
+	if errors.Is(err, errNothingToDo) {
+		return cur, nil
+	}
+	return m, err
 }
 
 // renamedFrom returns the name the model called name was renamed to, when
@@ -626,7 +634,7 @@ func (s *Service) finishRenameAway(ctx context.Context, name string) error {
 	if n.Rename == nil || n.Rename.Phase != RenameCleanup || n.Rename.From != name {
 		return nil
 	}
-	_, err = s.cleanupRename(ctx, n)
+	_, err = s.cleanupRename(ctx, n, ctx)
 	return err
 }
 
