@@ -184,6 +184,7 @@ type versionItem struct {
 	Lineage        lineageAttr           `dynamodbav:"lineage"`
 	Artifacts      []artifactAttr        `dynamodbav:"artifacts,omitempty"`
 	StorageName    string                `dynamodbav:"storage_name,omitempty"`
+	MovedTo        string                `dynamodbav:"moved_to,omitempty"`
 	UploadID       string                `dynamodbav:"upload_id,omitempty"`
 	StatusReason   string                `dynamodbav:"status_reason,omitempty"`
 	CreatedBy      string                `dynamodbav:"created_by,omitempty"`
@@ -215,8 +216,8 @@ func toVersionItem(v registry.Version) versionItem {
 			RunID: l.Run.RunID, RunStartedAt: timePtrKey(l.Run.StartedAt), RunEndedAt: timePtrKey(l.Run.EndedAt),
 			ImageURI: l.Environment.ImageURI, RequirementsHash: l.Environment.RequirementsHash, SourceURI: l.SourceURI,
 		},
-		StorageName: v.StorageName,
-		UploadID:    v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
+		StorageName: v.StorageName, MovedTo: v.MovedTo,
+		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
 		StageChangedAt: timeKey(v.StageChangedAt), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: timePtrKey(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
@@ -264,8 +265,8 @@ func (it versionItem) record() (registry.Version, error) {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
-		StorageName: it.StorageName,
-		UploadID:    it.UploadID, StatusReason: it.StatusReason, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
+		StorageName: it.StorageName, MovedTo: it.MovedTo,
+		UploadID: it.UploadID, StatusReason: it.StatusReason, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
 		StageChangedAt: p.time(it.StageChangedAt), Revision: it.Revision,
 		Deleted: it.Deleted, DeletedBy: it.DeletedBy, DeletedAt: p.timePtr(it.DeletedAt), DeleteReason: it.DeleteReason,
 	}

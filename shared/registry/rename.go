@@ -345,8 +345,9 @@ func (s *Service) copyVersions(ctx context.Context, m *Model, cursor string, lim
 	ch := &Change{}
 	for _, v := range p.Items {
 		c := v
-		c.Model, c.StorageName, c.Revision = m.Rename.To, v.Storage(), 1
+		c.Model, c.StorageName, c.MovedTo, c.Revision = m.Rename.To, v.Storage(), "", 1
 		old := v
+		old.MovedTo = m.Rename.To
 		old.Revision++
 		ch.Versions = append(ch.Versions, c, old)
 	}

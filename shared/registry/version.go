@@ -125,6 +125,10 @@ type Version struct {
 	// stored, when it is not Model: a version keeps its files where they
 	// were written when its model is renamed (see Storage).
 	StorageName string
+	// MovedTo is set on the old name's copy of a version that a rename
+	// copied to the model's new name: once the rename flipped, reads of
+	// it answer NotFound (the copy is being removed).
+	MovedTo string
 	// UploadID is the open upload session, if any (on a VERIFYING
 	// version the one being verified, on a FAILED one the one that failed).
 	UploadID string

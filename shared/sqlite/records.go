@@ -175,6 +175,7 @@ type versionRecord struct {
 	Lineage        lineageRecord           `json:"lineage"`
 	Artifacts      []artifactRecord        `json:"artifacts,omitempty"`
 	StorageName    string                  `json:"storage_name,omitempty"`
+	MovedTo        string                  `json:"moved_to,omitempty"`
 	UploadID       string                  `json:"upload_id,omitempty"`
 	StatusReason   string                  `json:"status_reason,omitempty"`
 	CreatedBy      string                  `json:"created_by,omitempty"`
@@ -200,8 +201,8 @@ func toVersionRecord(v registry.Version) versionRecord {
 			ImageURI: v.Lineage.Environment.ImageURI, RequirementsHash: v.Lineage.Environment.RequirementsHash,
 			SourceURI: v.Lineage.SourceURI,
 		},
-		StorageName: v.StorageName,
-		UploadID:    v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+		StorageName: v.StorageName, MovedTo: v.MovedTo,
+		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		StageChangedAt: v.StageChangedAt.UTC(), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: utcPtr(v.DeletedAt), DeleteReason: v.DeleteReason,
 	}
@@ -229,8 +230,8 @@ func fromVersionRecord(r versionRecord) registry.Version {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
-		StorageName: r.StorageName,
-		UploadID:    r.UploadID, StatusReason: r.StatusReason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		StorageName: r.StorageName, MovedTo: r.MovedTo,
+		UploadID: r.UploadID, StatusReason: r.StatusReason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		StageChangedAt: r.StageChangedAt.UTC(), Revision: r.Revision,
 		Deleted: r.Deleted, DeletedBy: r.DeletedBy, DeletedAt: utcPtr(r.DeletedAt), DeleteReason: r.DeleteReason,
 	}

@@ -460,6 +460,12 @@ func testRenameResume(t *testing.T, s registry.Store) {
 		if (errM == nil) == (errN == nil) {
 			t.Fatalf("after %d crashes: old name %v, new name %v", crashes, errM, errN)
 		}
+		// Its versions too: once flipped, the old name's copies are gone
+		// for readers (and reading one finishes the cleanup).
+		_, errV := e.svc.GetVersion(e.ctx, "m", 2)
+		if (errV == nil) != (errM == nil) {
+			t.Fatalf("after %d crashes: old name %v, its version 2 %v", crashes, errM, errV)
+		}
 		if crashes > 100 {
 			t.Fatal("the rename makes no progress across crashes")
 		}
