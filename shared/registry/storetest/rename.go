@@ -495,6 +495,16 @@ func testRenameRefusals(t *testing.T, s registry.Store) {
 	if _, err := e.svc.RegisterVersion(ctx, "b", registry.NewVersion{}); err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range []string{"d"} {
+		if _, err := e.svc.CreateModel(ctx, registry.NewModel{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(ctx, &registry.Change{Approvals: []registry.Approval{{ID: "ap-pending", Model: "d", Version: 1,
+		TargetStage: registry.StageProduction, RequestedBy: "ci", Status: registry.ApprovalPending, ExpiresAt: at(3600),
+		CreatedAt: at(0), UpdatedAt: at(0), ApprovalsRequired: 1, Revision: 1}}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		from, to string
 		code     registry.Code
@@ -507,13 +517,14 @@ func testRenameRefusals(t *testing.T, s registry.Store) {
 		{"a", "b", registry.Conflict, "already exists"},
 		{"a", "c", registry.Conflict, "deleted"},
 		{"b", "x", registry.Conflict, "PENDING_UPLOAD"},
+		{"d", "x", registry.Conflict, "PENDING approval"},
 	} {
 		_, err := e.svc.RenameModel(ctx, tc.from, tc.to, "")
 		if !registry.IsCode(err, tc.code) || !strings.Contains(registry.ErrorMessage(err), tc.says) {
 			t.Errorf("rename %s to %q: %v, want %s saying %q", tc.from, tc.to, err, tc.code, tc.says)
 		}
 	}
-	for _, name := range []string{"a", "b"} {
+	for _, name := range []string{"a", "b", "d"} {
 		m, err := e.svc.GetModel(ctx, name)
 		if err != nil || m.Rename != nil {
 			t.Fatalf("%s after refusals: %+v %v", name, m, err)
