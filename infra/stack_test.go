@@ -431,7 +431,7 @@ func TestIAMScoping(t *testing.T) {
 						t.Errorf("%s: %s on %s, not the bus", id, a, res)
 					}
 				case "states":
-					if !strings.Contains(res, "WorkflowPromotion") {
+					if !strings.Contains(res, "WorkflowPromotion") && !strings.HasSuffix(res, `:stateMachine:modelreg-promotion"]]}`) {
 						t.Errorf("%s: %s on %s, not the state machine", id, a, res)
 					}
 				case "sqs":

@@ -19,12 +19,13 @@ import (
 )
 
 func runModels(ctx context.Context, args []string, out io.Writer) error {
-	fs, g := newFlags("models", "[create|get|update|delete NAME]")
+	fs, g := newFlags("models", "[create|get|update|delete NAME | rename NAME NEW_NAME]")
 	description := fs.String("description", "", "description (create, update)")
 	owner := fs.String("owner", "", "owner (create, update)")
 	var tags listFlag
 	fs.Var(&tags, "tag", "tag KEY=VALUE (create, update: replaces all tags; repeatable)")
 	prefix := fs.String("prefix", "", "list only models whose name starts with this")
+	reason := fs.String("reason", "", "why (rename; kept in the audit trail)")
 	pos, err := parse(fs, g, args)
 	if err != nil {
 		return err
@@ -53,8 +54,19 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return w.Flush()
 	}
+	if len(pos) == 3 && pos[0] == "rename" {
+		m, err := c.RenameModel(ctx, pos[1], pos[2], *reason)
+		if err != nil {
+			return err
+		}
+		if g.json() {
+			return printJSON(out, m)
+		}
+		outf(out, "Renamed model %s to %s.\n", pos[1], m.Name)
+		return nil
+	}
 	if len(pos) != 2 {
-		return usagef("models takes no argument (list) or an action and a NAME")
+		return usagef("models takes no argument (list), an action and a NAME, or rename NAME NEW_NAME")
 	}
 	tagMap, err := keyValues("tag", tags)
 	if err != nil {
@@ -81,7 +93,7 @@ func runModels(ctx context.Context, args []string, out io.Writer) error {
 	case "delete":
 		return deleteModel(ctx, c, name, "", out)
 	default:
-		return usagef("unknown models action %q: use create, get, update or delete", action)
+		return usagef("unknown models action %q: use create, get, update, delete or rename", action)
 	}
 	if err != nil {
 		return err

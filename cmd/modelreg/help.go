@@ -59,7 +59,13 @@ stored). A running server picks changes up within a second, without a restart.
   create NAME   create a model (--description, --owner, --tag)
   get NAME      show a model
   update NAME   change the description, owner or tags (only the flags given)
-  delete NAME   delete a model and all its versions (admin; see modelreg delete)`,
+  delete NAME   delete a model and all its versions (admin; see modelreg delete)
+  rename NAME NEW_NAME
+                rename a model (admin; --reason): its versions, aliases, deploy
+                targets, policy, tags and history move with it; the old name
+                answers "renamed to NEW_NAME". Refused while an approval is
+                PENDING or an upload is open. Run it again to finish an
+                interrupted rename`,
 		example: `modelreg models create fraud_model --description "card fraud classifier"`,
 	},
 	"register": {

@@ -271,6 +271,15 @@ func (c *Client) DeleteModel(ctx context.Context, name, reason string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/models/"+esc(name), nil, httpapi.DeleteRequest{Reason: reason}, nil)
 }
 
+// RenameModel renames a model (admin) and returns it under its new name:
+// versions, aliases, deploy targets, deployments, policy, tags and its
+// history move with it; files stay where they are. Calling it again
+// finishes an interrupted rename.
+func (c *Client) RenameModel(ctx context.Context, name, newName, reason string) (httpapi.Model, error) {
+	var out httpapi.Model
+	return out, c.do(ctx, http.MethodPost, "/v1/models/"+esc(name)+"/rename", nil, httpapi.RenameRequest{NewName: newName, Reason: reason}, &out)
+}
+
 // DeleteVersion deletes a version (admin; refused while it is in
 // Production or has a PENDING approval) and returns its tombstone.
 // Deleting a tombstone again removes any files a crash left behind.

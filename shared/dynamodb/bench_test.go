@@ -219,3 +219,11 @@ func BenchmarkBurst(b *testing.B) {
 	c := localClient(b)
 	storetest.BenchmarkBurst(b, New(c, newTable(b, c)), 4)
 }
+
+// BenchmarkRename: a model of 100 versions renamed back and forth on
+// DynamoDB Local, against registering 100 versions in the same run (see
+// storetest.BenchmarkRename).
+func BenchmarkRename(b *testing.B) {
+	c := localClient(b)
+	storetest.BenchmarkRename(b, New(c, newTable(b, c)), 100)
+}

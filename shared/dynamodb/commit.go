@@ -103,6 +103,7 @@ const (
 	appendOnly                   // audit entries and events
 	idempotency                  // the idempotency record
 	expiring                     // create unless an unexpired one exists (processed events)
+	removal                      // a delete of an item that must exist (audit entries, tag items)
 )
 
 // write is one record of a Change: a Put (or a Delete) of its item,
@@ -171,6 +172,16 @@ func planChange(ch *registry.Change) (*plan, error) {
 	for _, m := range ch.DeletedModels {
 		p.del(itemKey{modelPK(m.Name), skModel}, m.Revision, "model "+m.Name)
 	}
+	for _, v := range ch.DeletedVersions {
+		// The version item and the tag items its tags spill into (the
+		// stored ones: the delete names the stored revision).
+		p.del(itemKey{modelPK(v.Model), versionSK(v.Number)}, v.Revision, versionLabel(v.Model, v.Number))
+		_, spill, _ := versionTags(v)
+		for i := range spill {
+			p.writes = append(p.writes, &write{kind: removal, what: versionLabel(v.Model, v.Number) + " tags",
+				key: itemKey{modelPK(v.Model), tagsSK(v.Number, i+1)}})
+		}
+	}
 	for _, v := range ch.Versions {
 		if v.Number < 1 || v.Number > maxVersionNumber {
 			return nil, registry.Errorf(registry.Invalid, "commit: version number %d of %s out of range", v.Number, v.Model)
@@ -230,6 +241,10 @@ func planChange(ch *registry.Change) (*plan, error) {
 	}
 	if err := p.planDeploy(ch); err != nil {
 		return nil, err
+	}
+	for _, a := range ch.DeletedAudit {
+		p.writes = append(p.writes, &write{kind: removal, what: "audit entry " + a.ID + " of " + a.Model,
+			key: itemKey{modelPK(a.Model), auditSK(a.ID)}})
 	}
 	for _, a := range ch.Audit {
 		m, err := marshal(toAuditItem(a), nil)
@@ -314,6 +329,9 @@ func (p *plan) build(table string) ([]action, error) {
 		case appendOnly:
 			err = add(w, true, w.key, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: w.item,
 				ConditionExpression: aws.String("attribute_not_exists(#pk)"), ExpressionAttributeNames: names()}}, w.item)
+		case removal:
+			err = add(w, true, w.key, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: w.key.av(),
+				ConditionExpression: aws.String("attribute_exists(#pk)"), ExpressionAttributeNames: names()}}, nil)
 		case deletion:
 			err = add(w, true, w.key, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: w.key.av(),
 				ConditionExpression: aws.String("#rev = :rev"), ExpressionAttributeNames: map[string]string{"#rev": "revision"},
@@ -428,6 +446,8 @@ func (w *write) staleMessage() string {
 	switch {
 	case w.kind == appendOnly, w.kind == expiring:
 		return w.what + " already exists"
+	case w.kind == removal:
+		return w.what + " does not exist (removed by someone else)"
 	case w.kind == deletion:
 		return fmt.Sprintf("%s is not at revision %d (changed or deleted by someone else)", w.what, w.rev)
 	case w.rev == 1:

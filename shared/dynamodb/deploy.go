@@ -171,6 +171,9 @@ func (p *plan) planDeploy(ch *registry.Change) error {
 	for _, t := range ch.DeletedDeployTargets {
 		p.del(itemKey{modelPK(t.Model), deployTargetSK(t.ID)}, t.Revision, "deploy target "+t.Model+"/"+t.ID)
 	}
+	for _, d := range ch.DeletedDeployments {
+		p.del(itemKey{modelPK(d.Model), deploymentSK(d.ID)}, d.Revision, "deployment "+d.Model+"/"+d.ID)
+	}
 	for _, d := range ch.Deployments {
 		if err := p.put(toDeploymentItem(d), nil, d.Revision, "deployment "+d.Model+"/"+d.ID, nil); err != nil {
 			return err

@@ -44,17 +44,36 @@ type modelItem struct {
 	CreatedBy         string            `dynamodbav:"created_by,omitempty"`
 	CreatedAt         string            `dynamodbav:"created_at"`
 	UpdatedAt         string            `dynamodbav:"updated_at"`
+	Rename            *renameAttr       `dynamodbav:"rename,omitempty"`
 	Revision          int64             `dynamodbav:"revision"`
 }
 
+// renameAttr is a rename in progress (registry.RenameState), a map
+// attribute of the model item.
+type renameAttr struct {
+	Phase  string `dynamodbav:"phase"`
+	From   string `dynamodbav:"from"`
+	To     string `dynamodbav:"to"`
+	By     string `dynamodbav:"by,omitempty"`
+	Reason string `dynamodbav:"reason,omitempty"`
+	At     string `dynamodbav:"at"`
+	Cursor string `dynamodbav:"cursor,omitempty"`
+	Copied int    `dynamodbav:"copied,omitempty"`
+}
+
 func toModelItem(m registry.Model) modelItem {
-	return modelItem{
+	it := modelItem{
 		itemKeys: itemKeys{PK: modelPK(m.Name), SK: skModel, Kind: kindModel, GSI1PK: modelsPartition, GSI1SK: m.Name},
 		Name:     m.Name, Description: m.Description, Owner: m.Owner, Tags: m.Tags,
 		LatestVersion: m.LatestVersion, ProductionVersion: m.ProductionVersion, CreatedBy: m.CreatedBy,
 		CreatedAt: timeKey(m.CreatedAt), UpdatedAt: timeKey(m.UpdatedAt), Revision: m.Revision,
 		Policy: toPolicyAttr(m.Policy),
 	}
+	if rn := m.Rename; rn != nil {
+		it.Rename = &renameAttr{Phase: string(rn.Phase), From: rn.From, To: rn.To, By: rn.By, Reason: rn.Reason,
+			At: timeKey(rn.At), Cursor: rn.Cursor, Copied: rn.Copied}
+	}
+	return it
 }
 
 func (it modelItem) record() (registry.Model, error) {
@@ -64,6 +83,10 @@ func (it modelItem) record() (registry.Model, error) {
 		LatestVersion: it.LatestVersion, ProductionVersion: it.ProductionVersion, CreatedBy: it.CreatedBy,
 		CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt), Revision: it.Revision,
 		Policy: p.policy(it.Policy),
+	}
+	if rn := it.Rename; rn != nil {
+		m.Rename = &registry.RenameState{Phase: registry.RenamePhase(rn.Phase), From: rn.From, To: rn.To, By: rn.By,
+			Reason: rn.Reason, At: p.time(rn.At), Cursor: rn.Cursor, Copied: rn.Copied}
 	}
 	return m, p.err("model " + it.Name)
 }
@@ -160,6 +183,8 @@ type versionItem struct {
 	Tags           map[string]string     `dynamodbav:"tags,omitempty"`
 	Lineage        lineageAttr           `dynamodbav:"lineage"`
 	Artifacts      []artifactAttr        `dynamodbav:"artifacts,omitempty"`
+	StorageName    string                `dynamodbav:"storage_name,omitempty"`
+	MovedTo        string                `dynamodbav:"moved_to,omitempty"`
 	UploadID       string                `dynamodbav:"upload_id,omitempty"`
 	StatusReason   string                `dynamodbav:"status_reason,omitempty"`
 	CreatedBy      string                `dynamodbav:"created_by,omitempty"`
@@ -191,6 +216,7 @@ func toVersionItem(v registry.Version) versionItem {
 			RunID: l.Run.RunID, RunStartedAt: timePtrKey(l.Run.StartedAt), RunEndedAt: timePtrKey(l.Run.EndedAt),
 			ImageURI: l.Environment.ImageURI, RequirementsHash: l.Environment.RequirementsHash, SourceURI: l.SourceURI,
 		},
+		StorageName: v.StorageName, MovedTo: v.MovedTo,
 		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: timeKey(v.CreatedAt), UpdatedAt: timeKey(v.UpdatedAt),
 		StageChangedAt: timeKey(v.StageChangedAt), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: timePtrKey(v.DeletedAt), DeleteReason: v.DeleteReason,
@@ -239,6 +265,7 @@ func (it versionItem) record() (registry.Version, error) {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
+		StorageName: it.StorageName, MovedTo: it.MovedTo,
 		UploadID: it.UploadID, StatusReason: it.StatusReason, CreatedBy: it.CreatedBy, CreatedAt: p.time(it.CreatedAt), UpdatedAt: p.time(it.UpdatedAt),
 		StageChangedAt: p.time(it.StageChangedAt), Revision: it.Revision,
 		Deleted: it.Deleted, DeletedBy: it.DeletedBy, DeletedAt: p.timePtr(it.DeletedAt), DeleteReason: it.DeleteReason,

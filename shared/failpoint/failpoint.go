@@ -38,6 +38,12 @@ const (
 	// change committed and its event taken from the outbox, before the
 	// webhook's deployment is recorded or sent.
 	RedeployBeforeDeliver = "redeploy.before-deliver"
+	// RenameAfterBatch: after each committed batch of a model rename
+	// (the lock's, the copy's and the moves' Changes), before the next.
+	RenameAfterBatch = "rename.after-batch"
+	// RenameAfterFlip: right after a rename's flip committed, before the
+	// old name's copies are cleaned up.
+	RenameAfterFlip = "rename.after-flip"
 )
 
 var (

@@ -102,6 +102,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/models/{name}", perm: read, status: http.StatusOK, handle: (*api).getModel},
 	{method: "PATCH", path: "/v1/models/{name}", perm: publish, status: http.StatusOK, handle: (*api).updateModel},
 	{method: "DELETE", path: "/v1/models/{name}", perm: admin, status: http.StatusNoContent, handle: (*api).deleteModel},
+	{method: "POST", path: "/v1/models/{name}/rename", perm: admin, status: http.StatusOK, handle: (*api).renameModel},
 
 	{method: "POST", path: "/v1/models/{name}/versions", perm: publish, status: http.StatusCreated, handle: (*api).registerVersion},
 	{method: "GET", path: "/v1/models/{name}/versions", perm: read, status: http.StatusOK, handle: (*api).listVersions},

@@ -246,7 +246,9 @@ func (c *Copier) version(ctx context.Context, st *Stats, v registry.Version) err
 // SHA-256.
 func (c *Copier) file(ctx context.Context, st *Stats, v registry.Version, a registry.Artifact) error {
 	now := c.Now().UTC()
-	sess := registry.UploadSession{ID: registry.NewID(now), Model: v.Model, Version: v.Number, Status: registry.UploadOpen,
+	// The target keeps the source's layout: a renamed model's versions keep
+	// their files under the name they were written with (StorageName).
+	sess := registry.UploadSession{ID: registry.NewID(now), Model: v.Storage(), Version: v.Number, Status: registry.UploadOpen,
 		CreatedBy: "modelreg-copy", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour), Revision: 1}
 	ps := registry.PartSize(a.Size)
 	if a.Size <= ps {
@@ -273,7 +275,7 @@ func (c *Copier) file(ctx context.Context, st *Stats, v registry.Version, a regi
 			_ = c.To.Artifacts.Abort(context.WithoutCancel(ctx), sess, f)
 		}
 	}()
-	src, err := c.From.Artifacts.PresignDownload(ctx, v.Model, v.Number, a.Path, now.Add(time.Hour))
+	src, err := c.From.Artifacts.PresignDownload(ctx, v.Storage(), v.Number, a.Path, now.Add(time.Hour))
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}

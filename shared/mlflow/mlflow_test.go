@@ -146,8 +146,21 @@ func TestModelsAndErrors(t *testing.T) {
 		t.Fatalf("tags %v", m.Tags)
 	}
 	e.wantError(404, "RESOURCE_DOES_NOT_EXIST", "paul", "DELETE", "registered-models/delete-tag", map[string]any{"name": "m", "key": "a"})
-	// Rename is refused and changes nothing.
-	e.wantError(501, "NOT_IMPLEMENTED", "adam", "POST", "registered-models/rename", map[string]any{"name": "m", "new_name": "n"})
+	// Rename: admins only; onto a taken name is RESOURCE_ALREADY_EXISTS and
+	// changes nothing; then m answers as n (tags kept), m is gone, and back.
+	e.must("paul", "POST", "registered-models/create", map[string]any{"name": "taken"})
+	e.wantError(400, "RESOURCE_ALREADY_EXISTS", "adam", "POST", "registered-models/rename", map[string]any{"name": "m", "new_name": "taken"})
+	e.wantError(403, "PERMISSION_DENIED", "paul", "POST", "registered-models/rename", map[string]any{"name": "m", "new_name": "n"})
+	e.wantError(400, "INVALID_PARAMETER_VALUE", "adam", "POST", "registered-models/rename", map[string]any{"name": "m", "new_name": "bad name"})
+	doc = e.must("adam", "POST", "registered-models/rename", map[string]any{"name": "m", "new_name": "n"})
+	if rm := doc["registered_model"].(map[string]any); rm["name"] != "n" {
+		t.Fatalf("rename answered %v", doc)
+	}
+	if n, err := e.svc.GetModel(t.Context(), "n"); err != nil || fmt.Sprint(n.Tags) != "map[b:2]" {
+		t.Fatalf("renamed model %+v, %v", n, err)
+	}
+	e.wantError(404, "RESOURCE_DOES_NOT_EXIST", "rita", "GET", "registered-models/get", url.Values{"name": {"m"}})
+	e.must("adam", "POST", "registered-models/rename", map[string]any{"name": "n", "new_name": "m"})
 	e.wantError(403, "PERMISSION_DENIED", "paul", "DELETE", "registered-models/delete", map[string]any{"name": "m"})
 	e.must("adam", "DELETE", "registered-models/delete", map[string]any{"name": "m"})
 	e.wantError(404, "RESOURCE_DOES_NOT_EXIST", "rita", "GET", "registered-models/get", url.Values{"name": {"m"}})

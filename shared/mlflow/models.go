@@ -2,6 +2,7 @@ package mlflow
 
 import (
 	"context"
+	"errors"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -220,21 +221,27 @@ func (h *handler) getByAlias(ctx context.Context, in *input) (any, error) {
 	return h.versionReply(ctx, v)
 }
 
-// renameModel is not served yet: every record is keyed by the model name
-// in both stores, and a rename that keeps the audit trail with the model
-// needs a model-id indirection or a batched move behind a lock (see
-// README: MLflow compatibility). It answers NOT_IMPLEMENTED, changing
-// nothing.
+// renameModel renames a model (see registry.RenameModel) and returns it
+// under its new name. A taken name is RESOURCE_ALREADY_EXISTS.
 func (h *handler) renameModel(ctx context.Context, in *input) (any, error) {
 	name, err := in.required("name")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := in.required("new_name"); err != nil {
+	newName, err := in.required("new_name")
+	if err != nil {
 		return nil, err
 	}
-	if _, err := h.svc.GetModel(ctx, name); err != nil {
+	m, err := h.svc.RenameModel(ctx, name, newName, "renamed through the MLflow API")
+	if errors.Is(err, registry.ErrNameTaken) {
+		return nil, alreadyExists("%s", registry.ErrorMessage(err))
+	}
+	if err != nil {
 		return nil, err
 	}
-	return nil, registry.Errorf(registry.NotImplemented, "renaming a registered model is not supported by modelreg yet: create the new name and register its versions there")
+	w, err := h.modelOut(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return modelResponse{w}, nil
 }

@@ -7,9 +7,13 @@ type Action string
 
 // Audit actions.
 const (
-	ActionModelCreated      Action = "model.created"
-	ActionModelUpdated      Action = "model.updated"
-	ActionModelDeleted      Action = "model.deleted"
+	ActionModelCreated Action = "model.created"
+	ActionModelUpdated Action = "model.updated"
+	ActionModelDeleted Action = "model.deleted"
+	// ActionModelRenamed records a rename (Details from, to): under the
+	// new name, after the old name's entries moved there, and once under
+	// the old name, which answers why it is not found.
+	ActionModelRenamed      Action = "model.renamed"
 	ActionVersionRegistered Action = "version.registered"
 	ActionVersionUpdated    Action = "version.updated"
 	ActionUploadStarted     Action = "version.upload_started"

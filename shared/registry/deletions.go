@@ -456,7 +456,7 @@ func (s *Service) sweepFiles(ctx context.Context, name string) error {
 			if v.Status != StatusDeleted {
 				continue
 			}
-			if err := s.cfg.Artifacts.RemoveVersion(ctx, v.Model, v.Number); err != nil {
+			if err := s.cfg.Artifacts.RemoveVersion(ctx, v.Storage(), v.Number); err != nil {
 				return fmt.Errorf("remove files of version %d: %w", v.Number, err)
 			}
 		}
@@ -490,34 +490,59 @@ func (s *Service) removeFiles(ctx context.Context, v Version, sess *UploadSessio
 	if sess != nil {
 		s.abortFiles(*sess)
 	}
-	if err := s.cfg.Artifacts.RemoveVersion(ctx, v.Model, v.Number); err != nil {
+	if err := s.cfg.Artifacts.RemoveVersion(ctx, v.Storage(), v.Number); err != nil {
 		return fmt.Errorf("remove files: %w", err)
 	}
 	return nil
 }
 
 // nextNumberFloor returns the highest version number ever assigned under
-// name, tombstones included: a model created again continues after it.
+// name, tombstones included, and the last number of a model renamed away
+// from it (whose files stay under name): a model created again, or renamed
+// onto it, continues after it.
 func (s *Service) nextNumberFloor(ctx context.Context, name string) (int, error) {
 	p, err := s.cfg.Store.ListVersions(ctx, VersionQuery{Model: name, IncludeDeleted: true, Limit: 1})
 	if err != nil {
 		return 0, err
 	}
-	if len(p.Items) == 0 {
-		return 0, nil
+	floor := 0
+	if len(p.Items) > 0 {
+		floor = p.Items[0].Number
 	}
-	return p.Items[0].Number, nil
+	a, err := s.cfg.Store.ListAudit(ctx, AuditQuery{Model: name, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if len(a.Items) > 0 {
+		var n int
+		switch e := a.Items[0]; {
+		case e.Action == ActionModelRenamed && e.Details["from"] == name:
+			n, _ = strconv.Atoi(e.Details["latest"])
+		case e.Action == ActionModelDeleted:
+			n, _ = strconv.Atoi(e.Details["versions"])
+		}
+		floor = max(floor, n)
+	}
+	return floor, nil
 }
 
 // deletedModelMessage returns why name is not found when its newest audit
-// entry says it was deleted ("" otherwise).
+// entry says it was deleted or renamed ("" otherwise).
 func (s *Service) deletedModelMessage(ctx context.Context, name string) string {
 	p, err := s.cfg.Store.ListAudit(ctx, AuditQuery{Model: name, Limit: 1})
-	if err != nil || len(p.Items) == 0 || p.Items[0].Action != ActionModelDeleted {
+	if err != nil || len(p.Items) == 0 {
 		return ""
 	}
 	a := p.Items[0]
-	msg := fmt.Sprintf("model %q was deleted by %s at %s", name, a.Actor, a.At.UTC().Format(time.RFC3339))
+	var msg string
+	switch {
+	case a.Action == ActionModelDeleted:
+		msg = fmt.Sprintf("model %q was deleted by %s at %s", name, a.Actor, a.At.UTC().Format(time.RFC3339))
+	case a.Action == ActionModelRenamed && a.Details["from"] == name:
+		msg = fmt.Sprintf("model %q was renamed to %q by %s at %s", name, a.Details["to"], a.Actor, a.At.UTC().Format(time.RFC3339))
+	default:
+		return ""
+	}
 	if a.Reason != "" {
 		msg += fmt.Sprintf(" (reason: %q)", a.Reason)
 	}

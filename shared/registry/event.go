@@ -15,6 +15,9 @@ const (
 	EventAliasChanged      = "Model Alias Changed"
 	EventVersionDeleted    = "Model Version Deleted"
 	EventModelDeleted      = "Model Deleted"
+	// EventModelRenamed reports a rename: detail.model is the new name,
+	// detail.from_name the old one.
+	EventModelRenamed = "Model Renamed"
 
 	// Deployment events (issue 8): a redeploy of one deploy target
 	// started, finished, or failed (detail: model, version, reason).
@@ -69,6 +72,9 @@ type EventDetail struct {
 	TargetID     string `json:"target_id,omitempty"`
 	TargetKind   string `json:"target_kind,omitempty"`
 	DeploymentID string `json:"deployment_id,omitempty"`
+	// FromName is, on "Model Renamed", the model's old name (Model is
+	// the new one).
+	FromName string `json:"from_name,omitempty"`
 }
 
 // OutboxRecord is an event waiting in the outbox.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 )
 
@@ -72,9 +73,16 @@ func (s *Service) CreateModel(ctx context.Context, in NewModel) (Model, error) {
 	// Read the model first, then the highest number: a version registered
 	// in between belongs to a model created in between, and then the
 	// commit below finds that model and fails.
-	if _, err := s.cfg.Store.GetModel(ctx, in.Name); err == nil {
+	if old, err := s.cfg.Store.GetModel(ctx, in.Name); err == nil {
+		if old.Rename != nil && old.Rename.Phase == RenameReserved {
+			return Model{}, Errorf(Conflict, "model name %q is being taken by the rename of %q", in.Name, old.Rename.From)
+		}
 		return Model{}, Errorf(Conflict, "model %q already exists", in.Name)
 	} else if !IsCode(err, NotFound) {
+		return Model{}, fmt.Errorf("create model %s: %w", in.Name, err)
+	}
+	// A model renamed away from this name may still have copies here.
+	if err := s.finishRenameAway(withoutIdempotency(ctx), in.Name); err != nil {
 		return Model{}, fmt.Errorf("create model %s: %w", in.Name, err)
 	}
 	floor, err := s.nextNumberFloor(ctx, in.Name)
@@ -96,9 +104,13 @@ func (s *Service) CreateModel(ctx context.Context, in NewModel) (Model, error) {
 	return m, nil
 }
 
-// GetModel returns a model. NotFound.
+// GetModel returns a model. NotFound (also for a name a rename is about
+// to take).
 func (s *Service) GetModel(ctx context.Context, name string) (Model, error) {
 	m, err := s.cfg.Store.GetModel(ctx, name)
+	if err == nil && m.Rename != nil && m.Rename.Phase == RenameReserved {
+		return Model{}, Errorf(NotFound, "model %q not found (the name is being taken by the rename of %q)", name, m.Rename.From)
+	}
 	if IsCode(err, NotFound) {
 		if msg := s.deletedModelMessage(ctx, name); msg != "" {
 			return Model{}, Errorf(NotFound, "%s", msg)
@@ -124,6 +136,9 @@ func (s *Service) ListModels(ctx context.Context, prefix, pageToken string, page
 	if err != nil {
 		return List[Model]{}, err
 	}
+	// Names reserved by a rename in progress are not models yet (a page
+	// may come out one short while a rename runs).
+	p.Items = slices.DeleteFunc(p.Items, func(m Model) bool { return m.Rename != nil && m.Rename.Phase == RenameReserved })
 	return List[Model]{Items: nonNil(p.Items), NextPageToken: s.encodeToken(scope, p.Next)}, nil
 }
 

@@ -22,27 +22,40 @@ import (
 // (DynamoDB: 100 items, 4 MB, one action per item) is Invalid; the service
 // writes a handful of records per Change.
 type Change struct {
-	Models         []Model
-	DeletedModels  []Model // deleted when the stored revision equals Revision
-	Versions       []Version
-	Aliases        []Alias
-	DeletedAliases []Alias // deleted when the stored revision equals Revision
-	Approvals      []Approval
-	Executions     []Execution
-	Uploads        []UploadSession
+	Models        []Model
+	DeletedModels []Model // deleted when the stored revision equals Revision
+	Versions      []Version
+	// DeletedVersions are deleted when the stored revision equals
+	// Revision (a rename removes the old name's copies; deletion of a
+	// version otherwise leaves a tombstone in Versions).
+	DeletedVersions []Version
+	Aliases         []Alias
+	DeletedAliases  []Alias // deleted when the stored revision equals Revision
+	Approvals       []Approval
+	Executions      []Execution
+	Uploads         []UploadSession
 	// DeployTargets are created (revision 1) or updated like the records
 	// above; DeletedDeployTargets are deleted when the stored revision
 	// equals Revision.
 	DeployTargets        []DeployTarget
 	DeletedDeployTargets []DeployTarget
-	// Deployments are created or advanced (revisions as above).
-	Deployments []Deployment
+	// Deployments are created or advanced (revisions as above);
+	// DeletedDeployments are deleted when the stored revision equals
+	// Revision. Deletions of records with IDs (deployments, deploy
+	// targets, audit entries) apply before creations, so one Change may
+	// move such a record to another model.
+	Deployments        []Deployment
+	DeletedDeployments []Deployment
 	// Processed records are created only: one whose (Consumer, EventID)
 	// is stored and unexpired as of its ProcessedAt is a Conflict wrapping
 	// ErrStale; an expired one is overwritten.
 	Processed []ProcessedEvent
 	// Audit entries are appended; an existing ID is a Conflict.
 	Audit []AuditEntry
+	// DeletedAudit are removed (matched by model and ID; a missing one is
+	// a Conflict wrapping ErrStale). Only a rename removes audit entries:
+	// it moves them to the new name in the same Change.
+	DeletedAudit []AuditEntry
 	// Events are added to the outbox with NextAttemptAt = Event.Time.
 	Events []Event
 	// Idempotency, when set, is stored only if no record unexpired as of

@@ -131,13 +131,23 @@ const maxAttempts = 200
 // what it needs and returns the Change to commit plus the result to
 // return; result is also what an idempotent request stores as its response.
 func update[T any](ctx context.Context, s *Service, attempt func() (*Change, T, error)) (T, error) {
+	return retry(ctx, attempt, s.commit)
+}
+
+// updateUnchecked is update for the steps of a rename, which write to the
+// model its lock protects (see commitUnchecked).
+func updateUnchecked[T any](ctx context.Context, s *Service, attempt func() (*Change, T, error)) (T, error) {
+	return retry(ctx, attempt, s.commitUnchecked)
+}
+
+func retry[T any](ctx context.Context, attempt func() (*Change, T, error), commit func(context.Context, *Change, any) error) (T, error) {
 	var zero T
 	for i := 0; ; i++ {
 		ch, result, err := attempt()
 		if err != nil {
 			return zero, err
 		}
-		err = s.commit(ctx, ch, result)
+		err = commit(ctx, ch, result)
 		if err == nil {
 			return result, nil
 		}
@@ -158,8 +168,17 @@ func update[T any](ctx context.Context, s *Service, attempt func() (*Change, T, 
 }
 
 // commit attaches the idempotency record (if the request has one) and
-// writes ch.
+// writes ch, unless ch writes to a model being renamed (Conflict).
 func (s *Service) commit(ctx context.Context, ch *Change, result any) error {
+	if err := s.checkNotRenaming(ctx, ch); err != nil {
+		return err
+	}
+	return s.commitUnchecked(ctx, ch, result)
+}
+
+// commitUnchecked is commit without the rename lock's check: the rename's
+// own steps write through it.
+func (s *Service) commitUnchecked(ctx context.Context, ch *Change, result any) error {
 	if idem := idempotencyFrom(ctx); idem != nil && ch.Idempotency == nil {
 		rec, err := s.idempotencyRecord(idem, result, s.Now())
 		if err != nil {

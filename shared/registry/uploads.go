@@ -465,7 +465,7 @@ func (s *Service) Downloads(ctx context.Context, model string, number int, path 
 		if path != "" && a.Path != path {
 			continue
 		}
-		u, err := s.cfg.Artifacts.PresignDownload(ctx, model, number, a.Path, exp)
+		u, err := s.cfg.Artifacts.PresignDownload(ctx, v.Storage(), number, a.Path, exp)
 		if err != nil {
 			return DownloadSet{}, fmt.Errorf("presign download of %s: %w", a.Path, err)
 		}

@@ -121,6 +121,14 @@ type Version struct {
 	Tags        map[string]string
 	Lineage     Lineage
 	Artifacts   []Artifact
+	// StorageName is the model name under which the version's files are
+	// stored, when it is not Model: a version keeps its files where they
+	// were written when its model is renamed (see Storage).
+	StorageName string
+	// MovedTo is set on the old name's copy of a version that a rename
+	// copied to the model's new name: once the rename flipped, reads of
+	// it answer NotFound (the copy is being removed).
+	MovedTo string
 	// UploadID is the open upload session, if any (on a VERIFYING
 	// version the one being verified, on a FAILED one the one that failed).
 	UploadID string
@@ -138,6 +146,15 @@ type Version struct {
 	DeletedAt    *time.Time
 	DeleteReason string
 	Revision     int64
+}
+
+// Storage is the model name the version's files are stored under: the
+// one it had when they were written.
+func (v Version) Storage() string {
+	if v.StorageName != "" {
+		return v.StorageName
+	}
+	return v.Model
 }
 
 // TotalSize is the sum of the sizes of v's artifacts.

@@ -108,6 +108,16 @@ func (s *Service) GetVersion(ctx context.Context, model string, number int) (Ver
 		}
 		return Version{}, Errorf(NotFound, "version %d of model %q not found", number, model)
 	}
+	if err == nil && v.MovedTo != "" {
+		// The old name's copy left by a rename: it answers while the
+		// rename runs, not once the model went.
+		if _, merr := s.GetModel(ctx, model); merr != nil {
+			if IsCode(merr, NotFound) {
+				_ = s.finishRenameAway(withoutIdempotency(ctx), model) // a crash left it: heal
+			}
+			return Version{}, merr
+		}
+	}
 	if err == nil && v.Status == StatusDeleted {
 		return Version{}, Errorf(NotFound, "%s", deletedMessage(v))
 	}

@@ -258,3 +258,14 @@ func BenchmarkBurst(b *testing.B) {
 	b.Cleanup(func() { s.Close() })
 	storetest.BenchmarkBurst(b, s, 4)
 }
+
+// BenchmarkRename: a model of 100 versions renamed back and forth, against
+// registering 100 versions in the same run (see storetest.BenchmarkRename).
+func BenchmarkRename(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchmarkRename(b, s, 100)
+}

@@ -80,6 +80,16 @@ func (c *committer) apply(ch *registry.Change) error {
 			return err
 		}
 	}
+	for _, v := range ch.DeletedVersions {
+		key := fmt.Sprintf("version %s/%d", v.Model, v.Number)
+		if err := c.delete(key, v.Revision,
+			`DELETE FROM versions WHERE model = ? AND number = ? AND revision = ?`, v.Model, v.Number, v.Revision); err != nil {
+			return err
+		}
+		if _, err := c.exec(`DELETE FROM version_tags WHERE model = ? AND number = ?`, v.Model, v.Number); err != nil {
+			return dbError(err, "commit: delete %s tags", key)
+		}
+	}
 	for _, v := range ch.Versions {
 		if err := c.putVersion(v); err != nil {
 			return err
@@ -148,6 +158,15 @@ func (c *committer) apply(ch *registry.Change) error {
 	}
 	if err := c.applyDeploy(ch); err != nil {
 		return err
+	}
+	for _, a := range ch.DeletedAudit {
+		n, err := c.exec(`DELETE FROM audit WHERE id = ? AND model = ?`, a.ID, a.Model)
+		if err != nil {
+			return dbError(err, "commit: delete audit entry %s", a.ID)
+		}
+		if n == 0 {
+			return stale("audit entry %s of %s does not exist", a.ID, a.Model)
+		}
 	}
 	for _, a := range ch.Audit {
 		body, err := encode(toAuditRecord(a))

@@ -92,6 +92,20 @@ type processedRecord struct {
 // applyDeploy writes the deploy targets, deployments and processed-event
 // records of ch.
 func (c *committer) applyDeploy(ch *registry.Change) error {
+	// Deletions first: IDs are unique across models here, so a record
+	// moved to another model (a rename) is deleted, then inserted.
+	for _, t := range ch.DeletedDeployTargets {
+		if err := c.delete("deploy target "+t.Model+"/"+t.ID, t.Revision,
+			`DELETE FROM deploy_targets WHERE id = ? AND model = ? AND revision = ?`, t.ID, t.Model, t.Revision); err != nil {
+			return err
+		}
+	}
+	for _, d := range ch.DeletedDeployments {
+		if err := c.delete("deployment "+d.Model+"/"+d.ID, d.Revision,
+			`DELETE FROM deployments WHERE id = ? AND model = ? AND revision = ?`, d.ID, d.Model, d.Revision); err != nil {
+			return err
+		}
+	}
 	for _, t := range ch.DeployTargets {
 		body, err := encode(toDeployTargetRecord(t))
 		if err != nil {
@@ -105,12 +119,6 @@ func (c *committer) applyDeploy(ch *registry.Change) error {
 			[]any{t.ID, t.Model, t.Revision, created, body},
 			`UPDATE deploy_targets SET revision = ?, body = ? WHERE id = ? AND model = ? AND revision = ?`,
 			[]any{t.Revision, body, t.ID, t.Model, t.Revision - 1}); err != nil {
-			return err
-		}
-	}
-	for _, t := range ch.DeletedDeployTargets {
-		if err := c.delete("deploy target "+t.Model+"/"+t.ID, t.Revision,
-			`DELETE FROM deploy_targets WHERE id = ? AND model = ? AND revision = ?`, t.ID, t.Model, t.Revision); err != nil {
 			return err
 		}
 	}

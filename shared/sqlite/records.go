@@ -23,25 +23,48 @@ type modelRecord struct {
 	CreatedBy         string            `json:"created_by,omitempty"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
+	Rename            *renameRecord     `json:"rename,omitempty"`
 	Revision          int64             `json:"revision"`
 }
 
+// renameRecord is a rename in progress (registry.RenameState).
+type renameRecord struct {
+	Phase  string    `json:"phase"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+	Cursor string    `json:"cursor,omitempty"`
+	Copied int       `json:"copied,omitempty"`
+}
+
 func toModelRecord(m registry.Model) modelRecord {
-	return modelRecord{
+	r := modelRecord{
 		Name: m.Name, Description: m.Description, Owner: m.Owner, Tags: m.Tags,
 		LatestVersion: m.LatestVersion, ProductionVersion: m.ProductionVersion, CreatedBy: m.CreatedBy,
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(), Revision: m.Revision,
 		Policy: toPolicyRecord(m.Policy),
 	}
+	if rn := m.Rename; rn != nil {
+		r.Rename = &renameRecord{Phase: string(rn.Phase), From: rn.From, To: rn.To, By: rn.By, Reason: rn.Reason,
+			At: rn.At.UTC(), Cursor: rn.Cursor, Copied: rn.Copied}
+	}
+	return r
 }
 
 func fromModelRecord(r modelRecord) registry.Model {
-	return registry.Model{
+	m := registry.Model{
 		Name: r.Name, Description: r.Description, Owner: r.Owner, Tags: r.Tags,
 		LatestVersion: r.LatestVersion, ProductionVersion: r.ProductionVersion, CreatedBy: r.CreatedBy,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Revision: r.Revision,
 		Policy: fromPolicyRecord(r.Policy),
 	}
+	if rn := r.Rename; rn != nil {
+		m.Rename = &registry.RenameState{Phase: registry.RenamePhase(rn.Phase), From: rn.From, To: rn.To, By: rn.By,
+			Reason: rn.Reason, At: rn.At.UTC(), Cursor: rn.Cursor, Copied: rn.Copied}
+	}
+	return m
 }
 
 // policyRecord is a model's promotion policy. A model written before
@@ -151,6 +174,8 @@ type versionRecord struct {
 	Tags           map[string]string       `json:"tags,omitempty"`
 	Lineage        lineageRecord           `json:"lineage"`
 	Artifacts      []artifactRecord        `json:"artifacts,omitempty"`
+	StorageName    string                  `json:"storage_name,omitempty"`
+	MovedTo        string                  `json:"moved_to,omitempty"`
 	UploadID       string                  `json:"upload_id,omitempty"`
 	StatusReason   string                  `json:"status_reason,omitempty"`
 	CreatedBy      string                  `json:"created_by,omitempty"`
@@ -176,6 +201,7 @@ func toVersionRecord(v registry.Version) versionRecord {
 			ImageURI: v.Lineage.Environment.ImageURI, RequirementsHash: v.Lineage.Environment.RequirementsHash,
 			SourceURI: v.Lineage.SourceURI,
 		},
+		StorageName: v.StorageName, MovedTo: v.MovedTo,
 		UploadID: v.UploadID, StatusReason: v.StatusReason, CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		StageChangedAt: v.StageChangedAt.UTC(), Revision: v.Revision,
 		Deleted: v.Deleted, DeletedBy: v.DeletedBy, DeletedAt: utcPtr(v.DeletedAt), DeleteReason: v.DeleteReason,
@@ -204,6 +230,7 @@ func fromVersionRecord(r versionRecord) registry.Version {
 			Environment: registry.EnvLineage{ImageURI: l.ImageURI, RequirementsHash: l.RequirementsHash},
 			SourceURI:   l.SourceURI,
 		},
+		StorageName: r.StorageName, MovedTo: r.MovedTo,
 		UploadID: r.UploadID, StatusReason: r.StatusReason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		StageChangedAt: r.StageChangedAt.UTC(), Revision: r.Revision,
 		Deleted: r.Deleted, DeletedBy: r.DeletedBy, DeletedAt: utcPtr(r.DeletedAt), DeleteReason: r.DeleteReason,
@@ -455,6 +482,8 @@ type eventRecord struct {
 	TargetID        string `json:"target_id,omitempty"`
 	TargetKind      string `json:"target_kind,omitempty"`
 	DeploymentID    string `json:"deployment_id,omitempty"`
+	// Model Renamed: the old name.
+	FromName string `json:"from_name,omitempty"`
 }
 
 func toEventRecord(e registry.Event) eventRecord {
@@ -464,6 +493,7 @@ func toEventRecord(e registry.Event) eventRecord {
 		Model: d.Model, Version: d.Version, From: string(d.From), To: string(d.To), Actor: d.Actor, Reason: d.Reason,
 		ApprovalID: d.ApprovalID, Status: d.Status, Alias: d.Alias, Rollback: d.Rollback, AuditID: d.AuditID,
 		PreviousVersion: d.PreviousVersion, TargetID: d.TargetID, TargetKind: d.TargetKind, DeploymentID: d.DeploymentID,
+		FromName: d.FromName,
 	}
 }
 
@@ -474,6 +504,7 @@ func fromEventRecord(r eventRecord) registry.Event {
 			Model: r.Model, Version: r.Version, From: registry.Stage(r.From), To: registry.Stage(r.To), Actor: r.Actor,
 			Reason: r.Reason, ApprovalID: r.ApprovalID, Status: r.Status, Alias: r.Alias, Rollback: r.Rollback, AuditID: r.AuditID,
 			PreviousVersion: r.PreviousVersion, TargetID: r.TargetID, TargetKind: r.TargetKind, DeploymentID: r.DeploymentID,
+			FromName: r.FromName,
 		},
 	}
 }

@@ -253,13 +253,42 @@ def test_auth(srv, monkeypatch):
     assert code_of(e) == "UNAUTHENTICATED"
 
 
-def test_rename_not_supported(client, srv):
-    client.create_registered_model("old")
+@pytest.mark.mlflow2
+def test_rename(client, srv):
+    client.create_registered_model("old", tags={"team": "growth"}, description="d")
+    client.create_registered_model("taken")
+    for i in range(3):
+        new_version(client, "old", run_id=f"run-{i}", tags={"k": str(i)})
+    client.set_registered_model_alias("old", "champion", 2)
+    with pytest.raises(MlflowException) as e:
+        client.rename_registered_model("old", "new")  # publisher: admin only
+    assert code_of(e) == "PERMISSION_DENIED"
     as_token(srv.admin_token)
     with pytest.raises(MlflowException) as e:
-        client.rename_registered_model("old", "new")
-    assert code_of(e) == "NOT_IMPLEMENTED"
-    assert client.get_registered_model("old").name == "old"
+        client.rename_registered_model("old", "taken")
+    assert code_of(e) == "RESOURCE_ALREADY_EXISTS"
+    with pytest.raises(MlflowException) as e:
+        client.rename_registered_model("old", "bad name")
+    assert code_of(e) == "INVALID_PARAMETER_VALUE"
+    client.rename_registered_model("old", "new")  # the client returns None
+    got = client.get_registered_model("new")
+    assert got.tags == {"team": "growth"} and got.description == "d"
+    assert [x.name for x in client.search_registered_models(filter_string="name = 'new'")] == ["new"]
+    assert client.search_registered_models(filter_string="name = 'old'") == []
+    vs = client.search_model_versions("name = 'new'")
+    assert sorted(int(v.version) for v in vs) == [1, 2, 3] and {v.name for v in vs} == {"new"}
+    assert client.get_model_version("new", 3).tags == {"k": "2"}
+    assert client.get_model_version_by_alias("new", "champion").version == "2"
+    assert client.get_latest_versions("new", stages=["None"])[0].version == "3"
+    with pytest.raises(MlflowException) as e:
+        client.get_registered_model("old")
+    assert code_of(e) == "RESOURCE_DOES_NOT_EXIST" and "renamed to" in e.value.message
+    with pytest.raises(MlflowException) as e:
+        client.get_model_version("old", 1)
+    assert code_of(e) == "RESOURCE_DOES_NOT_EXIST"
+    # The old name is free again; the renamed model goes on under the new one.
+    client.create_registered_model("old")
+    assert new_version(client, "new").version == "4"
 
 
 @pytest.mark.mlflow2

@@ -101,6 +101,28 @@ def test_issue_snippet_verbatim(srv, trained):
     assert list(loaded.predict(X[:20])) == list(model.predict(X[:20]))
 
 
+def test_rename_keeps_files(srv, trained):
+    """A renamed model's versions download and load by the new name: the
+    files stay where they were written."""
+    model, X = trained
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, "model")
+    client = MlflowClient()
+    mlflow.register_model(info.model_uri, "Before")
+    client.set_registered_model_alias("Before", "champion", 1)
+    os.environ["MLFLOW_TRACKING_TOKEN"] = srv.admin_token
+    client.rename_registered_model("Before", "After")
+    mv = client.get_model_version("After", 1)
+    assert mv.name == "After" and mv.status == "READY"
+    d = mlflow.artifacts.download_artifacts("models:/After/1")
+    assert "MLmodel" in os.listdir(d)
+    loaded = mlflow.pyfunc.load_model("models:/After@champion")
+    assert list(loaded.predict(X[:20])) == list(model.predict(X[:20]))
+    with pytest.raises(MlflowException) as e:
+        mlflow.artifacts.download_artifacts("models:/Before/1")
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
 @pytest.mark.mlflow2
 def test_register_runs_artifact_path_with_lineage(srv, trained):
     """A model logged as run artifacts (log_artifacts of an MLmodel

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"Deploy", deployTests},
 		{"UploadSweep", uploadSweepTests},
 		{"Concurrency", concurrencyTests},
+		{"Rename", renameTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
