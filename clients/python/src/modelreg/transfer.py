@@ -8,13 +8,14 @@ digests are computed by threads side by side, as the Go CLI does.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import mmap
 import os
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import requests
 
@@ -32,6 +33,35 @@ MAX_PARTS = 10000
 #: progress(done_bytes, total_bytes), called from worker threads; done goes
 #: back down when a failed attempt's bytes are taken back before a retry.
 Progress = Callable[[int, int], None]
+#: What register/upload/resume accept as ``progress``: a Progress, or a
+#: callable(done, total, phase) that is also told the phase, "upload" while
+#: parts go up and "verifying" (done == total) after each look at a version
+#: the server verifies in the background.
+ProgressCallback = Union[Callable[[int, int], None], Callable[[int, int, str], None]]
+
+
+class Phases:
+    """Reports a ProgressCallback's phases: ``upload`` is the Progress the
+    transfers call, ``verifying(done, total)`` tells a callback that takes
+    a phase that the server is verifying (a two-argument callback hears of
+    bytes only)."""
+
+    def __init__(self, progress: Optional[ProgressCallback]) -> None:
+        self._cb: Any = progress
+        self._phased = False
+        if progress is not None:
+            try:
+                inspect.signature(progress).bind(0, 0, "upload")
+                self._phased = True
+            except (TypeError, ValueError):
+                pass
+        self.upload: Optional[Progress] = None
+        if progress is not None:
+            self.upload = (lambda d, t: self._cb(d, t, "upload")) if self._phased else progress
+
+    def verifying(self, done: int, total: int) -> None:
+        if self._phased:
+            self._cb(done, total, "verifying")
 
 
 def part_size(size: int) -> int:
@@ -188,11 +218,12 @@ class Transfers:
         return s
 
     def upload_parts(self, ticket: Dict[str, Any], local: Dict[str, str], parallel: int,
-                     progress: Optional[Progress]) -> None:
+                     progress: Optional[Progress]) -> int:
         """PUTs every part listed in ticket from the local files (by registry
         path), parallel at a time, each exactly as presigned. A failed part
         is retried with backoff; when one still fails the others stop and
-        the error names it. The session stays open for ``resume``."""
+        the error names it. The session stays open for ``resume``. Returns
+        the bytes the parts hold."""
         jobs = []
         for f in ticket.get("files") or []:
             if f.get("parts") and f["path"] not in local:
@@ -221,7 +252,7 @@ class Transfers:
                 raise PartFailed(f"part {part['number']} of {path}: {e}") from e
 
         if not jobs:
-            return
+            return 0
         maps: Dict[str, _Mapped] = {}
         try:
             for path, _ in jobs:
@@ -235,6 +266,7 @@ class Transfers:
                     for f in futs:
                         f.cancel()
                     raise stop_err
+            return total
         finally:
             for m in maps.values():
                 m.close()
