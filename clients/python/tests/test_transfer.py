@@ -1,0 +1,64 @@
+"""Hashing and part uploads from the local file: the digests the registry
+checks, and a file that changes size while it is read (a clear error, never
+a crash: the client reads with preadv, it does not map files)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+import modelreg
+from modelreg import transfer
+from test_client import client, sha, write
+
+MiB = 1 << 20
+
+
+@pytest.mark.parametrize("size", [0, 1, 4 * MiB, 16 * MiB, 16 * MiB + 1, 40 * MiB + 12345])
+def test_prepare_file_digests_the_whole_file_and_each_part(tmp_path, size):
+    p = write(tmp_path / "f.bin", size, seed=size)
+    data = p.read_bytes()
+    f = transfer.prepare_file(str(p), "f.bin")
+    ps = transfer.part_size(size)
+    assert (f.size, f.part_size, f.sha256) == (size, ps, hashlib.sha256(data).hexdigest())
+    want = [hashlib.sha256(data[o:o + ps]).hexdigest() for o in range(0, size, ps)] if size > ps else []
+    assert f.part_sha256 == want
+
+
+def test_part_sizes_not_a_multiple_of_the_read_block(tmp_path):
+    # A 200 GB file has parts of 21 MiB: reads of 1 MiB then, so no read
+    # straddles two parts.
+    assert transfer.part_size(200 * 10**9) == 20 * MiB
+    assert transfer._block_size(21 * MiB) == MiB and transfer._block_size(20 * MiB) == 4 * MiB
+    assert transfer._block_size(18 * MiB) == 2 * MiB
+
+
+def test_a_file_that_shrinks_while_it_is_hashed_raises(tmp_path):
+    p = write(tmp_path / "f.bin", 24 * MiB, seed=5)
+    with transfer._Reader(str(p)) as r:
+        os.truncate(p, 3 * MiB)
+        with pytest.raises(modelreg.FileChanged, match="shorter than the 25165824 bytes"):
+            transfer._hash_file(r, transfer.part_size(r.size), 2)
+
+
+def test_a_file_that_shrinks_while_it_is_uploaded_raises_and_can_be_resumed(modelreg_server, tmp_path):
+    big = write(tmp_path / "big.bin", 48 * MiB, seed=6)
+    keep = big.read_bytes()
+    truncated = []
+
+    def shrink(done, total):
+        if not truncated:
+            truncated.append(done)
+            os.truncate(big, MiB)
+
+    c = client(modelreg_server, parallel=2, retries=1)
+    with pytest.raises(modelreg.UploadIncomplete) as e:
+        c.register("shrink", artifacts=[big], no_git=True, progress=shrink)
+    assert truncated and ("shorter than the" in str(e.value) or "changed size" in str(e.value))
+    assert c.get("shrink", 1).status == "PENDING_UPLOAD"
+    # The file back as it was: resume sends what is missing.
+    big.write_bytes(keep)
+    v = c.resume("shrink", 1, [big])
+    assert v.status == "READY" and v.artifacts[0].sha256 == sha(big)
