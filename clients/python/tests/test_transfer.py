@@ -27,12 +27,21 @@ def test_prepare_file_digests_the_whole_file_and_each_part(tmp_path, size):
     assert f.part_sha256 == want
 
 
-def test_part_sizes_not_a_multiple_of_the_read_block(tmp_path):
-    # A 200 GB file has parts of 21 MiB: reads of 1 MiB then, so no read
-    # straddles two parts.
+def test_hash_blocks_never_straddle_two_parts():
+    # Part sizes are whole MiB (a 200 GB file: 20 MiB parts), so the
+    # hashing blocks divide them.
     assert transfer.part_size(200 * 10**9) == 20 * MiB
-    assert transfer._block_size(21 * MiB) == MiB and transfer._block_size(20 * MiB) == 4 * MiB
-    assert transfer._block_size(18 * MiB) == 2 * MiB
+    assert (20 * MiB) % transfer.HASH_BLOCK == 0 and MiB % transfer.HASH_BLOCK == 0
+
+
+def test_odd_part_sizes_are_digested_right(tmp_path, monkeypatch):
+    p = write(tmp_path / "f.bin", 11 * MiB + 5, seed=9)
+    data = p.read_bytes()
+    ps = 3 * MiB + 4096 + 512
+    monkeypatch.setattr(transfer, "part_size", lambda size: ps)
+    f = transfer.prepare_file(str(p), "f.bin")
+    assert f.sha256 == hashlib.sha256(data).hexdigest() and f.part_size == ps
+    assert f.part_sha256 == [hashlib.sha256(data[o:o + ps]).hexdigest() for o in range(0, len(data), ps)]
 
 
 def test_a_file_that_shrinks_while_it_is_hashed_raises(tmp_path):

@@ -2,18 +2,19 @@
 
 Files are never held whole in memory, nor mapped (a mapped file that
 shrinks kills the interpreter with SIGBUS): they are read with positional
-reads (os.preadv, which releases the GIL) into a few reused 4 MiB buffers.
-Hashing reads the file once: each block goes to the whole-file digest and
-to its part's digest, computed by two threads side by side (hashlib
-releases the GIL while it hashes). A part is sent from a worker's buffer
-in 4 MiB socket writes. A file that changes size while it is read raises
-FileChanged.
+reads (os.preadv, which releases the GIL) into a few small reused buffers.
+Hashing reads the file once: each 256 KiB block goes to the whole-file
+digest and to its part's digest, computed by two threads side by side
+(hashlib releases the GIL while it hashes). A part is sent from its
+worker's 1 MiB buffer, one read and one socket write at a time. A file
+that changes size while it is read raises FileChanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 import queue
 import os
 import threading
@@ -27,12 +28,15 @@ import requests
 from .errors import APIError, ChecksumMismatch, ModelregError, error_for
 
 BLOCK = 1 << 20
-# READ_BLOCK is how much one read, one hash update and one socket write
-# take: large enough that the threads rarely need the GIL, small enough to
-# stay in the CPU's caches between the read and the hashing or sending.
-READ_BLOCK = 4 << 20
-# HASH_BUFFERS blocks are in flight between the reader and the two hashers.
-HASH_BUFFERS = 6
+# HASH_BLOCK is how much one read and one hash update take while hashing:
+# small enough to stay in the CPU's cache between the read and the two
+# digests that consume it, large enough that Python's per-block cost is
+# noise; it divides every part size (whole MiB). HASH_BUFFERS blocks are in
+# flight between the reader and the two hashers. SEND_BLOCK is how much one
+# read and one socket write take while a part is sent.
+HASH_BLOCK = 256 << 10
+HASH_BUFFERS = 16
+SEND_BLOCK = 1 << 20
 SINGLE_PART_MAX = 16 << 20
 DEFAULT_PART_SIZE = 16 << 20
 MAX_PARTS = 10000
@@ -137,15 +141,6 @@ class _Reader:
 _preadv = getattr(os, "preadv", None)
 
 
-def _block_size(ps: int) -> int:
-    """The largest read size up to READ_BLOCK that divides the part size
-    (so no block straddles two parts): part sizes are whole MiB."""
-    b = READ_BLOCK
-    while b > BLOCK and ps % b:
-        b //= 2
-    return b
-
-
 @dataclass
 class LocalFile:
     """A file prepared for upload: local path and the spec sent to the registry."""
@@ -187,7 +182,9 @@ def _hash_file(r: _Reader, ps: int, n: int) -> Tuple[str, List[str]]:
     thread that feeds the whole-file digest and one that feeds the part
     digests; a buffer is read into again once both are done with it."""
     size = r.size
-    blk = _block_size(ps)
+    # Blocks must not straddle two parts: part sizes are whole MiB, but a
+    # part size that is not a multiple of HASH_BLOCK gets smaller blocks.
+    blk = HASH_BLOCK if n == 1 or ps % HASH_BLOCK == 0 else math.gcd(ps, HASH_BLOCK)
     free: "queue.Queue[bytearray]" = queue.Queue()
     for _ in range(min(HASH_BUFFERS, max(1, (size + blk - 1) // blk))):
         free.put(bytearray(blk))
@@ -255,16 +252,16 @@ _send_buffers = threading.local()
 
 
 def _send_buffer() -> memoryview:
-    """This thread's READ_BLOCK buffer for sending parts."""
+    """This thread's SEND_BLOCK buffer for sending parts."""
     b = getattr(_send_buffers, "b", None)
-    if b is None:
-        b = _send_buffers.b = memoryview(bytearray(READ_BLOCK))
+    if b is None or len(b) != SEND_BLOCK:
+        b = _send_buffers.b = memoryview(bytearray(SEND_BLOCK))
     return b
 
 
 class _Body:
     """A part's bytes as the request body: a length (so it goes with a
-    Content-Length, as presigned PUTs need) and READ_BLOCK blocks read into
+    Content-Length, as presigned PUTs need) and SEND_BLOCK blocks read into
     the sending thread's buffer, each counted as it is handed to the socket
     (http.client writes one whole before it asks for the next, so the
     buffer is reused safely)."""
@@ -281,8 +278,8 @@ class _Body:
     def __iter__(self) -> Iterator[memoryview]:
         buf = _send_buffer()
         end = self._off + self._size
-        for off in range(self._off, end, READ_BLOCK):
-            chunk = buf[:min(READ_BLOCK, end - off)]
+        for off in range(self._off, end, SEND_BLOCK):
+            chunk = buf[:min(SEND_BLOCK, end - off)]
             self._r.read_into(chunk, off)
             yield chunk
             self._on_send(len(chunk))
