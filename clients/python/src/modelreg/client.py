@@ -313,9 +313,10 @@ class Client:
     def wait_verified(self, name: str, version: int, *, timeout: float = VERIFY_TIMEOUT,
                       progress: Optional[ProgressCallback] = None) -> Version:
         """Waits for a version the server verifies in the background
-        (VERIFYING) to end: returns it READY (at once if it is not
-        VERIFYING), raises VerificationFailed with the server's reason when
-        it ended FAILED, VerificationTimeout after ``timeout`` seconds."""
+        (VERIFYING) to end and returns it READY; a version in any other
+        status is returned at once, except FAILED. Raises
+        VerificationFailed with the server's reason when it is (or ends)
+        FAILED, VerificationTimeout after ``timeout`` seconds."""
         v = self.get(name, version)
         return self._wait_verified(v, True, timeout, Phases(progress), sum(a.size for a in v.artifacts))
 

@@ -99,13 +99,13 @@ class UploadIncomplete(ModelregError):
 
 class VerificationFailed(ModelregError):
     """The registry read a completed upload back and it did not match what
-    was declared: the version ended FAILED. ``version`` is the FAILED
+    was declared (or the registration was abandoned): the version is FAILED. ``version`` is the FAILED
     :class:`~modelreg.Version`, ``reason`` the server's ``status_reason``."""
 
     def __init__(self, version: Any) -> None:
         self.version = version
         self.reason = getattr(version, "status_reason", "") or "no reason given"
-        super().__init__(f"{version.model} version {version.version}: verification failed: {self.reason}")
+        super().__init__(f"{version.model} version {version.version} is FAILED: {self.reason}")
 
 
 class VerificationTimeout(ModelregError, TimeoutError):
