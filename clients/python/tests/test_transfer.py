@@ -71,3 +71,29 @@ def test_a_file_that_shrinks_while_it_is_uploaded_raises_and_can_be_resumed(mode
     big.write_bytes(keep)
     v = c.resume("shrink", 1, [big])
     assert v.status == "READY" and v.artifacts[0].sha256 == sha(big)
+
+
+def test_a_failing_digest_stops_the_hashing_without_hanging(tmp_path, monkeypatch):
+    p = write(tmp_path / "f.bin", 24 * MiB, seed=8)
+    real = hashlib.sha256
+    made = []
+
+    class Broken:
+        """The third digest made (the second part's) fails on its first block."""
+
+        def __init__(self):
+            made.append(self)
+            self.h = real()
+            self.fail = len(made) == 3
+
+        def update(self, b):
+            if self.fail:
+                raise MemoryError("injected")
+            self.h.update(b)
+
+        def hexdigest(self):
+            return self.h.hexdigest()
+
+    monkeypatch.setattr(transfer.hashlib, "sha256", Broken)
+    with pytest.raises(MemoryError, match="injected"):
+        transfer.prepare_file(str(p), "f.bin")

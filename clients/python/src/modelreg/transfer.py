@@ -202,35 +202,41 @@ def _hash_file(r: _Reader, ps: int, n: int) -> Tuple[str, List[str]]:
 
     whole = hashlib.sha256()
     digests: List[str] = []
+    failed: List[BaseException] = []
 
-    def feed_whole() -> None:
+    def consume(q: "queue.Queue[Optional[Tuple[int, memoryview, bytearray]]]",
+                use: Callable[[int, memoryview], None]) -> None:
+        # A failure is kept for the reader, and the blocks still come back,
+        # so the reader never waits for a buffer that will not be freed.
         while True:
-            it = to_whole.get()
+            it = q.get()
             if it is None:
                 return
-            whole.update(it[1])
+            if not failed:
+                try:
+                    use(it[0], it[1])
+                except BaseException as e:
+                    failed.append(e)
             done_with(it[2])
 
-    def feed_parts() -> None:
-        h = hashlib.sha256()
-        end = min(ps, size)
-        while True:
-            it = to_parts.get()
-            if it is None:
-                return
-            off, view, buf = it
-            h.update(view)
-            done_with(buf)
-            if off + len(view) == end:
-                digests.append(h.hexdigest())
-                h = hashlib.sha256()
-                end = min(end + ps, size)
+    part = hashlib.sha256()  # the digest being fed,
+    part_end = min(ps, size)  # and where its part ends
 
-    threads = [threading.Thread(target=feed_whole, daemon=True), threading.Thread(target=feed_parts, daemon=True)]
+    def feed_part(off: int, view: memoryview) -> None:
+        nonlocal part, part_end
+        part.update(view)
+        if off + len(view) == part_end:
+            digests.append(part.hexdigest())
+            part, part_end = hashlib.sha256(), min(part_end + ps, size)
+
+    threads = [threading.Thread(target=consume, args=(to_whole, lambda off, view: whole.update(view)), daemon=True),
+               threading.Thread(target=consume, args=(to_parts, feed_part), daemon=True)]
     for t in threads:
         t.start()
     try:
         for off in range(0, size, blk):
+            if failed:
+                break
             buf = free.get()
             view = memoryview(buf)[:min(blk, size - off)]
             r.read_into(view, off)
@@ -243,6 +249,8 @@ def _hash_file(r: _Reader, ps: int, n: int) -> Tuple[str, List[str]]:
         to_parts.put(None)
         for t in threads:
             t.join()
+    if failed:
+        raise failed[0]
     if size == 0:
         digests.append(whole.hexdigest())
     return whole.hexdigest(), digests
