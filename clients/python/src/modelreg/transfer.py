@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union, cast
 
 import requests
 
@@ -68,7 +68,7 @@ class Phases:
                 pass
         self.upload: Optional[Progress] = None
         if progress is not None:
-            self.upload = (lambda d, t: self._cb(d, t, "upload")) if self._phased else progress
+            self.upload = (lambda d, t: self._cb(d, t, "upload")) if self._phased else cast(Progress, progress)
 
     def verifying(self, done: int, total: int) -> None:
         if self._phased:
