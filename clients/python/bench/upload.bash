@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench python-upload: a 1 GiB file registered through the Python
 # client and through the Go CLI against one local server in the same run,
-# alternating (CLI, Python, CLI, Python) so both see the same machine; the
-# ratio is Python's throughput over the CLI's (goal >= 0.8), best of each.
+# alternating (CLI, Python, CLI, Python, ...: BENCH_ROUNDS rounds, 3 by
+# default) so both see the same machine; the ratio is Python's throughput
+# over the CLI's (goal >= 0.8), best of each. The load average is printed
+# with each round: on a shared machine one round can be twice another.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
@@ -32,13 +34,13 @@ export MODELREG_URL=$url MODELREG_TOKEN=$token
 "$work/modelreg" models create bench_go >/dev/null
 "$work/modelreg" models create bench_py >/dev/null
 go_best="" py_best=""
-for round in 1 2; do
+for round in $(seq "${BENCH_ROUNDS:-3}"); do
   s=$(date +%s.%N)
   "$work/modelreg" register bench_go --artifact "$work/model.bin" --no-git --output json 2>/dev/null | grep -q '"status": "READY"'
   e=$(date +%s.%N)
   g=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')
   p=$(PYTHONPATH="$root/clients/python/src" "$venv/bin/python" clients/python/bench/upload.py "$url" "$token" bench_py "$work/model.bin")
-  echo "round $round: Go CLI ${g}s = $(awk -v t="$g" 'BEGIN { printf "%.0f", 1024 / t }') MiB/s, Python client ${p}s = $(awk -v t="$p" 'BEGIN { printf "%.0f", 1024 / t }') MiB/s"
+  echo "round $round (load $(cut -d' ' -f1 /proc/loadavg)): Go CLI ${g}s = $(awk -v t="$g" 'BEGIN { printf "%.0f", 1024 / t }') MiB/s, Python client ${p}s = $(awk -v t="$p" 'BEGIN { printf "%.0f", 1024 / t }') MiB/s"
   go_best=$(awk -v a="$g" -v b="${go_best:-$g}" 'BEGIN { print (a < b ? a : b) }')
   py_best=$(awk -v a="$p" -v b="${py_best:-$p}" 'BEGIN { print (a < b ? a : b) }')
   # Keep the disk from filling: the versions' files are not needed again.
