@@ -27,6 +27,17 @@ def test_prepare_file_digests_the_whole_file_and_each_part(tmp_path, size):
     assert f.part_sha256 == want
 
 
+def test_without_preadv_reads_go_through_a_file_per_thread(tmp_path, monkeypatch):
+    # Windows has no os.preadv.
+    monkeypatch.setattr(transfer, "_preadv", None)
+    p = write(tmp_path / "f.bin", 40 * MiB + 7, seed=10)
+    data = p.read_bytes()
+    f = transfer.prepare_file(str(p), "f.bin")
+    assert f.sha256 == hashlib.sha256(data).hexdigest()
+    assert f.part_sha256 == [hashlib.sha256(data[o:o + f.part_size]).hexdigest()
+                             for o in range(0, len(data), f.part_size)]
+
+
 def test_hash_blocks_never_straddle_two_parts():
     # Part sizes are whole MiB (a 200 GB file: 20 MiB parts), so the
     # hashing blocks divide them.

@@ -103,6 +103,7 @@ class _Reader:
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self.size = os.fstat(self._fd).st_size
         self._local = threading.local()
+        self._files: List[Any] = []
 
     def read_into(self, buf: memoryview, off: int) -> None:
         """Fills buf with the file's bytes from offset off."""
@@ -115,6 +116,7 @@ class _Reader:
                 f = getattr(self._local, "f", None)
                 if f is None:
                     f = self._local.f = open(self.path, "rb", buffering=0)
+                    self._files.append(f)
                 f.seek(off + got)
                 n = f.readinto(buf[got:]) or 0
             if n <= 0:
@@ -129,6 +131,8 @@ class _Reader:
             raise FileChanged(f"{self.path} changed size while it was uploaded ({self.size} bytes, now {now})")
 
     def close(self) -> None:
+        for f in self._files:
+            f.close()
         os.close(self._fd)
 
     def __enter__(self) -> "_Reader":
