@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -14,11 +15,20 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import lineage as _lineage
-from .errors import APIError, Conflict, ModelregError, NotFound, PromotionNotApproved, UploadIncomplete
+from .errors import (APIError, Conflict, ModelregError, NotFound, PromotionNotApproved, UploadIncomplete,
+                     VerificationFailed, VerificationTimeout)
 from .models import Alias, Approval, Comparison, HistoryEntry, Model, Transition, Version
-from .transfer import LocalFile, Progress, Transfers, backoff, decode_error, prepare_file, retryable_status
+from .transfer import (LocalFile, Phases, ProgressCallback, Transfers, backoff, decode_error, prepare_file,
+                       retryable_status)
 
 PathLike = Union[str, "os.PathLike[str]"]
+log = logging.getLogger("modelreg")
+
+#: How long register/upload/resume wait for a VERIFYING version by default,
+#: and the longest pause between two looks at it.
+VERIFY_TIMEOUT = 3600.0
+VERIFY_POLL_MAX = 5.0
+
 MetricValue = Union[float, int, Tuple[float, str]]
 
 
@@ -167,9 +177,10 @@ class Client:
                  metrics: Optional[Mapping[str, MetricValue]] = None, params: Optional[Mapping[str, Any]] = None,
                  tags: Optional[Mapping[str, str]] = None, dataset: Optional[str] = None,
                  description: Optional[str] = None, lineage: Optional[Mapping[str, Any]] = None,
-                 progress: Optional[Progress] = None, dvc_file: Optional[PathLike] = None,
+                 progress: Optional[ProgressCallback] = None, dvc_file: Optional[PathLike] = None,
                  dvc_lock: Optional[PathLike] = None, wandb_artifact: Optional[str] = None,
-                 no_git: bool = False, create: bool = True) -> Version:
+                 no_git: bool = False, create: bool = True, wait: bool = True,
+                 timeout: float = VERIFY_TIMEOUT) -> Version:
         """Registers the next version of model name and uploads its artifacts
         (files, or directories whose files go up under their relative
         paths), or records an external ``source`` URI instead. A missing
@@ -187,7 +198,16 @@ class Client:
         Files are hashed before anything is registered, so a missing file
         registers nothing. If the upload fails the version stays registered
         with its session open: UploadIncomplete says so and ``resume``
-        finishes it. ``progress(done, total)`` follows the upload."""
+        finishes it. ``progress(done, total)`` follows the upload (a
+        callback ``progress(done, total, phase)`` is also told the phase).
+
+        Files too large for the server to verify within the request are
+        verified in the background: the version is VERIFYING, and with
+        ``wait`` (the default) this polls it, with backoff, until it is
+        READY (returned), FAILED (VerificationFailed with the server's
+        reason) or ``timeout`` seconds went by (VerificationTimeout; the
+        server goes on, ``wait_verified`` waits again). ``wait=False``
+        returns the VERIFYING version at once."""
         files = collect_artifacts(artifacts)
         if source and files:
             raise ValueError("give artifacts or source, not both")
@@ -238,53 +258,90 @@ class Client:
             v = Version.from_json(self._json("POST", path, body=body))
         if not prepared:
             return v
+        phases = Phases(progress)
         try:
-            return self._upload_new(name, v.version, prepared, progress)
+            v, sent = self._upload_new(name, v.version, prepared, phases)
         except (OSError, requests.RequestException, ModelregError, ValueError) as e:
             raise UploadIncomplete(name, v.version, e) from e
+        # The upload is complete: a failed or timed-out verification is not
+        # an incomplete upload (resume cannot change it).
+        return self._wait_verified(v, wait, timeout, phases, sent)
 
     def upload(self, name: str, version: int, artifacts: Iterable[PathLike], *,
-               progress: Optional[Progress] = None) -> Version:
+               progress: Optional[ProgressCallback] = None, wait: bool = True,
+               timeout: float = VERIFY_TIMEOUT) -> Version:
         """Opens an upload session for a registered version's files, sends
-        them in parallel parts and completes it (the version becomes READY,
-        or VERIFYING and then READY: this waits for it)."""
+        them in parallel parts and completes it: the version becomes READY,
+        or VERIFYING and then, waited for as ``register`` does, READY."""
         prepared = [prepare_file(local, reg) for local, reg in collect_artifacts(artifacts)]
-        return self._upload_new(name, version, prepared, progress)
+        phases = Phases(progress)
+        v, sent = self._upload_new(name, version, prepared, phases)
+        return self._wait_verified(v, wait, timeout, phases, sent)
 
-    def _upload_new(self, name: str, version: int, files: List[LocalFile], progress: Optional[Progress]) -> Version:
+    def _upload_new(self, name: str, version: int, files: List[LocalFile], phases: Phases) -> Tuple[Version, int]:
         ticket = self._json("POST", self._vpath(name, version) + "/uploads",
                             body={"files": [f.spec() for f in files]})
-        return self._send_and_complete(name, version, ticket, {f.path: f.local for f in files}, progress)
+        return self._send_and_complete(name, version, ticket, {f.path: f.local for f in files}, phases)
 
     def resume(self, name: str, version: int, artifacts: Iterable[PathLike], *,
-               progress: Optional[Progress] = None) -> Version:
+               progress: Optional[ProgressCallback] = None, wait: bool = True,
+               timeout: float = VERIFY_TIMEOUT) -> Version:
         """Finishes a version's open upload: fresh URLs for the parts not yet
         received (``…/uploads/{id}/refresh``), those parts sent, the session
-        completed. A READY version is returned as it is; Conflict when the
-        version has no open upload."""
+        completed, a VERIFYING version waited for as ``register`` does. A
+        READY version is returned as it is, a VERIFYING one waited for, a
+        FAILED one raises VerificationFailed; Conflict when the version has
+        no open upload."""
         v = self.get(name, version)
-        if v.status == "READY":
-            return v
+        phases = Phases(progress)
+        if v.status in ("READY", "VERIFYING", "FAILED"):
+            return self._wait_verified(v, wait, timeout, phases, sum(a.size for a in v.artifacts))
         if not v.upload_id:
             raise Conflict(409, "conflict", f"{name} version {version} has no open upload to resume")
         ticket = self._json("POST", self._vpath(name, version) + f"/uploads/{_esc(v.upload_id)}/refresh", body={})
         local = {reg: loc for loc, reg in collect_artifacts(artifacts)}
-        return self._send_and_complete(name, version, ticket, local, progress)
+        v, sent = self._send_and_complete(name, version, ticket, local, phases)
+        return self._wait_verified(v, wait, timeout, phases, sent)
 
     def _send_and_complete(self, name: str, version: int, ticket: Dict[str, Any], local: Dict[str, str],
-                           progress: Optional[Progress]) -> Version:
-        self._transfers.upload_parts(ticket, local, self.parallel, progress)
+                           phases: Phases) -> Tuple[Version, int]:
+        sent = self._transfers.upload_parts(ticket, local, self.parallel, phases.upload)
         v = Version.from_json(self._json(
             "POST", self._vpath(name, version) + f"/uploads/{_esc(ticket['upload_id'])}/complete", body={}))
-        return self._wait_verified(v)
+        return v, sent
 
-    def _wait_verified(self, v: Version, timeout: float = 3600.0) -> Version:
-        deadline = time.monotonic() + timeout
-        delay = 0.2
-        while v.status == "VERIFYING" and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            v = self.get(v.model, v.version)
+    def wait_verified(self, name: str, version: int, *, timeout: float = VERIFY_TIMEOUT,
+                      progress: Optional[ProgressCallback] = None) -> Version:
+        """Waits for a version the server verifies in the background
+        (VERIFYING) to end and returns it READY; a version in any other
+        status is returned at once, except FAILED. Raises
+        VerificationFailed with the server's reason when it is (or ends)
+        FAILED, VerificationTimeout after ``timeout`` seconds."""
+        v = self.get(name, version)
+        return self._wait_verified(v, True, timeout, Phases(progress), sum(a.size for a in v.artifacts))
+
+    def _wait_verified(self, v: Version, wait: bool, timeout: float, phases: Phases, total: int) -> Version:
+        """Polls v while it is VERIFYING (backoff from 0.25 s growing by
+        half up to VERIFY_POLL_MAX, never past the deadline)."""
+        if v.status == "VERIFYING" and wait:
+            log.info("%s version %d: the server verifies its files (SHA-256) in the background", v.model, v.version)
+            start = time.monotonic()
+            deadline = start + timeout
+            delay = 0.25
+            phases.verifying(total, total)
+            while v.status == "VERIFYING":
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise VerificationTimeout(v, timeout)
+                time.sleep(min(delay, left))
+                delay = min(delay * 1.5, VERIFY_POLL_MAX)
+                v = self.get(v.model, v.version)
+                if v.status == "VERIFYING":
+                    phases.verifying(total, total)
+            log.info("%s version %d: %s after %.1f s of verification", v.model, v.version, v.status,
+                     time.monotonic() - start)
+        if v.status == "FAILED":
+            raise VerificationFailed(v)
         return v
 
     def download(self, name: str, version: int, dest: PathLike, *, path: str = "",

@@ -7,7 +7,7 @@ callers write ``except modelreg.NotFound:`` rather than compare statuses.
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Any, Dict, Type
 
 
 class ModelregError(Exception):
@@ -95,6 +95,29 @@ class UploadIncomplete(ModelregError):
         self.model = model
         self.version = version
         self.cause = cause
+
+
+class VerificationFailed(ModelregError):
+    """The registry read a completed upload back and it did not match what
+    was declared (or the registration was abandoned): the version is FAILED. ``version`` is the FAILED
+    :class:`~modelreg.Version`, ``reason`` the server's ``status_reason``."""
+
+    def __init__(self, version: Any) -> None:
+        self.version = version
+        self.reason = getattr(version, "status_reason", "") or "no reason given"
+        super().__init__(f"{version.model} version {version.version} is FAILED: {self.reason}")
+
+
+class VerificationTimeout(ModelregError, TimeoutError):
+    """A version was still VERIFYING when the wait's ``timeout`` ran out;
+    ``version`` is the last one seen. The verification goes on on the
+    server: ``Client.wait_verified`` (or ``resume``) waits again."""
+
+    def __init__(self, version: Any, timeout: float) -> None:
+        self.version = version
+        self.timeout = timeout
+        super().__init__(f"{version.model} version {version.version} is still VERIFYING after {timeout:g} s; "
+                         f"wait again with Client.wait_verified({version.model!r}, {version.version})")
 
 
 _BY_CODE: Dict[str, Type[APIError]] = {

@@ -44,6 +44,8 @@ class Version:
     artifacts: List[Artifact] = field(default_factory=list)
     description: str = ""
     upload_id: str = ""
+    #: why a FAILED version failed (its files did not match what was declared)
+    status_reason: str = ""
     created_by: str = ""
     created_at: str = ""
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -60,6 +62,7 @@ class Version:
             lineage=dict(d.get("lineage") or {}),
             artifacts=[Artifact(a["path"], int(a["size"]), a["sha256"]) for a in (d.get("artifacts") or [])],
             description=d.get("description", ""), upload_id=d.get("upload_id", ""),
+            status_reason=d.get("status_reason", ""),
             created_by=d.get("created_by", ""), created_at=d.get("created_at", ""), raw=d,
         )
 
