@@ -312,6 +312,9 @@ def test_client_reads_the_environment(monkeypatch, modelreg_server):
         modelreg.Client()
     with pytest.raises(ValueError):
         modelreg.Client("http://x", auth="basic")
+    # MODELREG_AUTH=token, as the Go CLI spells it, is the bearer token too.
+    monkeypatch.setenv("MODELREG_AUTH", "token")
+    assert modelreg.Client(modelreg_server.url).auth == "bearer"
 
 
 def test_stage_if_changed_polls_with_the_etag(modelreg_server, repo):

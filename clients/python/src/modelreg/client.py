@@ -49,8 +49,8 @@ class Client:
     """A client of one registry.
 
     ``url`` and ``token`` default to MODELREG_URL and MODELREG_TOKEN;
-    ``auth`` to MODELREG_AUTH: ``"bearer"`` (the default, with the token)
-    or ``"sigv4"`` (every API request signed with botocore's default
+    ``auth`` to MODELREG_AUTH: ``"bearer"`` (the default, with the token;
+    ``"token"`` is the same, as the Go CLI names it) or ``"sigv4"`` (every API request signed with botocore's default
     credentials, for the registry behind API Gateway; ``region`` defaults
     to AWS_REGION). requests honours REQUESTS_CA_BUNDLE, SSL_CERT_FILE
     (CURL_CA_BUNDLE) and the proxy variables. Every write carries an
@@ -66,8 +66,10 @@ class Client:
             raise ValueError("no registry URL: pass url= or set MODELREG_URL")
         self.token = token if token is not None else os.environ.get("MODELREG_TOKEN", "")
         self.auth = (auth or os.environ.get("MODELREG_AUTH") or "bearer").lower()
+        if self.auth == "token":  # the Go CLI's name for the same thing
+            self.auth = "bearer"
         if self.auth not in ("bearer", "sigv4"):
-            raise ValueError(f"auth {self.auth!r}: want 'bearer' or 'sigv4'")
+            raise ValueError(f"auth {self.auth!r}: want 'bearer' (or 'token') or 'sigv4'")
         self.signer = signer
         if self.auth == "sigv4" and signer is None:
             from .sigv4 import Signer
