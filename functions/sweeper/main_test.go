@@ -25,6 +25,7 @@ import (
 	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 )
 
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters and
@@ -210,23 +211,7 @@ func verifying(t *testing.T, ctx context.Context, aw app.AWS) (*app.App, registr
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pr := range tk.Files[0].Parts {
-		req, err := http.NewRequest(pr.Method, pr.URL, bytes.NewReader(body[pr.Offset:pr.Offset+pr.Size]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range pr.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("part %d: status %d", pr.Number, resp.StatusCode)
-		}
-	}
+	artifacttest.SendParts(t, tk.Files[0], body)
 	if v, err = maker.Service.CompleteUpload(ctx, "fraud", v.Number, tk.UploadID); err != nil || v.Status != registry.StatusVerifying {
 		t.Fatalf("CompleteUpload = %s, %v; want VERIFYING", v.Status, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -117,20 +117,7 @@ func verifying(t *testing.T, env map[string]string, awsCfg *aws.Config) invoke.V
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range ticket.Files[0].Parts {
-		req, _ := http.NewRequest(p.Method, p.URL, bytes.NewReader(body[p.Offset:p.Offset+p.Size]))
-		for k, v := range p.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("part %d: %s", p.Number, resp.Status)
-		}
-	}
+	artifacttest.SendParts(t, ticket.Files[0], body)
 	got, err := a.Service.CompleteUpload(ctx, "m", v.Number, ticket.UploadID)
 	if err != nil || got.Status != registry.StatusVerifying || len(rec.requests) != 1 {
 		t.Fatalf("complete: %s %v, invoked %v; want VERIFYING and one invocation", got.Status, err, rec.requests)

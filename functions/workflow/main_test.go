@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 	"github.com/modelreg/modelreg/shared/workflow"
 )
 
@@ -270,20 +270,7 @@ func ready(t *testing.T, ctx context.Context, a *app.App) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range ticket.Files[0].Parts {
-		req, _ := http.NewRequest(p.Method, p.URL, bytes.NewReader(body[p.Offset:p.Offset+p.Size]))
-		for k, v := range p.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("part %d: %s", p.Number, resp.Status)
-		}
-	}
+	artifacttest.SendParts(t, ticket.Files[0], body)
 	got, err := a.Service.CompleteUpload(ctx, "churn", v.Number, ticket.UploadID)
 	if err != nil || got.Status != registry.StatusReady {
 		t.Fatalf("complete v%d: %s %v", v.Number, got.Status, err)

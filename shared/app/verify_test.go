@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 )
 
 // s3Config is SQLite on dir with S3 artifacts on the MinIO the test
@@ -82,20 +82,7 @@ func upload(t *testing.T, a *app.App, model string, body []byte, declared string
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range ticket.Files[0].Parts {
-		req, _ := http.NewRequest(p.Method, p.URL, bytes.NewReader(body[p.Offset:p.Offset+p.Size]))
-		for k, v := range p.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("part %d: %s", p.Number, resp.Status)
-		}
-	}
+	artifacttest.SendParts(t, ticket.Files[0], body)
 	return v, ticket.UploadID
 }
 
