@@ -34,9 +34,9 @@ const (
 
 var (
 	// endpointNameRE is SageMaker's rule for endpoint names.
-	endpointNameRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
+	endpointNameRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`) // and at most 63 characters
 	// roleARNRE is an IAM role ARN (any partition).
-	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_/-]+)$`) // path and name: at most 512
 	// instanceTypeRE is a SageMaker instance type: ml.<family>.<size>.
 	instanceTypeRE = regexp.MustCompile(`^ml\.[a-z0-9-]+\.[a-z0-9]+$`)
 	// imageURIRE is a container image reference: registry/repository and
@@ -337,7 +337,7 @@ func (s *Service) checkSageMaker(t DeployTarget) error {
 		return Errorf(Invalid, "image_uri %q is not an image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag", t.ImageURI)
 	case t.RoleARN == "":
 		return Errorf(Invalid, "role_arn is required for a sagemaker target (the execution role SageMaker assumes)")
-	case !roleARNRE.MatchString(t.RoleARN):
+	case !validRoleARN(t.RoleARN):
 		return Errorf(Invalid, "role_arn %q is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", t.RoleARN)
 	case !instanceTypeRE.MatchString(t.InstanceType):
 		return Errorf(Invalid, "instance_type %q is not a SageMaker instance type such as ml.m5.large", t.InstanceType)
@@ -380,4 +380,11 @@ func targetDetails(t DeployTarget) map[string]string {
 		}
 	}
 	return d
+}
+
+// validRoleARN reports whether arn is an IAM role ARN whose path and name
+// are at most 512 characters (IAM's limit).
+func validRoleARN(arn string) bool {
+	m := roleARNRE.FindStringSubmatch(arn)
+	return m != nil && len(m[1]) <= 512
 }

@@ -62,7 +62,30 @@ func TestValidateNames(t *testing.T) {
 			t.Errorf("ValidateAliasName(%q) = %v", n, err)
 		}
 	}
-	for _, n := range []string{"latest", "Production", "staging", "1abc", "", "a.b"} {
+	if err := ValidateAliasName("a" + strings.Repeat("b", 63)); err != nil {
+		t.Errorf("64-character alias refused: %v", err)
+	}
+	for _, k := range []string{"k", strings.Repeat("k", 128)} {
+		if err := validateKey("tag", k); err != nil {
+			t.Errorf("validateKey(%d characters) = %v", len(k), err)
+		}
+	}
+	for _, k := range []string{"", ".k", "k k", strings.Repeat("k", 129)} {
+		if err := validateKey("tag", k); !IsCode(err, Invalid) {
+			t.Errorf("validateKey(%q) = %v, want Invalid", k, err)
+		}
+	}
+	for _, arn := range []string{"arn:aws:iam::123456789012:role/x", "arn:aws-cn:iam::123456789012:role/a/" + strings.Repeat("r", 510)} {
+		if !validRoleARN(arn) {
+			t.Errorf("validRoleARN(%q) = false", arn)
+		}
+	}
+	for _, arn := range []string{"arn:aws:iam::123456789012:role/", "arn:aws:iam::12345678901:role/x", "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 513), "arn:aws:iam::123456789012:user/x"} {
+		if validRoleARN(arn) {
+			t.Errorf("validRoleARN(%.60q) = true", arn)
+		}
+	}
+	for _, n := range []string{"latest", "Production", "staging", "1abc", "", "a.b", "a" + strings.Repeat("b", 64)} {
 		if err := ValidateAliasName(n); !IsCode(err, Invalid) {
 			t.Errorf("ValidateAliasName(%q) = %v, want Invalid", n, err)
 		}

@@ -33,10 +33,20 @@ const (
 	DefaultPageSize   = 100
 )
 
+// The name patterns leave their length to a separate check (maxNameLen,
+// maxAliasLen; ASCII only, so bytes are characters): a bounded repeat
+// such as {0,127} compiles into a program as long as its bound, which made
+// this package's init the largest part of a Lambda cold start.
 var (
-	modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	aliasRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
-	keyRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$`)
+	modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	aliasRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	keyRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$`)
+)
+
+// Lengths of model names and tag/param/metric keys, and of aliases.
+const (
+	maxNameLen  = 128
+	maxAliasLen = 64
 )
 
 // RunFilesDir is the name of the artifact stores' directory of MLflow run
@@ -48,7 +58,7 @@ const RunFilesDir = "runs"
 // ValidateModelName checks name against the domain's pattern; RunFilesDir
 // is reserved.
 func ValidateModelName(name string) error {
-	if !modelNameRE.MatchString(name) {
+	if len(name) > maxNameLen || !modelNameRE.MatchString(name) {
 		return Errorf(Invalid, "invalid model name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	if name == RunFilesDir {
@@ -73,7 +83,7 @@ func ValidateArtifact(model string, version int, path string) error {
 // ValidateAliasName checks an alias name: a letter then up to 63 letters,
 // digits, '_' or '-'; "latest" and stage names are reserved.
 func ValidateAliasName(name string) error {
-	if !aliasRE.MatchString(name) {
+	if len(name) > maxAliasLen || !aliasRE.MatchString(name) {
 		return Errorf(Invalid, "invalid alias %q: use a letter followed by up to 63 letters, digits, '_' or '-'", name)
 	}
 	if strings.EqualFold(name, "latest") {
@@ -86,7 +96,7 @@ func ValidateAliasName(name string) error {
 }
 
 func validateKey(kind, k string) error {
-	if !keyRE.MatchString(k) {
+	if len(k) > maxNameLen || !keyRE.MatchString(k) {
 		return Errorf(Invalid, "invalid %s name %q: use 1-128 letters, digits, '_', '.', ':', '/' or '-'", kind, k)
 	}
 	return nil
