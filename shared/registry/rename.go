@@ -64,12 +64,14 @@ import (
 // approval, or with a version waiting for its files or being verified (an
 // upload may be open: complete it or delete the version first).
 //
-// Known gap: a write that creates a record without writing the model or a
-// record the copy rewrote (a new alias, a deploy target) and passes the
-// lock check just before the lock commits can land under the old name
-// after that step was copied; the cleanup then drops it. The window is one
-// store round trip; closing it needs a condition-only check of the model's
-// revision in Change.
+// Writes racing the lock: the service checks every write against the
+// lock (checkNotRenaming). A write that checked just before the lock
+// committed cannot land under the old name after its step was copied (to
+// be dropped by the cleanup): one that writes the model, or a record the
+// copy rewrites, fails its revision condition; any other (a new alias, an
+// audit entry, a deployment) carries a condition-only check of the
+// revision the lock check read (Change.CheckedModels), which the lock
+// bumps. Either fails stale, is retried, and meets the lock (Conflict).
 
 // renameBatch bounds the records one copy or move Change writes (each
 // also writes the old model).

@@ -31,6 +31,7 @@ var renameTests = []test{
 	{"Refusals", withStore(testRenameRefusals)},
 	{"WritesDuringMove", withStore(testRenameWritesRefused)},
 	{"Races", withStore(testRenameRaces)},
+	{"LockAfterCheck", withStore(testRenameLockAfterCheck)},
 }
 
 // testRenameStoreDeletions: DeletedVersions, DeletedAudit and
