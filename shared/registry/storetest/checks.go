@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -93,5 +94,35 @@ func testCheckedModels(t *testing.T, s registry.Store) {
 	wantDuplicate(t, "stored key and stale check", s.Commit(ctx(t), again))
 	if _, err := s.GetAlias(ctx(t), "m", "again"); !registry.IsCode(err, registry.NotFound) {
 		t.Fatalf("a duplicate request wrote its alias: %v", err)
+	}
+}
+
+// BenchmarkCheckedCommit measures what a model check adds to a Change:
+// the same Change (an alias, its audit entry and event) committed
+// without one (sub-benchmark plain, the baseline of the same run) and
+// with a check of its model's revision (checked), as the service commits
+// writes that do not write the model.
+func BenchmarkCheckedCommit(b *testing.B, s registry.Store) {
+	if err := s.Commit(b.Context(), &registry.Change{Models: []registry.Model{model("m")}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		checks []registry.ModelCheck
+	}{{"plain", nil}, {"checked", []registry.ModelCheck{{Name: "m", Revision: 1}}}} {
+		i := 0 // alias names stay unique across runs of a sub-benchmark
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				i++
+				n := now()
+				ch := &registry.Change{CheckedModels: bc.checks,
+					Aliases: []registry.Alias{alias("m", bc.name+strconv.Itoa(i), 1)},
+					Audit:   []registry.AuditEntry{auditEntry(registry.NewID(n), "m", 1, registry.ActionAliasSet, n)},
+					Events:  []registry.Event{event(registry.NewID(n), n)}}
+				if err := s.Commit(b.Context(), ch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
