@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +56,11 @@ func testCheckedModels(t *testing.T, s registry.Store) {
 		"a missing model":              {{Name: "nope", Revision: 1}},
 		"one current, one stale check": {{Name: "m", Revision: 2}, {Name: "o", Revision: 2}},
 	} {
-		wantStale(t, "check of "+what, s.Commit(ctx(t), writes("stale", checks...)))
+		err := s.Commit(ctx(t), writes("stale", checks...))
+		wantStale(t, "check of "+what, err)
+		if failed := checks[len(checks)-1].Name; !strings.Contains(registry.ErrorMessage(err), "model "+failed) {
+			t.Fatalf("check of %s: %q does not name model %s", what, registry.ErrorMessage(err), failed)
+		}
 		nothingWritten("check of "+what, "stale")
 	}
 	// Check-only Changes answer the same way.
