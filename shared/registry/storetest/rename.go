@@ -32,6 +32,7 @@ var renameTests = []test{
 	{"WritesDuringMove", withStore(testRenameWritesRefused)},
 	{"Races", withStore(testRenameRaces)},
 	{"LockAfterCheck", withStore(testRenameLockAfterCheck)},
+	{"ChecksCarried", withStore(testRenameChecksCarried)},
 }
 
 // testRenameStoreDeletions: DeletedVersions, DeletedAudit and

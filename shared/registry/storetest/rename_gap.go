@@ -88,3 +88,67 @@ func testRenameLockAfterCheck(t *testing.T, s registry.Store) {
 		t.Fatalf("aliases after the rename: %v %v", al, err)
 	}
 }
+
+// recordStore keeps the CheckedModels of every Change committed through
+// it (nil entries for Changes without checks).
+type recordStore struct {
+	registry.Store
+	mu     sync.Mutex
+	checks [][]registry.ModelCheck
+}
+
+func (r *recordStore) Commit(ctx context.Context, ch *registry.Change) error {
+	r.mu.Lock()
+	r.checks = append(r.checks, ch.CheckedModels)
+	r.mu.Unlock()
+	return r.Store.Commit(ctx, ch)
+}
+
+func (r *recordStore) take() [][]registry.ModelCheck {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.checks
+	r.checks = nil
+	return c
+}
+
+// testRenameChecksCarried: a write that does not write its model carries
+// one check at the model's stored revision; a write of the model carries
+// none, and neither do the rename's own steps.
+func testRenameChecksCarried(t *testing.T, s registry.Store) {
+	e := newRenameEnv(t, s)
+	ctx := e.ctx
+	e.populate("m")
+	r := &recordStore{Store: s}
+	svc := e.service(r)
+	m, err := s.GetModel(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetAlias(ctx, "m", "late", 2); err != nil {
+		t.Fatal(err)
+	}
+	want := []registry.ModelCheck{{Name: "m", Revision: m.Revision}}
+	if got := r.take(); len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Fatalf("alias set: checks %v, want one Change with %v", got, want)
+	}
+	desc := "d"
+	if _, err := svc.UpdateModel(ctx, "m", registry.ModelPatch{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.take(); len(got) != 1 || got[0] != nil {
+		t.Fatalf("model update: checks %v, want none", got)
+	}
+	if _, err := svc.RenameModel(ctx, "m", "n", ""); err != nil {
+		t.Fatal(err)
+	}
+	got := r.take()
+	if len(got) < 4 {
+		t.Fatalf("rename committed %d Changes", len(got))
+	}
+	for i, c := range got {
+		if c != nil {
+			t.Fatalf("rename step %d carries checks %v", i, c)
+		}
+	}
+}
