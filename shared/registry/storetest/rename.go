@@ -33,6 +33,7 @@ var renameTests = []test{
 	{"Races", withStore(testRenameRaces)},
 	{"LockAfterCheck", withStore(testRenameLockAfterCheck)},
 	{"ChecksCarried", withStore(testRenameChecksCarried)},
+	{"ChecksUnderContention", withStore(testChecksUnderContention)},
 }
 
 // testRenameStoreDeletions: DeletedVersions, DeletedAudit and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -150,5 +151,40 @@ func testRenameChecksCarried(t *testing.T, s registry.Store) {
 		if c != nil {
 			t.Fatalf("rename step %d carries checks %v", i, c)
 		}
+	}
+}
+
+// testChecksUnderContention: writes carrying a model check (aliases set)
+// race registrations, which write the model each time: every one of
+// them succeeds (a failed check is retried like any stale write), and
+// the numbers come out without gaps.
+func testChecksUnderContention(t *testing.T, s registry.Store) {
+	e := newRenameEnv(t, s)
+	ctx := e.ctx
+	if _, err := e.svc.CreateModel(ctx, registry.NewModel{Name: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	e.register("m", nil)
+	const n = 8
+	svcs := []*registry.Service{e.svc, e.service(s)}
+	errs := race(2*n, func(i int) error {
+		svc := svcs[i%2]
+		if i < n {
+			_, err := svc.SetAlias(ctx, "m", "a"+strconv.Itoa(i), 1)
+			return err
+		}
+		_, err := svc.RegisterVersion(ctx, "m", registry.NewVersion{})
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	if al, err := e.svc.ListAliases(ctx, "m"); err != nil || len(al) != n {
+		t.Fatalf("aliases: %d %v, want %d", len(al), err, n)
+	}
+	if m, err := e.svc.GetModel(ctx, "m"); err != nil || m.LatestVersion != n+1 {
+		t.Fatalf("latest version %d %v, want %d", m.LatestVersion, err, n+1)
 	}
 }
