@@ -34,10 +34,11 @@ const (
 // tableActions are the DynamoDB actions shared/dynamodb's Store calls:
 // GetItem, BatchGetItem, Query (the table and its indexes), DeleteItem,
 // UpdateItem, and TransactWriteItems, which DynamoDB authorizes as the
-// PutItem, UpdateItem and DeleteItem it holds (TestStoreCallsGranted
+// PutItem, UpdateItem, DeleteItem and ConditionCheckItem it holds (a
+// Change's CheckedModels are ConditionChecks; TestStoreCallsGranted
 // checks the list against the store's code).
 var tableActions = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
-	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 
 // grantTable lets fn call the store's actions on the table and its
 // indexes.

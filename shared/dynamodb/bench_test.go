@@ -227,3 +227,11 @@ func BenchmarkRename(b *testing.B) {
 	c := localClient(b)
 	storetest.BenchmarkRename(b, New(c, newTable(b, c)), 100)
 }
+
+// BenchmarkCheckedCommit: an alias Change committed on DynamoDB Local with
+// and without a check of its model's revision (see
+// storetest.BenchmarkCheckedCommit).
+func BenchmarkCheckedCommit(b *testing.B) {
+	c := localClient(b)
+	storetest.BenchmarkCheckedCommit(b, New(c, newTable(b, c)))
+}

@@ -36,6 +36,9 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 	if ch == nil {
 		return registry.Errorf(registry.Invalid, "commit: nil change")
 	}
+	if err := registry.ValidateModelChecks(ch); err != nil {
+		return err
+	}
 	p, err := planChange(ch)
 	if err != nil {
 		return err
@@ -104,6 +107,7 @@ const (
 	idempotency                  // the idempotency record
 	expiring                     // create unless an unexpired one exists (processed events)
 	removal                      // a delete of an item that must exist (audit entries, tag items)
+	check                        // a condition only: the item is at revision rev (checked models)
 )
 
 // write is one record of a Change: a Put (or a Delete) of its item,
@@ -163,6 +167,9 @@ func planChange(ch *registry.Change) (*plan, error) {
 		}
 		p.writes = append(p.writes, &write{kind: idempotency, what: "idempotency record", key: keyOf(m), item: m,
 			cond: "attribute_not_exists(#pk) OR #exp < :now", vals: item{":now": &types.AttributeValueMemberS{Value: timeKey(now)}}})
+	}
+	for _, mc := range ch.CheckedModels {
+		p.writes = append(p.writes, &write{kind: check, what: "model " + mc.Name, key: itemKey{modelPK(mc.Name), skModel}, rev: mc.Revision})
 	}
 	for _, m := range ch.Models {
 		if err := p.put(toModelItem(m), nil, m.Revision, "model "+m.Name, nil); err != nil {
@@ -336,6 +343,10 @@ func (p *plan) build(table string) ([]action, error) {
 			err = add(w, true, w.key, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: w.key.av(),
 				ConditionExpression: aws.String("#rev = :rev"), ExpressionAttributeNames: map[string]string{"#rev": "revision"},
 				ExpressionAttributeValues: item{":rev": numAV(w.rev)}}}, nil)
+		case check:
+			err = add(w, true, w.key, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &table, Key: w.key.av(),
+				ConditionExpression: aws.String("#rev = :rev"), ExpressionAttributeNames: map[string]string{"#rev": "revision"},
+				ExpressionAttributeValues: item{":rev": numAV(w.rev)}}}, nil)
 		case revisioned:
 			err = p.buildRecord(w, table, add, names)
 		}
@@ -448,7 +459,7 @@ func (w *write) staleMessage() string {
 		return w.what + " already exists"
 	case w.kind == removal:
 		return w.what + " does not exist (removed by someone else)"
-	case w.kind == deletion:
+	case w.kind == deletion, w.kind == check:
 		return fmt.Sprintf("%s is not at revision %d (changed or deleted by someone else)", w.what, w.rev)
 	case w.rev == 1:
 		return w.what + " already exists"

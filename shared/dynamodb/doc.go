@@ -160,6 +160,7 @@
 //	update (revision n)         revision = n-1
 //	delete                      revision = stored revision
 //	audit entry, event          attribute_not_exists(pk)
+//	checked model               revision = :rev (a ConditionCheck, no write)
 //	tag items, parts items      none (they belong to their record's write)
 //
 // A cancelled transaction is read from its CancellationReasons: the

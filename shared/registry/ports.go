@@ -24,6 +24,14 @@ import (
 type Change struct {
 	Models        []Model
 	DeletedModels []Model // deleted when the stored revision equals Revision
+	// CheckedModels are conditions only: the Change commits only if each
+	// model Name is stored at exactly Revision (a reserved or marked model
+	// record counts as stored); otherwise nothing is written and Commit
+	// returns a Conflict wrapping ErrStale. A model also written or
+	// deleted by the Change, or checked twice, is Invalid (its write
+	// already carries its revision). On DynamoDB each is one more item of
+	// the transaction.
+	CheckedModels []ModelCheck
 	Versions      []Version
 	// DeletedVersions are deleted when the stored revision equals
 	// Revision (a rename removes the old name's copies; deletion of a
@@ -70,6 +78,41 @@ type Change struct {
 	// exists, nothing is written and Commit returns ErrDuplicateRequest.
 	// Two records with one key in a Change are Invalid.
 	MoreIdempotency []IdempotencyRecord
+}
+
+// ModelCheck is a condition of a Change on a model's stored revision.
+type ModelCheck struct {
+	Name     string
+	Revision int64 // 1 or more
+}
+
+// ValidateModelChecks returns Invalid if ch's CheckedModels break the
+// rules above (a revision below 1, a model checked twice or also written
+// or deleted by ch). Stores call it before committing.
+func ValidateModelChecks(ch *Change) error {
+	if len(ch.CheckedModels) == 0 {
+		return nil
+	}
+	written := map[string]bool{}
+	for _, m := range ch.Models {
+		written[m.Name] = true
+	}
+	for _, m := range ch.DeletedModels {
+		written[m.Name] = true
+	}
+	checked := map[string]bool{}
+	for _, c := range ch.CheckedModels {
+		switch {
+		case c.Revision < 1:
+			return Errorf(Invalid, "commit: check of model %s at revision %d; revisions start at 1", c.Name, c.Revision)
+		case written[c.Name]:
+			return Errorf(Invalid, "commit: model %s is both written and checked; its write carries its revision", c.Name)
+		case checked[c.Name]:
+			return Errorf(Invalid, "commit: model %s is checked twice", c.Name)
+		}
+		checked[c.Name] = true
+	}
+	return nil
 }
 
 // ModelQuery selects models, ordered by name.

@@ -64,12 +64,14 @@ import (
 // approval, or with a version waiting for its files or being verified (an
 // upload may be open: complete it or delete the version first).
 //
-// Known gap: a write that creates a record without writing the model or a
-// record the copy rewrote (a new alias, a deploy target) and passes the
-// lock check just before the lock commits can land under the old name
-// after that step was copied; the cleanup then drops it. The window is one
-// store round trip; closing it needs a condition-only check of the model's
-// revision in Change.
+// Writes racing the lock: the service checks every write against the
+// lock (checkNotRenaming). A write that checked just before the lock
+// committed cannot land under the old name after its step was copied (to
+// be dropped by the cleanup): one that writes the model, or a record the
+// copy rewrites, fails its revision condition; any other (a new alias, an
+// audit entry, a deployment) carries a condition-only check of the
+// revision the lock check read (Change.CheckedModels), which the lock
+// bumps. Either fails stale, is retried, and meets the lock (Conflict).
 
 // renameBatch bounds the records one copy or move Change writes (each
 // also writes the old model).
@@ -652,22 +654,31 @@ func (s *Service) finishRenameAway(ctx context.Context, name string) error {
 // checkNotRenaming refuses (Conflict) a write to a model being renamed:
 // it looks at the models ch writes, and reads the others it touches.
 // Writes that read a record before the lock fail their revision condition
-// instead (the copy rewrote the record), re-read, and come here.
-func (s *Service) checkNotRenaming(ctx context.Context, ch *Change) error {
+// instead (the copy rewrote the record), re-read, and come here. For each
+// model it read, it returns a check of the revision it saw, for ch to
+// carry: a lock committing between this read and ch's commit bumps that
+// revision, so ch fails stale, is retried, and meets the lock here (rather
+// than landing under the old name after the copy passed, to be dropped by
+// the cleanup). A model ch writes needs none (its write carries its
+// revision), nor one not found (a rename locks only an existing model).
+func (s *Service) checkNotRenaming(ctx context.Context, ch *Change) ([]ModelCheck, error) {
 	seen := map[string]bool{}
+	for _, c := range ch.CheckedModels {
+		seen[c.Name] = true // the caller's own check stands
+	}
 	for _, m := range ch.Models {
 		seen[m.Name] = true
 		if m.Rename != nil && m.Rename.Phase == RenameMoving {
-			return renamingError(m)
+			return nil, renamingError(m)
 		}
 		if m.Rename != nil && m.Rename.Phase == RenameReserved {
-			return Errorf(Conflict, "model name %q is being taken by the rename of %q", m.Name, m.Rename.From)
+			return nil, Errorf(Conflict, "model name %q is being taken by the rename of %q", m.Name, m.Rename.From)
 		}
 	}
 	for _, m := range ch.DeletedModels {
 		seen[m.Name] = true
 		if m.Rename != nil && m.Rename.Phase == RenameMoving {
-			return renamingError(m)
+			return nil, renamingError(m)
 		}
 	}
 	var names []string
@@ -698,17 +709,19 @@ func (s *Service) checkNotRenaming(ctx context.Context, ch *Change) error {
 	for _, a := range ch.Audit {
 		add(a.Model)
 	}
+	var checks []ModelCheck
 	for _, name := range names {
 		m, err := s.cfg.Store.GetModel(ctx, name)
 		if IsCode(err, NotFound) {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if m.Rename != nil && m.Rename.Phase == RenameMoving {
-			return renamingError(m)
+			return nil, renamingError(m)
 		}
+		checks = append(checks, ModelCheck{Name: name, Revision: m.Revision})
 	}
-	return nil
+	return checks, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -168,10 +169,19 @@ func retry[T any](ctx context.Context, attempt func() (*Change, T, error), commi
 }
 
 // commit attaches the idempotency record (if the request has one) and
-// writes ch, unless ch writes to a model being renamed (Conflict).
+// writes ch, unless ch writes to a model being renamed (Conflict). ch is
+// committed with a check of the revision of each model it touches without
+// writing it (see checkNotRenaming); ch itself is left as it is, so an
+// attempt may return it again.
 func (s *Service) commit(ctx context.Context, ch *Change, result any) error {
-	if err := s.checkNotRenaming(ctx, ch); err != nil {
+	checks, err := s.checkNotRenaming(ctx, ch)
+	if err != nil {
 		return err
+	}
+	if len(checks) > 0 {
+		checked := *ch
+		checked.CheckedModels = append(slices.Clip(ch.CheckedModels), checks...)
+		ch = &checked
 	}
 	return s.commitUnchecked(ctx, ch, result)
 }

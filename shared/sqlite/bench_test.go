@@ -269,3 +269,14 @@ func BenchmarkRename(b *testing.B) {
 	b.Cleanup(func() { s.Close() })
 	storetest.BenchmarkRename(b, s, 100)
 }
+
+// BenchmarkCheckedCommit: an alias Change committed with and without a
+// check of its model's revision (see storetest.BenchmarkCheckedCommit).
+func BenchmarkCheckedCommit(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storetest.BenchmarkCheckedCommit(b, s)
+}

@@ -22,6 +22,9 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 	if ch == nil {
 		return registry.Errorf(registry.Invalid, "commit: nil change")
 	}
+	if err := registry.ValidateModelChecks(ch); err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn)
 	if err != nil {
 		return dbError(err, "commit: begin")
@@ -58,6 +61,11 @@ func (c *committer) apply(ch *registry.Change) error {
 		}
 		keys[rec.Key] = true
 		if err := c.checkIdempotency(rec); err != nil {
+			return err
+		}
+	}
+	for _, mc := range ch.CheckedModels {
+		if err := c.checkModel(mc); err != nil {
 			return err
 		}
 	}
@@ -274,6 +282,23 @@ func (c *committer) put(key string, rev int64, insert string, insertArgs []any, 
 			return stale("%s already exists", key)
 		}
 		return stale("%s is not at revision %d", key, rev-1)
+	}
+	return nil
+}
+
+// checkModel fails stale unless model mc.Name is stored at mc.Revision.
+// Inside the write transaction (BEGIN IMMEDIATE), the row cannot change
+// before the commit.
+func (c *committer) checkModel(mc registry.ModelCheck) error {
+	var rev int64
+	err := c.tx.QueryRowContext(c.ctx, `SELECT revision FROM models WHERE name = ?`, mc.Name).Scan(&rev)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return stale("model %s is not at revision %d (deleted by someone else)", mc.Name, mc.Revision)
+	case err != nil:
+		return dbError(err, "commit: check model %s", mc.Name)
+	case rev != mc.Revision:
+		return stale("model %s is not at revision %d (changed by someone else)", mc.Name, mc.Revision)
 	}
 	return nil
 }

@@ -117,6 +117,7 @@ var commitTests = []test{
 	{"DeleteAlias", withStore(testDeleteAlias)},
 	{"Audit", withStore(testAuditAppend)},
 	{"EventsToOutbox", withStore(testEventsToOutbox)},
+	{"CheckedModels", withStore(testCheckedModels)},
 }
 
 // testCreateUpdateConflict runs every kind of record through create,

@@ -31,6 +31,9 @@ var renameTests = []test{
 	{"Refusals", withStore(testRenameRefusals)},
 	{"WritesDuringMove", withStore(testRenameWritesRefused)},
 	{"Races", withStore(testRenameRaces)},
+	{"LockAfterCheck", withStore(testRenameLockAfterCheck)},
+	{"ChecksCarried", withStore(testRenameChecksCarried)},
+	{"ChecksUnderContention", withStore(testChecksUnderContention)},
 }
 
 // testRenameStoreDeletions: DeletedVersions, DeletedAudit and
