@@ -158,21 +158,6 @@ func oidcEnv(env map[string]string, kv ...string) map[string]string {
 	return env
 }
 
-// peers returns DynamoDB Local's, MinIO's and moto's endpoints; without
-// them the test skips, or fails when CI=true.
-func peers(t *testing.T) (ddb, s3, moto string) {
-	t.Helper()
-	ddb, s3, moto = os.Getenv("MODELREG_DYNAMODB_ENDPOINT"), os.Getenv("MODELREG_S3_ENDPOINT"), os.Getenv("MODELREG_MOTO_ENDPOINT")
-	if ddb == "" || s3 == "" || moto == "" {
-		msg := "DynamoDB Local, MinIO and moto are not running: scripts/test starts them"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the function test must run)")
-		}
-		t.Skip(msg)
-	}
-	return ddb, s3, moto
-}
-
 type answer struct {
 	events.APIGatewayV2HTTPResponse
 	body []byte
@@ -196,7 +181,7 @@ func (a answer) json(t *testing.T) map[string]any {
 // without OIDC — and a page token signed with the key from Secrets
 // Manager is accepted by a second cold start.
 func TestFunctionOnEmulators(t *testing.T) {
-	ddbURL, s3URL, motoURL := peers(t)
+	ddbURL, s3URL, motoURL := lambdatest.Peers(t)
 	samples := sampleFiles(t)
 	key, secretKey := os.Getenv("MODELREG_S3_ACCESS_KEY"), os.Getenv("MODELREG_S3_SECRET_KEY")
 	arn := lambdatest.MotoSecret(t, registry.RandomToken(40))

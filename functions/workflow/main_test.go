@@ -99,19 +99,6 @@ func asConfig(err error, ce **app.ConfigError) bool {
 	return ok
 }
 
-func peers(t *testing.T) (ddb, s3, moto string) {
-	t.Helper()
-	ddb, s3, moto = os.Getenv("MODELREG_DYNAMODB_ENDPOINT"), os.Getenv("MODELREG_S3_ENDPOINT"), os.Getenv("MODELREG_MOTO_ENDPOINT")
-	if ddb == "" || s3 == "" || moto == "" {
-		msg := "DynamoDB Local, MinIO and moto are not running: scripts/test starts them"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the function test must run)")
-		}
-		t.Skip(msg)
-	}
-	return ddb, s3, moto
-}
-
 // replace sets the given fields of a JSON payload.
 func replace(t *testing.T, payload []byte, kv map[string]any) []byte {
 	t.Helper()
@@ -138,7 +125,7 @@ func replace(t *testing.T, payload []byte, kv map[string]any) []byte {
 // Production (a redelivery changes nothing), and RecordOutcome records a
 // second request's rejection.
 func TestTasksOnEmulators(t *testing.T) {
-	ddbURL, s3URL, motoURL := peers(t)
+	ddbURL, s3URL, motoURL := lambdatest.Peers(t)
 	key, secretKey := os.Getenv("MODELREG_S3_ACCESS_KEY"), os.Getenv("MODELREG_S3_SECRET_KEY")
 	creds := credentials.NewStaticCredentialsProvider(key, secretKey, "")
 	awsCfg := &aws.Config{Region: "us-east-1", Credentials: creds}

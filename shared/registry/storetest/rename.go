@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/filesystem"
 	"github.com/modelreg/modelreg/shared/registry"
+	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 )
 
 // Renaming a model, through the service on the store under test: the
@@ -196,20 +197,7 @@ func (e *renameEnv) register(model string, tags map[string]string) int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for _, p := range tk.Files[0].Parts {
-		req, _ := http.NewRequest(p.Method, p.URL, bytes.NewReader(data[p.Offset:p.Offset+p.Size]))
-		for k, val := range p.Headers {
-			req.Header.Set(k, val)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode/100 != 2 {
-			e.t.Fatalf("PUT part %d: %s", p.Number, res.Status)
-		}
-	}
+	artifacttest.SendParts(e.t, tk.Files[0], data)
 	if _, err := e.svc.CompleteUpload(e.ctx, model, v.Number, tk.UploadID); err != nil {
 		e.t.Fatal(err)
 	}
