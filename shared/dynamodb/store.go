@@ -66,14 +66,10 @@ func (s *Store) backoff(ctx context.Context, n int) error {
 		d = s.maxDelay
 	}
 	d = time.Duration(rand.Int64N(int64(d)+1)) + time.Millisecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return registry.Wrap(registry.Unavailable, ctx.Err(), "request cancelled")
-	case <-t.C:
-		return nil
+	if err := registry.Sleep(ctx, d); err != nil {
+		return registry.Wrap(registry.Unavailable, err, "request cancelled")
 	}
+	return nil
 }
 
 // retryableCodes are the API error codes (and transaction cancellation

@@ -79,20 +79,9 @@ func New(api API, opts Options) (*Publisher, error) {
 		}
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = registry.Sleep
 	}
 	return &Publisher{api: api, opts: opts}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Failure is one event that was not published.

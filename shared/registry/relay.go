@@ -89,6 +89,19 @@ func (r *Relay) DeliverOnce(ctx context.Context) (int, error) {
 	return len(recs), nil
 }
 
+// Sleep waits d, or until ctx is done (then ctx's error): the wait
+// between retries of every adapter, with a timer that is stopped either way.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // Backoff is the wait before delivery attempt n+1 after n failures:
 // 1s, 2s, 4s … capped at 5 minutes.
 func Backoff(n int) time.Duration {

@@ -73,22 +73,11 @@ func New(url string, opts ...Option) (*Client, error) {
 		return nil, registry.Errorf(registry.Invalid, "slack webhook URL must start with https:// (got %d characters that do not)", len(url))
 	}
 	c := &Client{url: url, http: &http.Client{}, attempts: DefaultAttempts,
-		attemptTimeout: DefaultAttemptTimeout, maxWait: DefaultMaxWait, sleep: sleepCtx}
+		attemptTimeout: DefaultAttemptTimeout, maxWait: DefaultMaxWait, sleep: registry.Sleep}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Notify posts the Block Kit message for n.

@@ -103,7 +103,7 @@ func New(cfg Config) (*Engine, error) {
 		e.now = time.Now
 	}
 	if e.sleep == nil {
-		e.sleep = sleepTimer
+		e.sleep = registry.Sleep
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -122,17 +122,6 @@ func isPlaceholder(fn string) bool {
 		}
 	}
 	return false
-}
-
-func sleepTimer(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // StartPromotion starts the promotion execution of approval a, named after
