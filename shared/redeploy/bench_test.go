@@ -1,9 +1,10 @@
 package redeploy_test
 
 import (
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/shared/internal/latency"
 )
 
 const changesPerOp = 200
@@ -48,23 +49,10 @@ func BenchmarkCommitToWebhook(b *testing.B) {
 	if n := len(rec.deliveries()); n != 2+b.N*changesPerOp {
 		b.Fatalf("%d deliveries, want %d", n, 2+b.N*changesPerOp)
 	}
-	b.ReportMetric(ms(pct(fromCommit, 50)), "p50-ms")
-	b.ReportMetric(ms(pct(fromCommit, 99)), "p99-ms")
-	b.ReportMetric(ms(pct(fromCall, 50)), "call-p50-ms")
+	b.ReportMetric(latency.MS(latency.Pct(fromCommit, 50)), "p50-ms")
+	b.ReportMetric(latency.MS(latency.Pct(fromCommit, 99)), "p99-ms")
+	b.ReportMetric(latency.MS(latency.Pct(fromCall, 50)), "call-p50-ms")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d Production changes: commit → webhook received p50 %s p99 %s max %s; from the Rollback call p50 %s p99 %s",
-		len(fromCommit), pct(fromCommit, 50), pct(fromCommit, 99), pct(fromCommit, 100), pct(fromCall, 50), pct(fromCall, 99))
+		len(fromCommit), latency.Pct(fromCommit, 50), latency.Pct(fromCommit, 99), latency.Pct(fromCommit, 100), latency.Pct(fromCall, 50), latency.Pct(fromCall, 99))
 }
-
-// pct returns the p-th percentile (nearest rank) of ds.
-func pct(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (p*len(s)+99)/100 - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

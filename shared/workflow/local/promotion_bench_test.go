@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/shared/internal/latency"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -144,23 +145,10 @@ func benchPromotions(b *testing.B, cfg app.Config) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(ms(pct(latencies, 50)), "p50-ms")
-	b.ReportMetric(ms(pct(latencies, 99)), "p99-ms")
-	b.ReportMetric(ms(pct(approves, 50)), "approve-p50-ms")
+	b.ReportMetric(latency.MS(latency.Pct(latencies, 50)), "p50-ms")
+	b.ReportMetric(latency.MS(latency.Pct(latencies, 99)), "p99-ms")
+	b.ReportMetric(latency.MS(latency.Pct(approves, 50)), "approve-p50-ms")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%d promotions: approve → served p50 %s p99 %s max %s; the approve call itself p50 %s p99 %s",
-		len(latencies), pct(latencies, 50), pct(latencies, 99), pct(latencies, 100), pct(approves, 50), pct(approves, 99))
+		len(latencies), latency.Pct(latencies, 50), latency.Pct(latencies, 99), latency.Pct(latencies, 100), latency.Pct(approves, 50), latency.Pct(approves, 99))
 }
-
-// pct returns the p-th percentile (nearest rank) of ds.
-func pct(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (p*len(s)+99)/100 - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
