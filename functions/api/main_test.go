@@ -50,9 +50,7 @@ func sampleFiles(t *testing.T) map[string]events.APIGatewayV2HTTPRequest {
 			t.Fatal(err)
 		}
 		var req events.APIGatewayV2HTTPRequest
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := lambdatest.DecodeStrict(b, &req); err != nil {
 			t.Fatalf("%s is not an events.APIGatewayV2HTTPRequest: %v", f, err)
 		}
 		if req.Version != "2.0" || req.RequestContext.HTTP.Method == "" || req.RawPath == "" {

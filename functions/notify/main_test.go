@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -35,9 +33,7 @@ func TestSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ev events.EventBridgeEvent
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&ev); err != nil {
+			if err := lambdatest.DecodeStrict(raw, &ev); err != nil {
 				t.Fatalf("decode into events.EventBridgeEvent: %v", err)
 			}
 			if ev.ID == "" || ev.Time.IsZero() || ev.AccountID == "" {
@@ -50,9 +46,7 @@ func TestSampleEvents(t *testing.T) {
 				return
 			}
 			var d eventbridge.Detail
-			dd := json.NewDecoder(bytes.NewReader(ev.Detail))
-			dd.DisallowUnknownFields()
-			if err := dd.Decode(&d); err != nil {
+			if err := lambdatest.DecodeStrict(ev.Detail, &d); err != nil {
 				t.Fatalf("detail: %v", err)
 			}
 			e, err := notify.FromEventBridge(ev)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +24,8 @@ func TestSampleEventsDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
 		var ev events.EventBridgeEvent
-		if err := dec.Decode(&ev); err != nil {
+		if err := lambdatest.DecodeStrict(raw, &ev); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}

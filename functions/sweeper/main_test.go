@@ -83,9 +83,7 @@ func TestSampleEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev events.EventBridgeEvent
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&ev); err != nil || ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" {
+	if err := lambdatest.DecodeStrict(raw, &ev); err != nil || ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" {
 		t.Fatalf("events/sweeper.json: %+v, %v; want a scheduled event", ev, err)
 	}
 	aw := peers(t)

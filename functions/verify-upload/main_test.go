@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -140,9 +139,7 @@ func TestSampleEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var p invoke.VerifyPayload
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := lambdatest.DecodeStrict(raw, &p); err != nil {
 		t.Fatalf("decode the sample into invoke.VerifyPayload: %v", err)
 	}
 	if err := p.Check(); err != nil {

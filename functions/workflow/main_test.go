@@ -51,10 +51,8 @@ func sample(t *testing.T, task string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	in := s.input()
-	if err := dec.Decode(in); err != nil {
+	if err := lambdatest.DecodeStrict(b, in); err != nil {
 		t.Fatalf("%s is not a %T: %v", s.file, in, err)
 	}
 	return b
