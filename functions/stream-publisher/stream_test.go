@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/testenv"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -34,10 +36,7 @@ func needEnv(t *testing.T, name string) string {
 	v := os.Getenv(name)
 	if v == "" {
 		msg := name + " is not set: run scripts/test, or start DynamoDB Local with scripts/test.d/dynamodb-local.sh and export the line it prints"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true: the stream tests must run)")
-		}
-		t.Skip(msg)
+		testenv.Missing(t, msg, "the stream tests")
 	}
 	return v
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/modelreg/modelreg/shared/eventbridge/ebtest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -65,13 +67,7 @@ func TestLocalSecretBox(t *testing.T) {
 
 // TestKMSSecretBox: with AWS.KMSKeyID the app seals with KMS (moto's).
 func TestKMSSecretBox(t *testing.T) {
-	ep := os.Getenv("MODELREG_MOTO_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("MODELREG_MOTO_ENDPOINT is not set (CI=true: the KMS test must run)")
-		}
-		t.Skip("MODELREG_MOTO_ENDPOINT is not set: run scripts/test")
-	}
+	ep := ebtest.Endpoint(t) // moto
 	awsCfg := &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	client := kms.NewFromConfig(*awsCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(ep) })
 	key, err := client.CreateKey(context.Background(), &kms.CreateKeyInput{})

@@ -1,9 +1,10 @@
 package secret_test
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/modelreg/modelreg/shared/eventbridge/ebtest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,13 +18,7 @@ import (
 // one, or fails when CI=true.
 func moto(t *testing.T) aws.Config {
 	t.Helper()
-	ep := os.Getenv("MODELREG_MOTO_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("MODELREG_MOTO_ENDPOINT is not set (CI=true: the Secrets Manager test must run)")
-		}
-		t.Skip("MODELREG_MOTO_ENDPOINT is not set: run scripts/test (it starts moto)")
-	}
+	ep := ebtest.Endpoint(t) // moto
 	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(ep),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 }
