@@ -1,0 +1,120 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Doer sends an HTTP request (an *http.Client, or the SDK's aws.HTTPClient).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Config is what every Client needs: where, as whom, and through what.
+type Config struct {
+	// Region is the AWS region requests are signed for and sent to.
+	Region string
+	// Credentials signs the requests (the SDK's providers fit; wrap slow
+	// ones in aws.NewCredentialsCache).
+	Credentials aws.CredentialsProvider
+	// HTTP sends them; nil is a client shared by every Client, keeping up
+	// to 64 idle connections per host.
+	HTTP Doer
+	// MaxAttempts bounds the tries of one request (0 means 3).
+	MaxAttempts int
+}
+
+// ErrNoRegion and ErrNoCredentials are the causes of FromEnv's errors.
+var (
+	ErrNoRegion      = errors.New("no AWS region: set AWS_REGION")
+	ErrNoCredentials = errors.New("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+)
+
+// FromEnv is the configuration Lambda gives a function: the region in
+// AWS_REGION (or AWS_DEFAULT_REGION) and the execution role's credentials
+// in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. These
+// are what the SDK's default chain reads first, and in Lambda the only
+// credentials there are; reading them needs neither the SDK's config
+// package nor its STS, SSO and IMDS clients.
+func FromEnv(getenv func(string) string) (Config, error) {
+	region := strings.TrimSpace(getenv("AWS_REGION"))
+	if region == "" {
+		region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
+	}
+	if region == "" {
+		return Config{}, ErrNoRegion
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return Config{}, ErrNoCredentials
+	}
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: getenv("AWS_SESSION_TOKEN"), Source: "environment"}
+	return Config{Region: region, Credentials: staticCredentials{creds}}, nil
+}
+
+// FromSDK is the configuration an SDK aws.Config describes (from
+// config.LoadDefaultConfig): its region, credential provider and HTTP client.
+func FromSDK(cfg aws.Config) Config {
+	c := Config{Region: cfg.Region, Credentials: cfg.Credentials, MaxAttempts: cfg.RetryMaxAttempts}
+	if cfg.HTTPClient != nil {
+		c.HTTP = cfg.HTTPClient
+	}
+	return c
+}
+
+// staticCredentials are fixed credentials.
+type staticCredentials struct{ c aws.Credentials }
+
+func (s staticCredentials) Retrieve(context.Context) (aws.Credentials, error) { return s.c, nil }
+
+// StaticCredentials returns a provider of fixed credentials (tests and
+// emulators).
+func StaticCredentials(id, secret, token string) aws.CredentialsProvider {
+	return staticCredentials{aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, Source: "static"}}
+}
+
+// defaultHTTP is the HTTP client of Configs without one: the standard
+// transport's timeouts, more idle connections per host (a registry sends
+// bursts to one endpoint), and no overall timeout, because artifact bodies
+// stream for as long as they take; requests end with their context.
+var defaultHTTP = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:     true,
+	MaxIdleConns:          256,
+	MaxIdleConnsPerHost:   64,
+	IdleConnTimeout:       90 * time.Second,
+	TLSHandshakeTimeout:   10 * time.Second,
+	ExpectContinueTimeout: time.Second,
+}}
+
+func (c Config) attempts() int {
+	if c.MaxAttempts <= 0 {
+		return 3
+	}
+	return c.MaxAttempts
+}
+
+func (c Config) doer() Doer {
+	if c.HTTP == nil {
+		return defaultHTTP
+	}
+	return c.HTTP
+}
+
+func (c Config) validate() error {
+	if c.Region == "" {
+		return ErrNoRegion
+	}
+	if c.Credentials == nil {
+		return fmt.Errorf("awsapi: no credential provider")
+	}
+	return nil
+}
