@@ -13,10 +13,10 @@ import (
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/invoke"
@@ -84,22 +84,21 @@ func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		if c.cfg.S3Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.S3Endpoint)
-			o.UsePathStyle = true
-		}
-	})
-	if c.cfg.CreateResources {
-		if err := ensureBucket(ctx, client, c.cfg.S3Bucket); err != nil {
-			return nil, err
-		}
+	client, err := awsapi.New(awsapi.FromSDK(cfg), s3.Service, c.cfg.S3Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("S3 client: %w", err)
 	}
 	var opts []s3.Option
 	if c.cfg.S3Prefix != "" {
 		opts = append(opts, s3.WithPrefix(c.cfg.S3Prefix))
 	}
-	return s3.New(client, c.cfg.S3Bucket, opts...), nil
+	a := s3.New(client, c.cfg.S3Bucket, opts...)
+	if c.cfg.CreateResources {
+		if err := ensureBucket(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // sagemaker returns the SageMaker deployer Config.SageMaker connects.
@@ -218,12 +217,9 @@ func ensureTable(ctx context.Context, client *awsddb.Client, table string) error
 }
 
 // ensureBucket creates the artifact bucket unless it exists.
-func ensureBucket(ctx context.Context, client *awss3.Client, bucket string) error {
-	if _, err := client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+func ensureBucket(ctx context.Context, a *s3.Artifacts) error {
+	if err := a.HeadBucket(ctx); err == nil {
 		return nil
 	}
-	if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucket, err)
-	}
-	return nil
+	return a.CreateBucket(ctx) // "create bucket NAME: …"
 }
