@@ -264,13 +264,21 @@ func (c *client) setCopySource(h http.Header, s copySource) {
 // CompleteMultipartUpload) 200 and then an <Error> body: that is an error
 // like any other, and retried when it says so.
 func (c *client) xmlResult(ctx context.Context, r awsapi.Request, root string, out any) error {
+	rewindable := r.Body == nil || r.GetBody != nil
 	for try := 1; ; try++ {
 		err := c.xmlOnce(ctx, r, root, out)
-		if err == nil || try == 3 || !awsapi.Retryable(err) || !isAPIError(err) {
+		if err == nil || try == 3 || !rewindable || !awsapi.Retryable(err) || !isAPIError(err) {
 			return err
 		}
 		if err := registry.Sleep(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
 			return fmt.Errorf("s3: %w", err)
+		}
+		if r.GetBody != nil {
+			body, err := r.GetBody()
+			if err != nil {
+				return fmt.Errorf("s3: rewind the request body: %w", err)
+			}
+			r.Body = body
 		}
 	}
 }

@@ -87,7 +87,7 @@ func (c *client) PresignPutObject(ctx context.Context, key string, length int64,
 	if checksum != "" {
 		h.Set("X-Amz-Checksum-Sha256", checksum)
 	}
-	return c.presign(ctx, http.MethodPut, key, nil, h, length, at, life)
+	return c.presign(ctx, http.MethodPut, key, url.Values{"x-id": {"PutObject"}}, h, length, at, life)
 }
 
 // PresignUploadPart presigns UploadPart n of upload id of key, like
@@ -97,14 +97,18 @@ func (c *client) PresignUploadPart(ctx context.Context, key, id string, n int, l
 	if checksum != "" {
 		h.Set("X-Amz-Checksum-Sha256", checksum)
 	}
-	return c.presign(ctx, http.MethodPut, key, partQuery(id, n), h, length, at, life)
+	q := partQuery(id, n)
+	q.Set("x-id", "UploadPart")
+	return c.presign(ctx, http.MethodPut, key, q, h, length, at, life)
 }
 
 // PresignGetObject presigns a GetObject of key.
 func (c *client) PresignGetObject(ctx context.Context, key string, at time.Time, life time.Duration) (*presigned, error) {
-	return c.presign(ctx, http.MethodGet, key, nil, http.Header{}, 0, at, life)
+	return c.presign(ctx, http.MethodGet, key, url.Values{"x-id": {"GetObject"}}, http.Header{}, 0, at, life)
 }
 
+// presign presigns a request of key; query carries x-id=OPERATION as the
+// SDK's presigned URLs do, so that the URLs stay what they were.
 func (c *client) presign(ctx context.Context, method, key string, query url.Values, h http.Header, length int64, at time.Time, life time.Duration) (*presigned, error) {
 	r := c.request(method, key, query)
 	u, err := c.url(r)
