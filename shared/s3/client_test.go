@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -288,4 +289,34 @@ func fakeAPIHTTP(t *testing.T, endpoint string) *awsapi.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestUploadPartStreams: UploadPart sends its body unsigned and unbuffered;
+// a failed try is sent again with the same bytes when the body can be
+// read afresh (a bytes.Reader), and not at all when it cannot.
+func TestUploadPartStreams(t *testing.T) {
+	var bodies []string
+	api := fakeAPI(t, "us-east-1", "http://s3.test", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if r.Header.Get("X-Amz-Content-Sha256") != awsapi.UnsignedPayload || r.ContentLength != int64(len(b)) {
+			return answer(http.StatusTeapot, nil, "unexpected request"), nil
+		}
+		if len(bodies) == 1 {
+			return answer(http.StatusInternalServerError, nil, s3Error("InternalError", "try again")), nil
+		}
+		return answer(http.StatusOK, http.Header{"Etag": {`"p"`}}, ""), nil
+	})
+	c := New(api, "b").client
+	r := strings.NewReader("xxpart body")
+	_, _ = r.Seek(2, io.SeekStart)
+	etag, err := c.UploadPart(t.Context(), "k", "id", 1, r, 9)
+	if err != nil || etag != `"p"` || !slices.Equal(bodies, []string{"part body", "part body"}) {
+		t.Fatalf("rewindable body: %q, %v; sent %q, want the same 9 bytes twice", etag, err, bodies)
+	}
+	bodies = nil
+	_, err = c.UploadPart(t.Context(), "k", "id", 1, io.MultiReader(strings.NewReader("part body")), 9)
+	if awsapi.Code(err) != "InternalError" || len(bodies) != 1 {
+		t.Fatalf("stream: %v after %d tries, want InternalError after 1", err, len(bodies))
+	}
 }

@@ -41,21 +41,19 @@ func (c *client) CreateMultipartUpload(ctx context.Context, key string, h object
 }
 
 // UploadPart sends part n of upload id of key: size bytes of body,
-// streamed with an unsigned payload. A body that is an io.Seeker is sent
-// again from where it started if a try fails; any other is sent once.
-// It returns the part's ETag.
+// streamed with an unsigned payload. A body that is an io.ReaderAt and
+// io.Seeker (a bytes.Reader, a file) is read afresh from where it started
+// if a try fails; any other is sent once. It returns the part's ETag.
 func (c *client) UploadPart(ctx context.Context, key, id string, n int, body io.Reader, size int64) (string, error) {
 	r := c.request(http.MethodPut, key, partQuery(id, n))
 	r.Body, r.ContentLength, r.PayloadHash = body, size, awsapi.UnsignedPayload
-	if s, ok := body.(io.Seeker); ok {
-		start, err := s.Seek(0, io.SeekCurrent)
-		if err == nil {
-			r.GetBody = func() (io.ReadCloser, error) {
-				if _, err := s.Seek(start, io.SeekStart); err != nil {
-					return nil, err
-				}
-				return io.NopCloser(body), nil
-			}
+	ra, okAt := body.(io.ReaderAt)
+	s, okSeek := body.(io.Seeker)
+	if okAt && okSeek {
+		if start, err := s.Seek(0, io.SeekCurrent); err == nil {
+			// A new reader for each try: a failed try's transport may
+			// still be reading the one before.
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(ra, start, size)), nil }
 		}
 	}
 	h, err := c.do(ctx, r)
