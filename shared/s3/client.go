@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +22,7 @@ import (
 
 // Service is S3 as awsapi signs it: pass it to awsapi.New for the client
 // of New.
-var Service = awsapi.Service{SigningName: "s3", EndpointPrefix: "s3", S3: true}
+var Service = awsapi.Service{SigningName: "s3", EndpointPrefix: "s3", EnvName: "S3", S3: true}
 
 // client is the part of S3's REST API the adapter calls, on one bucket.
 // Its methods are named after the S3 operations they send (the stack's
@@ -213,7 +214,8 @@ func (c *client) GetObject(ctx context.Context, key, rng, ifMatch string) (io.Re
 	return resp.Body, nil
 }
 
-// PutObject writes body, whose hex SHA-256 is sum (S3 checks it), to key.
+// PutObject writes body, whose hex SHA-256 is sum ("" for no bytes), to
+// key; the signature covers the digest, so S3 refuses other bytes.
 func (c *client) PutObject(ctx context.Context, key string, body []byte, sum string, h objectHeaders) error {
 	r := withBody(c.request(http.MethodPut, key, nil), body, sum)
 	h.set(r.Header)
@@ -267,7 +269,7 @@ func (c *client) xmlResult(ctx context.Context, r awsapi.Request, root string, o
 	rewindable := r.Body == nil || r.GetBody != nil
 	for try := 1; ; try++ {
 		err := c.xmlOnce(ctx, r, root, out)
-		if err == nil || try == 3 || !rewindable || !awsapi.Retryable(err) || !isAPIError(err) {
+		if err == nil || try == 3 || !rewindable || !in200(err) || !awsapi.Retryable(err) {
 			return err
 		}
 		if err := registry.Sleep(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
@@ -283,9 +285,12 @@ func (c *client) xmlResult(ctx context.Context, r awsapi.Request, root string, o
 	}
 }
 
-// isAPIError reports whether err is an answer of S3 (awsapi already
-// retried transport errors and error statuses).
-func isAPIError(err error) bool { return awsapi.Code(err) != "" }
+// in200 reports whether err is an <Error> S3 sent with a 200 status:
+// awsapi retried every other kind already.
+func in200(err error) bool {
+	var e *awsapi.Error
+	return errors.As(err, &e) && e.StatusCode < 300
+}
 
 func (c *client) xmlOnce(ctx context.Context, r awsapi.Request, root string, out any) error {
 	resp, err := c.api.Do(ctx, r)

@@ -320,3 +320,20 @@ func TestUploadPartStreams(t *testing.T) {
 		t.Fatalf("stream: %v after %d tries, want InternalError after 1", err, len(bodies))
 	}
 }
+
+// TestErrorStatusNotRetriedTwice: an error status that awsapi already
+// retried (its 3 tries) is not tried again by the XML operations.
+func TestErrorStatusNotRetriedTwice(t *testing.T) {
+	var calls atomic.Int32
+	api := fakeAPI(t, "us-east-1", "http://s3.test", func(r *http.Request) (*http.Response, error) {
+		calls.Add(1)
+		return answer(http.StatusServiceUnavailable, nil, s3Error("SlowDown", "Please reduce your request rate.")), nil
+	})
+	_, err := New(api, "b").client.CompleteMultipartUpload(t.Context(), "k", "id", []part{{number: 1, etag: `"e"`}}, completeOptions{})
+	if !isCode(err, "SlowDown") || calls.Load() != 3 {
+		t.Fatalf("%v after %d tries, want SlowDown after awsapi's 3", err, calls.Load())
+	}
+	if got := registry.ErrorCode(translate(err, "x")); got != registry.Unavailable {
+		t.Errorf("translated to %s, want Unavailable", got)
+	}
+}

@@ -78,7 +78,12 @@ func WithHashLimit(n int64) Option {
 // unless the bucket's name has dots; on any other endpoint (MinIO) they
 // name it in the path (/bucket/key).
 func New(c *awsapi.Client, bucket string, opts ...Option) *Artifacts {
-	a := &Artifacts{client: &client{api: c, bucket: bucket, virtualHost: virtualHosted(c.Endpoint(), bucket)}, bucket: bucket, hashLimit: registry.MaxFileSize, now: time.Now}
+	a := &Artifacts{
+		client:    &client{api: c, bucket: bucket, virtualHost: virtualHosted(c.Endpoint(), bucket)},
+		bucket:    bucket,
+		hashLimit: registry.MaxFileSize,
+		now:       time.Now,
+	}
 	for _, o := range opts {
 		o(a)
 	}
