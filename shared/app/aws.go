@@ -10,13 +10,13 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/invoke"
@@ -171,11 +171,10 @@ func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, err
 	if err != nil {
 		return nil, err
 	}
-	client := awseb.NewFromConfig(cfg, func(o *awseb.Options) {
-		if c.cfg.EventBridgeEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.EventBridgeEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), eventbridge.Service, c.cfg.EventBridgeEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("EventBridge client: %w", err)
+	}
 	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.EventBus", Message: err.Error()}
