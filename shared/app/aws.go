@@ -14,7 +14,6 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
@@ -188,11 +187,10 @@ func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publ
 	if err != nil {
 		return nil, err
 	}
-	client := awssns.NewFromConfig(cfg, func(o *awssns.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sns.Service, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("SNS client: %w", err)
+	}
 	pub, err := sns.New(client, topic)
 	if err != nil {
 		return nil, &ConfigError{Setting: "Notify.SNSTopicARN", Message: registry.ErrorMessage(err)}
