@@ -14,9 +14,9 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/invoke"
@@ -132,11 +132,10 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOn
 	if err != nil {
 		return nil, err
 	}
-	client := awssfn.NewFromConfig(cfg, func(o *awssfn.Options) {
-		if c.cfg.SFNEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sfn.Service, c.cfg.SFNEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("step functions client: %w", err)
+	}
 	if tasksOnly {
 		return sfn.NewTasks(client, now), nil
 	}
