@@ -11,7 +11,6 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -152,11 +151,10 @@ func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awskms.NewFromConfig(cfg, func(o *awskms.Options) {
-		if c.cfg.KMSEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.KMSEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), secretbox.Service, c.cfg.KMSEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("KMS client: %w", err)
+	}
 	box, err := secretbox.NewKMS(client, c.cfg.KMSKeyID)
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.KMSKeyID", Message: err.Error()}
