@@ -11,7 +11,6 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -116,11 +115,10 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-		if c.cfg.VerifyEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.VerifyEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), invoke.Service, c.cfg.VerifyEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("Lambda client: %w", err)
+	}
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
