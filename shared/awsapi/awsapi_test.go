@@ -22,9 +22,9 @@ const (
 )
 
 var (
-	testDynamoDB = Service{SigningName: "dynamodb", EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", JSONVersion: "1.0"}
-	testLambda   = Service{SigningName: "lambda", EndpointPrefix: "lambda"}
-	testS3       = Service{SigningName: "s3", EndpointPrefix: "s3", S3: true}
+	testDynamoDB = Service{SigningName: "dynamodb", EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", JSONVersion: "1.0", EnvName: "DYNAMODB"}
+	testLambda   = Service{SigningName: "lambda", EndpointPrefix: "lambda", EnvName: "LAMBDA"}
+	testS3       = Service{SigningName: "s3", EndpointPrefix: "s3", EnvName: "S3", S3: true}
 )
 
 // answer is one scripted answer of a test server.
@@ -345,25 +345,33 @@ func TestErrorParsing(t *testing.T) {
 	}
 }
 
-// TestEndpoints: the regional endpoint by partition, and an emulator's
-// URL as given; a URL that is not http(s)://host is refused.
+// TestEndpoints: the regional endpoint by partition, the environment's
+// (the service's variable, then AWS_ENDPOINT_URL), and an emulator's URL
+// as given, before both; a URL that is not http(s)://host is refused.
 func TestEndpoints(t *testing.T) {
 	creds := StaticCredentials("a", "b", "")
 	for _, tc := range []struct {
-		region, endpoint, want string
-		svc                    Service
+		region, endpoint string
+		env              map[string]string
+		want             string
+		svc              Service
 	}{
-		{"us-east-1", "", "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB},
-		{"cn-north-1", "", "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB},
-		{"eu-west-1", "", "https://lambda.eu-west-1.amazonaws.com", testLambda},
-		{"us-east-1", "http://127.0.0.1:4566/", "http://127.0.0.1:4566", testDynamoDB},
+		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB},
+		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB},
+		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda},
+		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": " http://ddb:2 "}, "http://ddb:2", testDynamoDB},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "https://lambda.us-east-1.amazonaws.com", testLambda},
+		{"us-east-1", "http://given:3", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "http://given:3", testDynamoDB},
 	} {
-		c, err := New(Config{Region: tc.region, Credentials: creds}, tc.svc, tc.endpoint)
+		getenv := func(k string) string { return tc.env[k] }
+		c, err := New(Config{Region: tc.region, Credentials: creds, Getenv: getenv}, tc.svc, tc.endpoint)
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.region, tc.endpoint, err)
 		}
 		if got := c.Endpoint().String(); got != tc.want || c.Region() != tc.region {
-			t.Errorf("%s %q: endpoint %s, want %s", tc.region, tc.endpoint, got, tc.want)
+			t.Errorf("%s %q %v: endpoint %s, want %s", tc.region, tc.endpoint, tc.env, got, tc.want)
 		}
 	}
 	for _, bad := range []string{"127.0.0.1:4566", "ftp://host", "http://", "http://[::1"} {
@@ -379,39 +387,44 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-// TestFromEnv: Lambda's variables; a missing region or key is its error.
+// TestFromEnv: Lambda's variables. Without a region New fails; without
+// credentials each request fails, untried and unretried.
 func TestFromEnv(t *testing.T) {
 	env := map[string]string{"AWS_DEFAULT_REGION": "eu-central-1", "AWS_ACCESS_KEY_ID": "ASIA1", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok"}
 	get := func(k string) string { return env[k] }
-	cfg, err := FromEnv(get)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := FromEnv(get)
 	creds, err := cfg.Credentials.Retrieve(t.Context())
 	if err != nil || cfg.Region != "eu-central-1" || creds.AccessKeyID != "ASIA1" || creds.SecretAccessKey != "s" || creds.SessionToken != "tok" {
 		t.Errorf("FromEnv = %+v, %+v, %v", cfg, creds, err)
 	}
 	env["AWS_REGION"] = " us-west-2 "
-	if cfg, _ := FromEnv(get); cfg.Region != "us-west-2" {
+	if cfg := FromEnv(get); cfg.Region != "us-west-2" {
 		t.Errorf("AWS_REGION does not win: %q", cfg.Region)
 	}
-	for _, unset := range []struct {
-		keys []string
-		want error
-	}{
-		{[]string{"AWS_REGION", "AWS_DEFAULT_REGION"}, ErrNoRegion},
-		{[]string{"AWS_ACCESS_KEY_ID"}, ErrNoCredentials},
-		{[]string{"AWS_SECRET_ACCESS_KEY"}, ErrNoCredentials},
-	} {
+	without := func(keys ...string) Config {
 		e := map[string]string{}
 		for k, v := range env {
 			e[k] = v
 		}
-		for _, k := range unset.keys {
+		for _, k := range keys {
 			delete(e, k)
 		}
-		if _, err := FromEnv(func(k string) string { return e[k] }); !errors.Is(err, unset.want) {
-			t.Errorf("without %v: %v, want %v", unset.keys, err, unset.want)
+		return FromEnv(func(k string) string { return e[k] })
+	}
+	if _, err := New(without("AWS_REGION", "AWS_DEFAULT_REGION"), testDynamoDB, ""); !errors.Is(err, ErrNoRegion) {
+		t.Errorf("without a region: New = %v, want ErrNoRegion", err)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		s := &script{answers: []answer{ok200}}
+		srv := httptest.NewServer(s)
+		c, err := New(without(k), testDynamoDB, srv.URL)
+		if err != nil {
+			t.Fatalf("without %s: New = %v", k, err)
+		}
+		err = c.JSON(t.Context(), "GetItem", struct{}{}, nil)
+		srv.Close()
+		if !errors.Is(err, ErrNoCredentials) || s.count() != 0 || Retryable(err) {
+			t.Errorf("without %s: %v after %d requests, want ErrNoCredentials before any", k, err, s.count())
 		}
 	}
 }
