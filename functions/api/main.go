@@ -94,7 +94,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (Hand
 	if err != nil {
 		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	sec := secret.Open(awsapi.FromSDK(awsCfg), os.Getenv)
+	sec := secret.Open(awsapi.FromSDK(awsCfg))
 	key, err := sec.Deployment(ctx, env, false)
 	if err != nil {
 		return nil, nil, err

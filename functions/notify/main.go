@@ -57,7 +57,7 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	sec := secret.Open(awsapi.FromSDK(awsCfg), os.Getenv)
+	sec := secret.Open(awsapi.FromSDK(awsCfg))
 	// Notifications sign nothing that leaves the process: without a
 	// configured secret, one for this cold start.
 	key, err := sec.Deployment(ctx, getenv, true)

@@ -53,7 +53,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*app
 	}
 	// Deployments sign with each target's own secret: the deployment's is
 	// not needed, and without one the function uses a random one.
-	key, err := secret.Open(awsapi.FromSDK(awsCfg), os.Getenv).Deployment(ctx, env, true)
+	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*Han
 	if err != nil {
 		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	key, err := secret.Open(awsapi.FromSDK(awsCfg), os.Getenv).Deployment(ctx, env, true)
+	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,7 +25,7 @@ import (
 )
 
 // Service is the Lambda API (REST-JSON) for awsapi.New.
-var Service = awsapi.Service{SigningName: "lambda", EndpointPrefix: "lambda"}
+var Service = awsapi.Service{SigningName: "lambda", EndpointPrefix: "lambda", EnvName: "LAMBDA"}
 
 // VerifyPayload is the input of the verify-upload function: the upload to
 // verify. It is the whole event, a few dozen bytes.

@@ -18,24 +18,7 @@ import (
 )
 
 // Service is the Secrets Manager API (AWS JSON 1.1) for awsapi.New.
-var Service = awsapi.Service{SigningName: "secretsmanager", EndpointPrefix: "secretsmanager", TargetPrefix: "secretsmanager", JSONVersion: "1.1"}
-
-// EndpointEnv and EndpointAllEnv name the environment variables that
-// replace Secrets Manager's regional endpoint (an emulator's URL), as the
-// SDK reads them: the service's own first, then the one of every service.
-const (
-	EndpointEnv    = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-	EndpointAllEnv = "AWS_ENDPOINT_URL"
-)
-
-// Endpoint returns the Secrets Manager endpoint getenv names (EndpointEnv,
-// else EndpointAllEnv), or "" for the region's.
-func Endpoint(getenv func(string) string) string {
-	if ep := strings.TrimSpace(getenv(EndpointEnv)); ep != "" {
-		return ep
-	}
-	return strings.TrimSpace(getenv(EndpointAllEnv))
-}
+var Service = awsapi.Service{SigningName: "secretsmanager", EndpointPrefix: "secretsmanager", TargetPrefix: "secretsmanager", JSONVersion: "1.1", EnvName: "SECRETS_MANAGER"}
 
 // Reader reads secrets through a Secrets Manager client.
 type Reader struct {
@@ -57,13 +40,14 @@ func New(api *awsapi.Client) *Reader {
 	return &Reader{api: api}
 }
 
-// Open returns a Reader on cfg at the endpoint getenv names (Endpoint).
-// When no client can be made of them (no region or credentials, a bad
-// endpoint URL), Open still returns a Reader, whose Get fails with why:
-// a function that reads no secret from Secrets Manager needs no AWS
-// configuration for it.
-func Open(cfg awsapi.Config, getenv func(string) string) *Reader {
-	api, err := awsapi.New(cfg, Service, Endpoint(getenv))
+// Open returns a Reader on cfg, at the endpoint its environment names
+// (AWS_ENDPOINT_URL_SECRETS_MANAGER, then AWS_ENDPOINT_URL, as the SDK
+// reads them) or else the region's. When no client can be made of cfg (no
+// region, a bad endpoint URL), Open still returns a Reader, whose Get
+// fails with why: a function that reads no secret from Secrets Manager
+// needs no AWS configuration for it.
+func Open(cfg awsapi.Config) *Reader {
+	api, err := awsapi.New(cfg, Service, "")
 	if err != nil {
 		return &Reader{err: fmt.Errorf("Secrets Manager client: %w", err)}
 	}

@@ -15,7 +15,7 @@ import (
 const kmsPrefix = "kms:v1:"
 
 // Service is the KMS API (AWS JSON 1.1) the KMS box calls, for awsapi.New.
-var Service = awsapi.Service{SigningName: "kms", EndpointPrefix: "kms", TargetPrefix: "TrentService", JSONVersion: "1.1"}
+var Service = awsapi.Service{SigningName: "kms", EndpointPrefix: "kms", TargetPrefix: "TrentService", JSONVersion: "1.1", EnvName: "KMS"}
 
 // The KMS requests and answers the box sends and reads; []byte fields are
 // base64 in JSON, as KMS takes and gives its blobs.

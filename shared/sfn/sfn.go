@@ -20,7 +20,7 @@ import (
 )
 
 // Service is the Step Functions API (AWS JSON 1.0) for awsapi.New.
-var Service = awsapi.Service{SigningName: "states", EndpointPrefix: "states", TargetPrefix: "AWSStepFunctions", JSONVersion: "1.0"}
+var Service = awsapi.Service{SigningName: "states", EndpointPrefix: "states", TargetPrefix: "AWSStepFunctions", JSONVersion: "1.0", EnvName: "SFN"}
 
 // Workflow runs promotions on the state machine StateMachineARN.
 type Workflow struct {
