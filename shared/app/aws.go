@@ -9,9 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
@@ -164,11 +162,10 @@ func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, err
 	if err != nil {
 		return nil, err
 	}
-	client := awseb.NewFromConfig(cfg, func(o *awseb.Options) {
-		if c.cfg.EventBridgeEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.EventBridgeEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), eventbridge.Service, c.cfg.EventBridgeEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("EventBridge client: %w", err)
+	}
 	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.EventBus", Message: err.Error()}
@@ -182,11 +179,10 @@ func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publ
 	if err != nil {
 		return nil, err
 	}
-	client := awssns.NewFromConfig(cfg, func(o *awssns.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sns.Service, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("SNS client: %w", err)
+	}
 	pub, err := sns.New(client, topic)
 	if err != nil {
 		return nil, &ConfigError{Setting: "Notify.SNSTopicARN", Message: registry.ErrorMessage(err)}
