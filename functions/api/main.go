@@ -59,6 +59,7 @@ import (
 
 	"github.com/modelreg/modelreg/shared/apigw"
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/console"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/router"
@@ -93,7 +94,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (Hand
 	if err != nil {
 		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	sec := secret.New(awsCfg)
+	sec := secret.Open(awsapi.FromSDK(awsCfg))
 	key, err := sec.Deployment(ctx, env, false)
 	if err != nil {
 		return nil, nil, err

@@ -9,9 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
@@ -112,11 +109,10 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-		if c.cfg.VerifyEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.VerifyEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), invoke.Service, c.cfg.VerifyEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("Lambda client: %w", err)
+	}
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
@@ -127,11 +123,10 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOn
 	if err != nil {
 		return nil, err
 	}
-	client := awssfn.NewFromConfig(cfg, func(o *awssfn.Options) {
-		if c.cfg.SFNEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sfn.Service, c.cfg.SFNEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("step functions client: %w", err)
+	}
 	if tasksOnly {
 		return sfn.NewTasks(client, now), nil
 	}
@@ -148,11 +143,10 @@ func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awskms.NewFromConfig(cfg, func(o *awskms.Options) {
-		if c.cfg.KMSEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.KMSEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), secretbox.Service, c.cfg.KMSEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("KMS client: %w", err)
+	}
 	box, err := secretbox.NewKMS(client, c.cfg.KMSKeyID)
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.KMSKeyID", Message: err.Error()}
