@@ -39,7 +39,7 @@
 // The SDK configuration, clients and secrets are read once per cold start;
 // the init log line reports the Secrets Manager calls and their time apart.
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

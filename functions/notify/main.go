@@ -19,7 +19,7 @@
 //	MODELREG_SNS_TOPIC_ARN      an SNS topic for email (optional)
 //	MODELREG_CONSOLE_URL        the web console, for links to approvals (optional)
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

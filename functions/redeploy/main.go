@@ -14,7 +14,7 @@
 //	MODELREG_WEBHOOK_KMS_KEY  the KMS key that seals webhook targets' secrets
 //	MODELREG_SAGEMAKER_PREFIX the endpoint name prefix SageMaker targets must have
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

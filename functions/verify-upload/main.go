@@ -14,7 +14,7 @@
 // The function issues no page tokens or URLs, so its service secret is
 // random per cold start (no Secrets Manager call).
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

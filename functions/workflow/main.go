@@ -21,7 +21,7 @@
 // came first, it ends the wait itself (SendTaskSuccess), so its role needs
 // states:SendTaskSuccess and states:SendTaskFailure on the state machine.
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (
