@@ -358,6 +358,12 @@ func TestEndpoints(t *testing.T) {
 	}{
 		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB},
 		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB},
+		{"us-gov-west-1", "", nil, "https://lambda.us-gov-west-1.amazonaws.com", testLambda},
+		{"eusc-de-east-1", "", nil, "https://lambda.eusc-de-east-1.amazonaws.eu", testLambda},
+		{"us-iso-east-1", "", nil, "https://dynamodb.us-iso-east-1.c2s.ic.gov", testDynamoDB},
+		{"us-isob-east-1", "", nil, "https://dynamodb.us-isob-east-1.sc2s.sgov.gov", testDynamoDB},
+		{"us-isof-south-1", "", nil, "https://lambda.us-isof-south-1.csp.hci.ic.gov", testLambda},
+		{"eu-isoe-west-1", "", nil, "https://lambda.eu-isoe-west-1.cloud.adc-e.uk", testLambda},
 		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda},
 		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB},
 		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB},

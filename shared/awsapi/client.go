@@ -74,13 +74,22 @@ func New(cfg Config, svc Service, endpoint string) (*Client, error) {
 	return &Client{cfg: cfg, svc: svc, endpoint: u, signer: signer, sleep: sleepCtx}, nil
 }
 
-// dnsSuffix is the DNS suffix of a region's partition.
+// dnsSuffix is the DNS suffix of a region's partition (the SDK's
+// partitions.json: aws and aws-us-gov share amazonaws.com).
 func dnsSuffix(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
 		return "amazonaws.com.cn"
 	case strings.HasPrefix(region, "eusc-"):
 		return "amazonaws.eu"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "c2s.ic.gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "sc2s.sgov.gov"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "csp.hci.ic.gov"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "cloud.adc-e.uk"
 	}
 	return "amazonaws.com"
 }
