@@ -218,8 +218,12 @@ func TestRetries(t *testing.T) {
 			if len(*waits) != tc.tries-1 {
 				t.Errorf("%d waits for %d tries", len(*waits), tc.tries)
 			}
+			base := 50 * time.Millisecond
+			if tc.answers[0].body == dynamoThrottled.body {
+				base = time.Second // a throttled request waits longer, as with the SDK
+			}
 			for i, d := range *waits {
-				if limit := 50 * time.Millisecond << i; d <= 0 || d > limit {
+				if limit := base << i; d <= 0 || d > limit {
 					t.Errorf("wait %d: %v, want in (0, %v]", i+1, d, limit)
 				}
 			}
@@ -228,6 +232,37 @@ func TestRetries(t *testing.T) {
 	if !Retryable(&TransportError{Service: "s", Err: errors.New("reset")}) || Retryable(errors.New("other")) ||
 		!Retryable(&Error{Code: "SlowDown", StatusCode: 503}) || !Retryable(&Error{Code: "ProvisionedThroughputExceededException", StatusCode: 400}) {
 		t.Error("Retryable misjudges")
+	}
+}
+
+// TestThrottledWaitsLonger: the first retry of a throttled request waits
+// up to 1 s (jittered), as the SDK's standard retryer does, not the 50 ms
+// of other errors: a retry within milliseconds would be throttled again.
+func TestThrottledWaitsLonger(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    answer
+		min  time.Duration // the longest of the waits must exceed it
+		max  time.Duration
+	}{
+		{"ThrottlingException", dynamoThrottled, 50 * time.Millisecond, time.Second},
+		{"429 without a code", answer{status: http.StatusTooManyRequests}, 50 * time.Millisecond, time.Second},
+		{"500", internal500, 0, 50 * time.Millisecond},
+	} {
+		c, _, waits := testClient(t, testDynamoDB, 2, tc.a)
+		for range 100 {
+			_ = c.JSON(t.Context(), "GetItem", struct{}{}, nil)
+		}
+		longest := time.Duration(0)
+		for _, d := range *waits {
+			longest = max(longest, d)
+		}
+		if len(*waits) != 100 || longest <= tc.min || longest > tc.max {
+			t.Errorf("%s: %d waits, the longest %v; want 100 waits, the longest in (%v, %v]", tc.name, len(*waits), longest, tc.min, tc.max)
+		}
+	}
+	if throttled(&Error{Code: "InternalServerError", StatusCode: 500}) || !throttled(&Error{Code: "SlowDown", StatusCode: 503}) {
+		t.Error("throttled misjudges")
 	}
 }
 

@@ -268,16 +268,22 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 		if n >= attempts || !Retryable(err) {
 			return nil, err
 		}
-		if serr := c.sleep(ctx, backoff(n)); serr != nil {
+		if serr := c.sleep(ctx, backoff(n, throttled(err))); serr != nil {
 			return nil, err
 		}
 	}
 }
 
-// backoff is the wait before try n+1: full jitter up to 50 ms·2ⁿ⁻¹,
-// capped at 5 s.
-func backoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 10)
+// backoff is the wait before try n+1: full jitter up to base·2ⁿ⁻¹,
+// capped at 5 s, where base is 50 ms, or 1 s after a throttling answer
+// (as the SDK's standard retryer waits: a throttled request retried
+// within milliseconds is throttled again).
+func backoff(n int, throttle bool) time.Duration {
+	base := 50 * time.Millisecond
+	if throttle {
+		base = time.Second
+	}
+	d := base << min(n-1, 10)
 	d = min(d, 5*time.Second)
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
