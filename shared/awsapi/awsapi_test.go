@@ -266,6 +266,35 @@ func TestThrottledWaitsLonger(t *testing.T) {
 	}
 }
 
+// TestTraceHeader: in Lambda every request carries the invocation's X-Ray
+// trace (_X_AMZN_TRACE_ID, percent-encoded as the SDK does) in
+// X-Amzn-Trace-Id, unsigned; outside Lambda none.
+func TestTraceHeader(t *testing.T) {
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "")
+	t.Setenv("_X_AMZN_TRACE_ID", "")
+	c, s, _ := testClient(t, testDynamoDB, 1, ok200)
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5")
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "modelreg-api")
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", "", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1%7C68fd508a:5"}
+	for i, r := range s.reqs {
+		if got := r.Header.Get("X-Amzn-Trace-Id"); got != want[i] {
+			t.Errorf("request %d: X-Amzn-Trace-Id %q, want %q", i+1, got, want[i])
+		}
+		if strings.Contains(strings.ToLower(r.Header.Get("Authorization")), "x-amzn-trace-id") {
+			t.Errorf("request %d: the trace header is signed", i+1)
+		}
+	}
+}
+
 // TestRewind: a body with GetBody is sent again whole; one without is
 // sent once, even when the answer asks for a retry.
 func TestRewind(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -229,7 +230,43 @@ func (c *Client) sign(ctx context.Context, req *http.Request, hash string) error
 		req.Header.Set("X-Amz-Content-Sha256", hash)
 	}
 	req.Header.Set("User-Agent", "modelreg-awsapi")
+	if id := c.traceID(); id != "" && req.Header.Get(traceHeader) == "" {
+		req.Header.Set(traceHeader, id) // not signed: the signer ignores it
+	}
 	return c.signer.SignHTTP(ctx, creds, req, hash, c.svc.SigningName, c.cfg.Region, time.Now().UTC())
+}
+
+// traceHeader carries the X-Ray trace a request belongs to.
+const traceHeader = "X-Amzn-Trace-Id"
+
+// traceID is the X-Ray trace of the Lambda invocation under way (which
+// aws-lambda-go puts in _X_AMZN_TRACE_ID for each one), percent-encoded,
+// or "" outside Lambda. Like the SDK's recursion detection, every request
+// carries it: X-Ray joins the calls to the function's trace (Lambda,
+// Step Functions and SNS pass it on), and Lambda's loop detection counts
+// the hops of a Lambda–SNS–S3 loop by it.
+func (c *Client) traceID() string {
+	getenv := c.cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
+		return ""
+	}
+	id := getenv("_X_AMZN_TRACE_ID")
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-=;:+&[]{}\"',", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // credentialsError is a failure to get credentials: never retried.
