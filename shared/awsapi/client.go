@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -52,6 +53,9 @@ type Client struct {
 	signer   *v4.Signer
 	// sleep waits between tries (tests replace it).
 	sleep func(context.Context, time.Duration) error
+	// skew is the service's clock ahead of ours (nanoseconds), as the
+	// Date of its last answer told: requests are signed at now+skew.
+	skew atomic.Int64
 }
 
 // New returns a client of svc at endpoint: an emulator's URL, or "" for
@@ -233,7 +237,7 @@ func (c *Client) sign(ctx context.Context, req *http.Request, hash string) error
 	if id := c.traceID(); id != "" && req.Header.Get(traceHeader) == "" {
 		req.Header.Set(traceHeader, id) // not signed: the signer ignores it
 	}
-	return c.signer.SignHTTP(ctx, creds, req, hash, c.svc.SigningName, c.cfg.Region, time.Now().UTC())
+	return c.signer.SignHTTP(ctx, creds, req, hash, c.svc.SigningName, c.cfg.Region, time.Now().Add(time.Duration(c.skew.Load())).UTC())
 }
 
 // traceHeader carries the X-Ray trace a request belongs to.
@@ -286,11 +290,17 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 		attempts = 1
 	}
 	for n := 1; ; n++ {
+		signedSkew := time.Duration(c.skew.Load())
 		req, err := build()
 		if err != nil {
 			return nil, err
 		}
+		sent := time.Now()
 		resp, err := c.cfg.doer().Do(req)
+		skewed := false
+		if err == nil {
+			skewed = c.observeSkew(resp, sent, signedSkew)
+		}
 		if err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified) {
 			return resp, nil
 		}
@@ -302,7 +312,7 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 			}
 			err = &TransportError{Service: c.svc.SigningName, Err: err}
 		}
-		if n >= attempts || !Retryable(err) {
+		if n >= attempts || !(Retryable(err) || skewed && clockSkewCodes[Code(err)]) {
 			return nil, err
 		}
 		if serr := c.sleep(ctx, backoff(n, throttled(err))); serr != nil {
