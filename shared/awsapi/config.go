@@ -98,7 +98,9 @@ func StaticCredentials(id, secret, token string) aws.CredentialsProvider {
 // transport's timeouts, more idle connections per host (a registry sends
 // bursts to one endpoint), and no overall timeout, because artifact bodies
 // stream for as long as they take; requests end with their context.
-var defaultHTTP = &http.Client{Transport: &http.Transport{
+// Like the SDK's client it follows only the redirects that keep the
+// method and body (307, 308); any other 3xx is the answer.
+var defaultHTTP = &http.Client{CheckRedirect: limitedRedirect, Transport: &http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	ForceAttemptHTTP2:     true,
@@ -108,6 +110,23 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 	TLSHandshakeTimeout:   10 * time.Second,
 	ExpectContinueTimeout: time.Second,
 }}
+
+// limitedRedirect follows 307 and 308 only, without the session token
+// on another host (net/http drops the Authorization there itself). A 301,
+// 302 or 303 would turn a PUT or POST into a GET of somewhere else.
+func limitedRedirect(r *http.Request, via []*http.Request) error {
+	switch r.Response.StatusCode {
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if via[len(via)-1].URL.Host != r.URL.Host {
+			r.Header.Del("X-Amz-Security-Token")
+		}
+		return nil
+	}
+	return http.ErrUseLastResponse
+}
 
 func (c Config) attempts() int {
 	if c.MaxAttempts <= 0 {
