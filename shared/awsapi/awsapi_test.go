@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/modelreg/modelreg/shared/client/sigv4test"
 )
 
@@ -419,24 +421,28 @@ func TestEndpoints(t *testing.T) {
 		env              map[string]string
 		want             string
 		svc              Service
+		base             string
 	}{
-		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB},
-		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB},
-		{"us-gov-west-1", "", nil, "https://lambda.us-gov-west-1.amazonaws.com", testLambda},
-		{"eusc-de-east-1", "", nil, "https://lambda.eusc-de-east-1.amazonaws.eu", testLambda},
-		{"us-iso-east-1", "", nil, "https://dynamodb.us-iso-east-1.c2s.ic.gov", testDynamoDB},
-		{"us-isob-east-1", "", nil, "https://dynamodb.us-isob-east-1.sc2s.sgov.gov", testDynamoDB},
-		{"us-isof-south-1", "", nil, "https://lambda.us-isof-south-1.csp.hci.ic.gov", testLambda},
-		{"eu-isoe-west-1", "", nil, "https://lambda.eu-isoe-west-1.cloud.adc-e.uk", testLambda},
-		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda},
-		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": " http://ddb:2 "}, "http://ddb:2", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "https://lambda.us-east-1.amazonaws.com", testLambda},
-		{"us-east-1", "http://given:3", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "http://given:3", testDynamoDB},
+		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB, ""},
+		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB, ""},
+		{"us-gov-west-1", "", nil, "https://lambda.us-gov-west-1.amazonaws.com", testLambda, ""},
+		{"eusc-de-east-1", "", nil, "https://lambda.eusc-de-east-1.amazonaws.eu", testLambda, ""},
+		{"us-iso-east-1", "", nil, "https://dynamodb.us-iso-east-1.c2s.ic.gov", testDynamoDB, ""},
+		{"us-isob-east-1", "", nil, "https://dynamodb.us-isob-east-1.sc2s.sgov.gov", testDynamoDB, ""},
+		{"us-isof-south-1", "", nil, "https://lambda.us-isof-south-1.csp.hci.ic.gov", testLambda, ""},
+		{"eu-isoe-west-1", "", nil, "https://lambda.eu-isoe-west-1.cloud.adc-e.uk", testLambda, ""},
+		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda, ""},
+		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": " http://ddb:2 "}, "http://ddb:2", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "https://lambda.us-east-1.amazonaws.com", testLambda, ""},
+		{"us-east-1", "http://given:3", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "http://given:3", testDynamoDB, ""},
+		// A profile's endpoint_url (the SDK's BaseEndpoint) comes after both variables.
+		{"us-east-1", "", nil, "http://profile:4", testDynamoDB, "http://profile:4"},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB, "http://profile:4"},
 	} {
 		getenv := func(k string) string { return tc.env[k] }
-		c, err := New(Config{Region: tc.region, Credentials: creds, Getenv: getenv}, tc.svc, tc.endpoint)
+		c, err := New(Config{Region: tc.region, Credentials: creds, Getenv: getenv, BaseEndpoint: tc.base}, tc.svc, tc.endpoint)
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.region, tc.endpoint, err)
 		}
@@ -496,5 +502,24 @@ func TestFromEnv(t *testing.T) {
 		if !errors.Is(err, ErrNoCredentials) || s.count() != 0 || Retryable(err) {
 			t.Errorf("without %s: %v after %d requests, want ErrNoCredentials before any", k, err, s.count())
 		}
+	}
+}
+
+// TestFromSDKAndBack: an SDK configuration's region, credentials, HTTP
+// client, attempts and base endpoint survive FromSDK and Config.SDK.
+func TestFromSDKAndBack(t *testing.T) {
+	base := "http://profile:4"
+	hc := &http.Client{}
+	sdk := aws.Config{Region: "eu-west-2", Credentials: StaticCredentials("a", "b", ""), HTTPClient: hc, RetryMaxAttempts: 5, BaseEndpoint: &base}
+	c := FromSDK(sdk)
+	if c.Region != "eu-west-2" || c.Credentials == nil || c.HTTP != hc || c.MaxAttempts != 5 || c.BaseEndpoint != base {
+		t.Fatalf("FromSDK: %+v", c)
+	}
+	back := c.SDK()
+	if back.Region != sdk.Region || back.HTTPClient != hc || back.RetryMaxAttempts != 5 || back.BaseEndpoint == nil || *back.BaseEndpoint != base {
+		t.Fatalf("SDK: %+v", back)
+	}
+	if got := FromSDK(aws.Config{Region: "us-east-1"}); got.HTTP != nil || got.BaseEndpoint != "" {
+		t.Fatalf("FromSDK of a bare config: %+v", got)
 	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	// Getenv reads the environment for the SDK's endpoint overrides
 	// AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (nil: os.Getenv).
 	Getenv func(string) string
+	// BaseEndpoint, if set, is the endpoint of every service the
+	// environment names none for (the SDK's aws.Config.BaseEndpoint: a
+	// profile's endpoint_url).
+	BaseEndpoint string
 }
 
 // ErrNoRegion and ErrNoCredentials are the causes of the errors New and
@@ -77,6 +81,9 @@ func (missingCredentials) Retrieve(context.Context) (aws.Credentials, error) {
 // config.LoadDefaultConfig): its region, credential provider and HTTP client.
 func FromSDK(cfg aws.Config) Config {
 	c := Config{Region: cfg.Region, Credentials: cfg.Credentials, MaxAttempts: cfg.RetryMaxAttempts}
+	if cfg.BaseEndpoint != nil {
+		c.BaseEndpoint = *cfg.BaseEndpoint
+	}
 	if cfg.HTTPClient != nil {
 		c.HTTP = cfg.HTTPClient
 	}
@@ -155,7 +162,10 @@ func (c Config) envEndpoint(name string) string {
 			return v
 		}
 	}
-	return strings.TrimSpace(getenv("AWS_ENDPOINT_URL"))
+	if v := strings.TrimSpace(getenv("AWS_ENDPOINT_URL")); v != "" {
+		return v
+	}
+	return c.BaseEndpoint
 }
 
 func (c Config) validate() error {
@@ -173,6 +183,9 @@ func (c Config) validate() error {
 // (SageMaker) and for app.AWS.Config, which FromSDK turns back into this.
 func (c Config) SDK() aws.Config {
 	cfg := aws.Config{Region: c.Region, Credentials: c.Credentials, RetryMaxAttempts: c.MaxAttempts}
+	if c.BaseEndpoint != "" {
+		cfg.BaseEndpoint = &c.BaseEndpoint
+	}
 	if c.HTTP != nil {
 		cfg.HTTPClient = c.HTTP
 	}
