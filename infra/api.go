@@ -12,19 +12,23 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Route is one API Gateway route of the API and whether the IAM
-// authorizer guards it.
+// Route is one API Gateway route of the API, whether the IAM authorizer
+// guards it and which function serves it.
 type Route struct {
 	Path    string
 	Methods []awsapigatewayv2.HttpMethod
 	IAM     bool
+	// Console routes the request to the console function; the others go
+	// to the api function.
+	Console bool
 }
 
 // Routes are the API's routes: every /v1 and MLflow route behind the IAM
 // authorizer except the health check (and the OpenAPI document, which the
-// handler serves unauthenticated too); the console's routes (its pages,
-// sign-in and static files, the paths shared/console serves at the root)
-// open, because the console checks its own signed session.
+// handler serves unauthenticated too), served by the api function; the
+// console's routes (its pages, sign-in and static files, the paths
+// shared/console serves at the root) open, because the console checks its
+// own signed session, and served by the console function.
 var Routes = []Route{
 	{Path: "/v1/health", Methods: methods(get)},
 	{Path: "/v1/openapi.json", Methods: methods(get)},
@@ -32,15 +36,15 @@ var Routes = []Route{
 	{Path: "/api/2.0/mlflow/{proxy+}", IAM: true},
 	{Path: "/api/2.0/mlflow-artifacts/{proxy+}", IAM: true},
 	// The console.
-	{Path: "/", Methods: methods(get)},
-	{Path: "/static/{proxy+}", Methods: methods(get)},
-	{Path: "/login", Methods: methods(get, post)},
-	{Path: "/login/{proxy+}", Methods: methods(get)}, // /login/oidc, /login/callback
-	{Path: "/logout", Methods: methods(post)},
-	{Path: "/models", Methods: methods(get)},
-	{Path: "/models/{proxy+}", Methods: methods(get, post)},
-	{Path: "/approvals", Methods: methods(get)},
-	{Path: "/approvals/{proxy+}", Methods: methods(get, post)},
+	{Path: "/", Methods: methods(get), Console: true},
+	{Path: "/static/{proxy+}", Methods: methods(get), Console: true},
+	{Path: "/login", Methods: methods(get, post), Console: true},
+	{Path: "/login/{proxy+}", Methods: methods(get), Console: true}, // /login/oidc, /login/callback
+	{Path: "/logout", Methods: methods(post), Console: true},
+	{Path: "/models", Methods: methods(get), Console: true},
+	{Path: "/models/{proxy+}", Methods: methods(get, post), Console: true},
+	{Path: "/approvals", Methods: methods(get), Console: true},
+	{Path: "/approvals/{proxy+}", Methods: methods(get, post), Console: true},
 }
 
 const (
@@ -62,7 +66,8 @@ func (r Route) Keys() []string {
 	return keys
 }
 
-// Api is the HTTP API (payload format 2.0) in front of the api function.
+// Api is the HTTP API (payload format 2.0) in front of the api and
+// console functions.
 type Api struct {
 	constructs.Construct
 	HttpApi awsapigatewayv2.HttpApi
@@ -76,16 +81,25 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 	`"time":"$context.requestTime","method":"$context.httpMethod","route":"$context.routeKey","status":"$context.status",` +
 	`"length":"$context.responseLength","latency":"$context.responseLatency","error":"$context.integrationErrorMessage"}`
 
-func newApi(scope constructs.Construct, c Config, fn awslambda.Function) *Api {
+// newApi defines the HTTP API with Routes, each integrated with the api
+// function or, for the console's, the console function.
+func newApi(scope constructs.Construct, c Config, api, console awslambda.Function) *Api {
 	a := &Api{Construct: constructs.NewConstruct(scope, jsii.String("Gateway"))}
 	a.HttpApi = awsapigatewayv2.NewHttpApi(a.Construct, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("modelreg API"),
 		CreateDefaultStage: jsii.Bool(false),
 	})
-	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Lambda"), fn,
-		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
+	lambda := func(id string, fn awslambda.Function) awsapigatewayv2.HttpRouteIntegration {
+		return awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(id), fn,
+			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
+	}
+	apiIntegration, consoleIntegration := lambda("Lambda", api), lambda("ConsoleLambda", console)
 	iam := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	for _, r := range Routes {
+		integration := apiIntegration
+		if r.Console {
+			integration = consoleIntegration
+		}
 		o := &awsapigatewayv2.AddRoutesOptions{Path: jsii.String(r.Path), Integration: integration}
 		if len(r.Methods) > 0 {
 			o.Methods = &r.Methods

@@ -14,8 +14,10 @@ import (
 // FunctionNames are the functions/<name> directories the stack deploys,
 // each from BuildDir/<name>/bootstrap (scripts/build-lambdas). workflow is
 // deployed four times, once per task of the promotion document, told which
-// by MODELREG_WORKFLOW_TASK.
-var FunctionNames = []string{"api", "workflow", "stream-publisher", "redeploy", "notify", "sweeper", "verify-upload"}
+// by MODELREG_WORKFLOW_TASK. console serves the web console's routes on
+// the same HTTP API as api (its own binary, so that the console's
+// html/template reflection does not keep the api's unused methods linked).
+var FunctionNames = []string{"api", "console", "workflow", "stream-publisher", "redeploy", "notify", "sweeper", "verify-upload"}
 
 // Environment names the stack sets on the functions.
 const (
@@ -39,7 +41,8 @@ const (
 	EnvMLflowArts   = "MODELREG_MLFLOW_ARTIFACTS" // "s3": MLflow runs write to s3:// under <prefix>runs/
 	EnvConsoleURL   = "MODELREG_CONSOLE_URL"      // the console, for links in notifications
 
-	// The console's OIDC sign-in (Config.OIDC), set only when configured.
+	// The console's OIDC sign-in (Config.OIDC), set on the console
+	// function only, and only when configured.
 	EnvOIDCIssuer       = "MODELREG_OIDC_ISSUER"
 	EnvOIDCAuthorize    = "MODELREG_OIDC_AUTHORIZE_URL"
 	EnvOIDCToken        = "MODELREG_OIDC_TOKEN_URL"

@@ -109,3 +109,20 @@ func grantTaskResponse(st *Stack, fn awslambda.Function, name string) {
 		})},
 	}))
 }
+
+// grantService lets fn run the registry service operations the api and
+// the console functions share (pages, uploads' and downloads' records,
+// approvals, promotions, rollbacks): the store's actions on the table;
+// starting a promotion's execution, ending its wait with a decision,
+// describing and stopping it; reading the signing key (page tokens,
+// console sessions); sealing and opening deploy targets' webhook secrets
+// with the webhook key.
+func grantService(st *Stack, fn awslambda.Function) {
+	grantTable(fn, st.Storage.Table)
+	sm := st.Workflow.StateMachine
+	sm.GrantStartExecution(fn)
+	sm.GrantTaskResponse(fn)
+	sm.GrantExecution(fn, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution"))
+	grantSecretValue(fn, st.Secrets.SigningKey.SecretArn())
+	grantKey(fn, st.Secrets.WebhookKey, "kms:Encrypt", "kms:Decrypt")
+}

@@ -89,8 +89,9 @@ func sorted(v ...string) []string { sort.Strings(v); return v }
 
 // TestS3Grants: each function may call on the artifact bucket exactly
 // what its code calls (infra/grants.go names the calls), on the objects
-// under the artifact prefix (and the api a listing of that prefix only);
-// the functions that touch no artifact get no S3 at all.
+// under the artifact prefix (and the api a listing of that prefix only;
+// the console, which only presigns downloads, GetObject only); the
+// functions that touch no artifact get no S3 at all.
 func TestS3Grants(t *testing.T) {
 	s := configured(t)
 	objects := "<" + BucketLogicalID + ".Arn>/models/*"
@@ -104,6 +105,7 @@ func TestS3Grants(t *testing.T) {
 	readWrite := on("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 	want := map[string][]string{
 		"Api":          sorted(append(slices.Clone(readWrite), `s3:ListBucket on <`+BucketLogicalID+`.Arn> {"StringLike":{"s3:prefix":["models/*"]}}`)...),
+		"Console":      on("s3:GetObject"),
 		"VerifyUpload": sorted(slices.Clone(readWrite)...),
 		"Sweeper":      sorted(on("s3:AbortMultipartUpload", "s3:DeleteObject")...),
 	}
@@ -135,7 +137,8 @@ func TestArtifactPrefixGrants(t *testing.T) {
 // TestInvokeGrants: the api (a large upload's completion), the sweeper
 // (versions left VERIFYING) and verify-upload itself (a verification
 // that runs out of time) may invoke verify-upload, by the name the stack
-// gives it, and no other function; nobody else may invoke anything.
+// gives it, and no other function; nobody else may invoke anything (the
+// console completes no upload and is not told verify-upload's name).
 func TestInvokeGrants(t *testing.T) {
 	s := configured(t)
 	name := "modelreg-verify-upload"
@@ -156,12 +159,16 @@ func TestInvokeGrants(t *testing.T) {
 			t.Errorf("%s's Lambda grants %q, want %q", id, got, want)
 		}
 	}
+	if v, ok := environment(s, "Console")[EnvVerifyFn]; ok {
+		t.Errorf("console: %s=%v", EnvVerifyFn, v)
+	}
 }
 
 // TestSecretAndKeyGrants: the functions that sign (page tokens, console
 // sessions) read the signing key's secret by ARN, GetSecretValue only;
-// notify reads the Slack secret too; the api seals and opens webhook
-// secrets with the KMS key, redeploy only opens them.
+// notify reads the Slack secret too; the api and the console (the same
+// service grants) seal and open webhook secrets with the KMS key,
+// redeploy only opens them.
 func TestSecretAndKeyGrants(t *testing.T) {
 	s := configured(t)
 	signing := "secretsmanager:GetSecretValue on <" + *s.stack.GetLogicalId(s.stack.Secrets.SigningKey.Node().DefaultChild().(awscdk.CfnElement)) + ">"
@@ -170,7 +177,7 @@ func TestSecretAndKeyGrants(t *testing.T) {
 	for _, id := range sortedKeys(s.stack.Functions) {
 		var secrets, kms []string
 		switch id {
-		case "Api":
+		case "Api", "Console":
 			secrets, kms = []string{signing}, sorted("kms:Encrypt on "+key, "kms:Decrypt on "+key)
 		case "Validate", "RequestApproval", "Promote", "RecordOutcome":
 			secrets = []string{signing}
@@ -203,13 +210,17 @@ func environment(s *synthesized, id string) map[string]any {
 	return props(s.res[logicalID(s, id)])["Environment"].(map[string]any)["Variables"].(map[string]any)
 }
 
+// serviceEnv are the settings the api and the console functions both get
+// (the registry service's).
+var serviceEnv = []string{EnvStoreKind, EnvArtifacts, EnvTable, EnvBucket, EnvPrefix, EnvWorkflowKind, EnvStateMachine,
+	EnvSecret, EnvWebhookKey, EnvSageMaker, EnvPassRoles}
+
 // TestApiEnvironment: the api gets every setting by the names functions/api
-// reads, MLflow run artifacts on s3, and no OIDC setting unless configured.
+// reads, MLflow run artifacts on s3, and no OIDC setting (the console's).
 func TestApiEnvironment(t *testing.T) {
 	s := configured(t)
 	env := environment(s, "Api")
-	for _, k := range []string{EnvTable, EnvBucket, EnvPrefix, EnvStateMachine, EnvSecret, EnvRoles, EnvWebhookKey,
-		EnvSageMaker, EnvPassRoles, EnvVerifyFn, EnvMLflowArts} {
+	for _, k := range append(slices.Clone(serviceEnv), EnvRoles, EnvVerifyFn, EnvMLflowArts) {
 		if env[k] == nil {
 			t.Errorf("api: no %s", k)
 		}
@@ -223,21 +234,55 @@ func TestApiEnvironment(t *testing.T) {
 		!reflect.DeepEqual(roles, map[string]RoleMapping{"arn:aws:iam::123456789012:role/Approvers": {Role: "approver", Groups: []string{"ml"}}}) {
 		t.Errorf("%s %v (%v)", EnvRoles, env[EnvRoles], err)
 	}
-	for k := range env {
-		if strings.HasPrefix(k, "MODELREG_OIDC_") {
-			t.Errorf("api: %s without an oidc configuration", k)
-		}
-	}
+	noOIDC(t, s, "Api")
 	// Notify links to the console on the API's URL.
 	if got, want := render(t, environment(s, "Notify")[EnvConsoleURL]), "https://<"; !strings.HasPrefix(got, want) || !strings.Contains(got, "execute-api") {
 		t.Errorf("notify's %s = %s", EnvConsoleURL, got)
 	}
 }
 
-// TestOIDC: with an oidc block the api gets the console's sign-in
-// settings, the endpoints derived from the issuer and the hosted UI
-// domain, the redirect on the API's own URL, the client secret by ARN
-// with GetSecretValue on that secret only; a public client gets no secret.
+// noOIDC fails t for each MODELREG_OIDC_ setting of function id.
+func noOIDC(t *testing.T, s *synthesized, id string) {
+	t.Helper()
+	for k := range environment(s, id) {
+		if strings.HasPrefix(k, "MODELREG_OIDC_") {
+			t.Errorf("%s: %s", id, k)
+		}
+	}
+}
+
+// TestConsoleEnvironment: the console gets the api's service settings,
+// the same values, and neither the IAM role mapping (API callers only),
+// verify-upload's name nor the MLflow setting; no OIDC setting unless
+// configured.
+func TestConsoleEnvironment(t *testing.T) {
+	s := configured(t)
+	api, env := environment(s, "Api"), environment(s, "Console")
+	for _, k := range serviceEnv {
+		if env[k] == nil || !reflect.DeepEqual(env[k], api[k]) {
+			t.Errorf("console: %s = %v, the api's %v", k, env[k], api[k])
+		}
+	}
+	if len(env) != len(serviceEnv) {
+		t.Errorf("console environment %v: want only %v", env, serviceEnv)
+	}
+	for _, k := range []string{EnvRoles, EnvVerifyFn, EnvMLflowArts} {
+		if v, ok := env[k]; ok {
+			t.Errorf("console: %s=%v", k, v)
+		}
+	}
+	noOIDC(t, s, "Console")
+	p := props(s.res[logicalID(s, "Console")])
+	if p["Timeout"] != float64(29) || p["MemorySize"] != float64(512) {
+		t.Errorf("console: timeout %v, memory %v, want 29 s, 512 MB", p["Timeout"], p["MemorySize"])
+	}
+}
+
+// TestOIDC: with an oidc block the console (and no other function) gets
+// the sign-in settings, the endpoints derived from the issuer and the
+// hosted UI domain, the redirect on the API's own URL, the client secret
+// by ARN with GetSecretValue on that secret only; a public client gets no
+// secret.
 func TestOIDC(t *testing.T) {
 	c := DefaultConfig()
 	c.BuildDir = assetDir(t)
@@ -246,7 +291,7 @@ func TestOIDC(t *testing.T) {
 		ClientID: "5ab1client", ClientSecretARN: secret, GroupRoles: map[string]string{"ml-approvers": "approver", "ml": "publisher"}}
 	c.DomainName, c.CertificateARN = "registry.example.com", "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 	s := synth(t, c)
-	env := environment(s, "Api")
+	env := environment(s, "Console")
 	want := map[string]string{
 		EnvOIDCIssuer:       "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
 		EnvOIDCAuthorize:    "https://registry.auth.eu-west-1.amazoncognito.com/oauth2/authorize",
@@ -265,11 +310,15 @@ func TestOIDC(t *testing.T) {
 	if err := json.Unmarshal([]byte(env[EnvOIDCGroupRoles].(string)), &groups); err != nil || !reflect.DeepEqual(groups, c.OIDC.GroupRoles) {
 		t.Errorf("%s = %v (%v)", EnvOIDCGroupRoles, env[EnvOIDCGroupRoles], err)
 	}
-	if got := grantsOf(t, s, "Api")["secretsmanager"]; !slices.Contains(got, "secretsmanager:GetSecretValue on "+secret) || len(got) != 2 {
-		t.Errorf("api's secret grants %q: want the signing key and the client secret", got)
+	if got := grantsOf(t, s, "Console")["secretsmanager"]; !slices.Contains(got, "secretsmanager:GetSecretValue on "+secret) || len(got) != 2 {
+		t.Errorf("console's secret grants %q: want the signing key and the client secret", got)
 	}
 	for _, id := range sortedKeys(s.stack.Functions) {
-		if id != "Api" && slices.ContainsFunc(grantsOf(t, s, id)["secretsmanager"], func(g string) bool { return strings.Contains(g, secret) }) {
+		if id == "Console" {
+			continue
+		}
+		noOIDC(t, s, id)
+		if slices.ContainsFunc(grantsOf(t, s, id)["secretsmanager"], func(g string) bool { return strings.Contains(g, secret) }) {
 			t.Errorf("%s may read the OIDC client secret", id)
 		}
 	}
@@ -279,13 +328,14 @@ func TestOIDC(t *testing.T) {
 	// client has no secret.
 	c.DomainName, c.CertificateARN, c.OIDC.ClientSecretARN = "", "", ""
 	s = synth(t, c)
-	env = environment(s, "Api")
+	env = environment(s, "Console")
 	if got := render(t, env[EnvOIDCRedirect]); !regexp.MustCompile(`^https://<GatewayHttpApi[A-Z0-9]+>\.execute-api\.<AWS::Region>\.<AWS::URLSuffix>/login/callback$`).MatchString(got) {
 		t.Errorf("%s = %s", EnvOIDCRedirect, got)
 	}
-	if env[EnvOIDCClientSecret] != nil || len(grantsOf(t, s, "Api")["secretsmanager"]) != 1 {
-		t.Errorf("a public client: %v, %q", env[EnvOIDCClientSecret], grantsOf(t, s, "Api")["secretsmanager"])
+	if env[EnvOIDCClientSecret] != nil || len(grantsOf(t, s, "Console")["secretsmanager"]) != 1 {
+		t.Errorf("a public client: %v, %q", env[EnvOIDCClientSecret], grantsOf(t, s, "Console")["secretsmanager"])
 	}
+	noOIDC(t, s, "Api")
 }
 
 // callsIn returns the SDK calls the non-test Go files of the package in
@@ -381,6 +431,23 @@ func TestArtifactCallsGranted(t *testing.T) {
 	checkCalls(t, s, "Api", "shared/s3", calls, needs)
 }
 
+// TestConsoleCallsGranted: every registry service operation shared/console
+// calls is authorized on the bucket for the console function (the
+// operations that touch no file need nothing of S3), so that a page that
+// starts writing or removing files cannot reach AWS ungranted.
+func TestConsoleCallsGranted(t *testing.T) {
+	s := configured(t)
+	calls := callsIn(t, "../shared/console", `\.svc\.([A-Z][A-Za-z0-9]+)\(`)
+	needs := map[string][]string{
+		"Downloads":  {s3Get}, // presigned GetObject URLs
+		"ListModels": nil, "GetModel": nil, "ListVersions": nil, "GetVersion": nil, "ListAliases": nil, "History": nil,
+		"Compare": nil, "ListApprovals": nil, "GetApproval": nil,
+		// Records and the state machine (grantService, TestTaskResponseGrants).
+		"Transition": nil, "Rollback": nil, "DecideApproval": nil,
+	}
+	checkCalls(t, s, "Console", "shared/console", calls, needs)
+}
+
 // TestPublishGrants: only notify publishes to the notifications topic,
 // with the two KMS actions SNS needs for its encryption key, and no KMS
 // action group (kms:GenerateDataKey*) is granted anywhere.
@@ -410,9 +477,10 @@ func TestPublishGrants(t *testing.T) {
 }
 
 // TestTaskResponseGrants: the state machine has its fixed name; only the
-// api (decisions) and RequestApproval (a decision that came before the
-// token) may end a wait, on that machine only; nothing else gets a
-// Step Functions grant but the api's start/describe/stop.
+// api and the console (decisions) and RequestApproval (a decision that
+// came before the token) may end a wait, on that machine only; nothing
+// else gets a Step Functions grant but the api's and the console's
+// start/describe/stop.
 func TestTaskResponseGrants(t *testing.T) {
 	s := configured(t)
 	sm := *s.stack.GetLogicalId(s.stack.Workflow.StateMachine.Node().DefaultChild().(awscdk.CfnElement))
@@ -428,11 +496,15 @@ func TestTaskResponseGrants(t *testing.T) {
 			if !reflect.DeepEqual(g, want) {
 				t.Errorf("RequestApproval's Step Functions grants %q, want %q", g, want)
 			}
-		case "Api":
-			for _, a := range []string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure"} {
+		case "Api", "Console":
+			for _, a := range []string{"states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
+				"states:DescribeExecution", "states:StopExecution"} {
 				if !slices.ContainsFunc(g, func(s string) bool { return strings.HasPrefix(s, a+" on ") }) {
-					t.Errorf("Api lacks %s: %q", a, g)
+					t.Errorf("%s lacks %s: %q", id, a, g)
 				}
+			}
+			if !reflect.DeepEqual(g, grantsOf(t, s, "Api")["states"]) {
+				t.Errorf("%s's Step Functions grants %q differ from the api's %q", id, g, grantsOf(t, s, "Api")["states"])
 			}
 		default:
 			if len(g) != 0 {

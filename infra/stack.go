@@ -177,15 +177,26 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 	if err != nil {
 		panic(err) // a map of plain strings always marshals
 	}
-	apiEnv := base(map[string]*string{
-		EnvWorkflowKind: jsii.String("sfn"), EnvStateMachine: st.Workflow.StateMachine.StateMachineArn(),
-		EnvSecret: signingKey, EnvWebhookKey: st.Secrets.WebhookKey.KeyArn(),
-		EnvRoles: jsii.String(string(rolesJSON)), EnvVerifyFn: jsii.String(verifyName),
-		EnvSageMaker: jsii.String(c.SageMakerPrefix), EnvPassRoles: jsii.String(strings.Join(c.SageMakerRoles, ",")),
-		EnvMLflowArts: jsii.String("s3"),
-	})
-	api := newFunction(st.Stack, c, fnSpec{id: "Api", dir: "api", timeout: 29, memory: 512, env: apiEnv})
-	grantTable(api, table)
+	// The api and the console functions run the same registry service
+	// (grantService) with the same settings (service); only the api maps
+	// IAM callers to roles, hands large completions to verify-upload and
+	// gives MLflow runs s3:// locations, and only the console signs people
+	// in (OIDC).
+	service := func(extra map[string]*string) map[string]*string {
+		m := base(map[string]*string{
+			EnvWorkflowKind: jsii.String("sfn"), EnvStateMachine: st.Workflow.StateMachine.StateMachineArn(),
+			EnvSecret: signingKey, EnvWebhookKey: st.Secrets.WebhookKey.KeyArn(),
+			EnvSageMaker: jsii.String(c.SageMakerPrefix), EnvPassRoles: jsii.String(strings.Join(c.SageMakerRoles, ",")),
+		})
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	api := newFunction(st.Stack, c, fnSpec{id: "Api", dir: "api", timeout: 29, memory: 512, env: service(map[string]*string{
+		EnvRoles: jsii.String(string(rolesJSON)), EnvVerifyFn: jsii.String(verifyName), EnvMLflowArts: jsii.String("s3"),
+	})})
+	grantService(st, api)
 	// The API presigns part uploads and downloads (so its role must allow
 	// them), starts and completes uploads, lists and aborts them, removes
 	// versions' files, and reads MLflow runs' artifacts (under
@@ -193,14 +204,19 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 	// is registered, copying them into the version's keys.
 	grantObjects(api, bucket, c.ArtifactPrefix, s3Get, s3Put, s3Delete, s3Abort, s3ListParts)
 	grantListPrefix(api, bucket, c.ArtifactPrefix)
-	st.Workflow.StateMachine.GrantStartExecution(api)
-	st.Workflow.StateMachine.GrantTaskResponse(api)
-	st.Workflow.StateMachine.GrantExecution(api, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution"))
-	grantSecretValue(api, signingKey)
-	grantKey(api, st.Secrets.WebhookKey, "kms:Encrypt", "kms:Decrypt")
 	grantInvoke(st, api, verifyName)
 	st.Functions["Api"] = api
-	st.Api = newApi(st.Stack, c, api)
+
+	// The console's pages read the registry and make its transitions,
+	// rollbacks and approval decisions; of the bucket they only presign
+	// downloads (shared/console calls Service.Downloads and no call that
+	// writes or removes files: uploads and deletions are the API's).
+	console := newFunction(st.Stack, c, fnSpec{id: "Console", dir: "console", timeout: 29, memory: 512, env: service(nil)})
+	grantService(st, console)
+	grantObjects(console, bucket, c.ArtifactPrefix, s3Get)
+	st.Functions["Console"] = console
+
+	st.Api = newApi(st.Stack, c, api, console)
 	if o := c.OIDC; o != nil {
 		authorize, token, jwks := o.Endpoints()
 		groups, err := json.Marshal(o.GroupRoles)
@@ -214,11 +230,11 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 			// custom domain's): known only once the API exists.
 			EnvOIDCRedirect: awscdk.Fn_Join(jsii.String(""), &[]*string{st.Api.URL, jsii.String("login/callback")}),
 		} {
-			api.AddEnvironment(jsii.String(k), v, nil)
+			console.AddEnvironment(jsii.String(k), v, nil)
 		}
 		if o.ClientSecretARN != "" {
-			api.AddEnvironment(jsii.String(EnvOIDCClientSecret), jsii.String(o.ClientSecretARN), nil)
-			grantSecretValue(api, jsii.String(o.ClientSecretARN))
+			console.AddEnvironment(jsii.String(EnvOIDCClientSecret), jsii.String(o.ClientSecretARN), nil)
+			grantSecretValue(console, jsii.String(o.ClientSecretARN))
 		}
 	}
 

@@ -124,11 +124,11 @@ func configured(t *testing.T) *synthesized {
 func TestResourceCounts(t *testing.T) {
 	s := configured(t)
 	for typ, n := range map[string]int{
-		"AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 2, "AWS::Lambda::Function": 10,
+		"AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 2, "AWS::Lambda::Function": 11,
 		"AWS::StepFunctions::StateMachine": 1, "AWS::Events::EventBus": 1, "AWS::Events::Rule": 5,
 		"AWS::SQS::Queue": 6, "AWS::SNS::Topic": 2, "AWS::SecretsManager::Secret": 2, "AWS::KMS::Key": 2,
 		"AWS::ApiGatewayV2::Api": 1, "AWS::ApiGatewayV2::Stage": 1, "AWS::Lambda::EventSourceMapping": 1,
-		"AWS::ApiGatewayV2::Route": 5 + 12, "AWS::CloudWatch::Alarm": 6 + 10 + 3, "AWS::SNS::Subscription": 1,
+		"AWS::ApiGatewayV2::Route": 5 + 12, "AWS::ApiGatewayV2::Integration": 2, "AWS::CloudWatch::Alarm": 6 + 11 + 3, "AWS::SNS::Subscription": 1,
 	} {
 		s.template.ResourceCountIs(jsii.String(typ), jsii.Number(float64(n)))
 	}
@@ -454,7 +454,7 @@ func TestIAMScoping(t *testing.T) {
 	if !slices.ContainsFunc(redeploy, func(st map[string]any) bool { return hasAction(st, "iam:PassRole") }) {
 		t.Error("redeploy may not pass the SageMaker role")
 	}
-	for _, id := range []string{"Api", "Notify", "Sweeper", "StreamPublisher"} {
+	for _, id := range []string{"Api", "Console", "Notify", "Sweeper", "StreamPublisher"} {
 		if slices.ContainsFunc(statements(t, s, id), func(st map[string]any) bool { return hasAction(st, "sagemaker:") || hasAction(st, "iam:") }) {
 			t.Errorf("%s may call SageMaker or IAM", id)
 		}
@@ -472,9 +472,10 @@ func TestNoPassRoleWithoutRoles(t *testing.T) {
 }
 
 // TestRoutes: the IAM authorizer guards every /v1 and MLflow route but the
-// health check and the OpenAPI document; the console's routes (the paths
-// shared/console serves: pages, sign-in, static files) are open, and
-// nothing else is routed.
+// health check and the OpenAPI document, and the api function serves
+// them; the console's routes (the paths shared/console serves: pages,
+// sign-in, static files) are open and the console function serves them;
+// nothing else is routed, and API Gateway may invoke exactly the two.
 func TestRoutes(t *testing.T) {
 	s := configured(t)
 	got := map[string]string{}
@@ -532,7 +533,42 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("%s %s is routed (%s)", c.method, c.path, auth)
 		}
 	}
-	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), map[string]any{"PayloadFormatVersion": "2.0"})
+	// Each route's integration invokes its function, with payload 2.0.
+	integrations := map[string]string{} // integration logical id → function logical id
+	for id, r := range s.ofType("AWS::ApiGatewayV2::Integration") {
+		p := props(r)
+		if p["IntegrationType"] != "AWS_PROXY" || p["PayloadFormatVersion"] != "2.0" {
+			t.Errorf("integration %s: %v %v", id, p["IntegrationType"], p["PayloadFormatVersion"])
+		}
+		integrations[id] = p["IntegrationUri"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	}
+	apiFn, consoleFn := logicalID(s, "Api"), logicalID(s, "Console")
+	served := map[string]string{} // route key → function logical id
+	for _, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+		p := props(r)
+		target := render(t, p["Target"]) // integrations/<id>
+		served[p["RouteKey"].(string)] = integrations[strings.TrimSuffix(strings.TrimPrefix(target, "integrations/<"), ">")]
+	}
+	// The /v1 and MLflow paths go to the api, every other (the console's)
+	// to the console.
+	for k := range want {
+		fn := consoleFn
+		if _, p, _ := strings.Cut(k, " "); strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/api/") {
+			fn = apiFn
+		}
+		if served[k] != fn {
+			t.Errorf("%s is served by %q, want %q", k, served[k], fn)
+		}
+	}
+	invokable := map[string]bool{}
+	for _, r := range s.ofType("AWS::Lambda::Permission") {
+		if p := props(r); p["Principal"] == "apigateway.amazonaws.com" {
+			invokable[p["FunctionName"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)] = true
+		}
+	}
+	if want := map[string]bool{apiFn: true, consoleFn: true}; !reflect.DeepEqual(invokable, want) {
+		t.Errorf("API Gateway may invoke %v, want %v", invokable, want)
+	}
 	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), map[string]any{
 		"AccessLogSettings":    map[string]any{"DestinationArn": assertions.Match_AnyValue(), "Format": accessLogFormat},
 		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100},
