@@ -115,8 +115,9 @@ func grantTaskResponse(st *Stack, fn awslambda.Function, name string) {
 // approvals, promotions, rollbacks): the store's actions on the table;
 // starting a promotion's execution, ending its wait with a decision,
 // describing and stopping it; reading the signing key (page tokens,
-// console sessions); sealing and opening deploy targets' webhook secrets
-// with the webhook key.
+// console sessions). Sealing and opening deploy targets' webhook secrets
+// with the webhook key is the api's alone: the console has no page that
+// adds or opens a deploy target.
 func grantService(st *Stack, fn awslambda.Function) {
 	grantTable(fn, st.Storage.Table)
 	sm := st.Workflow.StateMachine
@@ -124,5 +125,4 @@ func grantService(st *Stack, fn awslambda.Function) {
 	sm.GrantTaskResponse(fn)
 	sm.GrantExecution(fn, jsii.String("states:DescribeExecution"), jsii.String("states:StopExecution"))
 	grantSecretValue(fn, st.Secrets.SigningKey.SecretArn())
-	grantKey(fn, st.Secrets.WebhookKey, "kms:Encrypt", "kms:Decrypt")
 }

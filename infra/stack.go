@@ -197,6 +197,7 @@ func NewStack(scope constructs.Construct, c Config) *Stack {
 		EnvRoles: jsii.String(string(rolesJSON)), EnvVerifyFn: jsii.String(verifyName), EnvMLflowArts: jsii.String("s3"),
 	})})
 	grantService(st, api)
+	grantKey(api, st.Secrets.WebhookKey, "kms:Encrypt", "kms:Decrypt")
 	// The API presigns part uploads and downloads (so its role must allow
 	// them), starts and completes uploads, lists and aborts them, removes
 	// versions' files, and reads MLflow runs' artifacts (under
