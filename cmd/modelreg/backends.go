@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
@@ -74,7 +78,7 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 		Store: b.store, Artifacts: b.artifacts, Workflow: b.workflow, Events: b.events,
 		DataDir: dataDir, PublicURL: baseURL, Secret: secret, Embedded: embedded.Backends{}, SageMaker: endpoints.Connect,
 		AWS: app.AWS{
-			Region:        b.region,
+			Region: b.region, Load: loadAWS,
 			DynamoDBTable: b.dynamoTable, DynamoDBEndpoint: b.dynamoURL,
 			S3Bucket: b.s3Bucket, S3Endpoint: b.s3URL, S3Prefix: b.s3Prefix,
 			StateMachineARN: b.stateMachineARN, SFNEndpoint: b.sfnURL,
@@ -99,6 +103,17 @@ func (b backendConfig) appConfig(dataDir, baseURL string, secret []byte) app.Con
 	// All local: a file:// source names this machine's disk.
 	c.Service.AllowFileSources = b.store == app.StoreSQLite && b.artifacts == app.ArtifactsFilesystem
 	return c
+}
+
+// loadAWS is the SDK's default configuration (environment, shared
+// config and credentials files, SSO, web identity, container and instance
+// roles), for region when one is given.
+func loadAWS(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	return awsconfig.LoadDefaultConfig(ctx, opts...)
 }
 
 // settingFlags names the flag of each app.Config setting the user chooses.

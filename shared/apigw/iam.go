@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -29,9 +29,9 @@ type IAM struct {
 }
 
 var (
-	iamRoleARN = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)$`)
-	iamUserARN = regexp.MustCompile(`^arn:(aws[a-z-]*):iam::([0-9]{12}):user/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)$`)
-	stsRoleARN = regexp.MustCompile(`^arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([A-Za-z0-9+=,.@_-]+)/([A-Za-z0-9+=,.@_-]+)$`)
+	iamRoleARN = lazyre.New(`^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)$`)
+	iamUserARN = lazyre.New(`^arn:(aws[a-z-]*):iam::([0-9]{12}):user/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)$`)
+	stsRoleARN = lazyre.New(`^arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([A-Za-z0-9+=,.@_-]+)/([A-Za-z0-9+=,.@_-]+)$`)
 )
 
 // NewIAM returns the authenticator for the mapping in MODELREG_IAM_ROLES's

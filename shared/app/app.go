@@ -200,12 +200,20 @@ type Notify struct {
 // approvals due a reminder.
 const DefaultReminderInterval = time.Minute
 
-// AWS configures the AWS adapters. Credentials come from the standard
-// chain (AWS_ACCESS_KEY_ID…, profiles, roles) unless Config is set.
+// AWS configures the AWS adapters: their region and credentials come from
+// Config, or else from Load.
 type AWS struct {
-	// Config, if set, is used as it is instead of loading the default
-	// configuration (a function that loaded it already, a test).
+	// Config, if set, is used as it is: the region, credentials and HTTP
+	// client of every AWS adapter (a function that read them already, a
+	// test). The adapters talk to AWS through shared/awsapi; only the
+	// SageMaker deployer (Config.SageMaker) builds an SDK client from it.
 	Config *aws.Config
+	// Load, when Config is nil, loads the configuration once, the first
+	// time an adapter needs it: cmd/modelreg passes the SDK's default chain
+	// (environment, profiles, SSO, roles) for Region. This package does not
+	// call it itself, so that a Lambda function, whose credentials are in
+	// its environment, links none of the SDK's config, STS and SSO code.
+	Load   func(ctx context.Context, region string) (aws.Config, error)
 	Region string
 
 	DynamoDBTable    string

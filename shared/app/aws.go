@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -37,18 +36,17 @@ type awsClients struct {
 
 func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 	if c.loaded == nil {
-		if c.cfg.Config != nil {
+		switch {
+		case c.cfg.Config != nil:
 			c.loaded = c.cfg.Config
-		} else {
-			var opts []func(*awsconfig.LoadOptions) error
-			if c.cfg.Region != "" {
-				opts = append(opts, awsconfig.WithRegion(c.cfg.Region))
-			}
-			cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		case c.cfg.Load != nil:
+			cfg, err := c.cfg.Load(ctx, c.cfg.Region)
 			if err != nil {
 				return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 			}
 			c.loaded = &cfg
+		default:
+			return aws.Config{}, &ConfigError{Setting: "AWS.Config", Message: "the AWS adapters need an AWS configuration: set AWS.Config, or AWS.Load (the SDK's default chain, as cmd/modelreg does)"}
 		}
 	}
 	return *c.loaded, nil

@@ -31,6 +31,9 @@ type Service struct {
 	// for REST services.
 	TargetPrefix string
 	JSONVersion  string
+	// EnvName is the service's name in the SDK's endpoint variable
+	// AWS_ENDPOINT_URL_<EnvName> ("DYNAMODB", "SECRETS_MANAGER").
+	EnvName string
 	// S3 marks S3's signing rules: paths are not escaped twice, and every
 	// request carries X-Amz-Content-Sha256.
 	S3 bool
@@ -50,11 +53,15 @@ type Client struct {
 	sleep func(context.Context, time.Duration) error
 }
 
-// New returns a client of svc at endpoint ("" for the service's regional
-// endpoint; an emulator's URL otherwise).
+// New returns a client of svc at endpoint: an emulator's URL, or "" for
+// the one the environment sets (AWS_ENDPOINT_URL_<svc.EnvName>, then
+// AWS_ENDPOINT_URL) or else the service's regional endpoint.
 func New(cfg Config, svc Service, endpoint string) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if endpoint == "" {
+		endpoint = cfg.envEndpoint(svc.EnvName)
 	}
 	if endpoint == "" {
 		endpoint = "https://" + svc.EndpointPrefix + "." + cfg.Region + "." + dnsSuffix(cfg.Region)

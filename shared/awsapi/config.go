@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,9 +30,13 @@ type Config struct {
 	HTTP Doer
 	// MaxAttempts bounds the tries of one request (0 means 3).
 	MaxAttempts int
+	// Getenv reads the environment for the SDK's endpoint overrides
+	// AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (nil: os.Getenv).
+	Getenv func(string) string
 }
 
-// ErrNoRegion and ErrNoCredentials are the causes of FromEnv's errors.
+// ErrNoRegion and ErrNoCredentials are the causes of the errors New and
+// a request return when FromEnv found no region or no credentials.
 var (
 	ErrNoRegion      = errors.New("no AWS region: set AWS_REGION")
 	ErrNoCredentials = errors.New("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -42,21 +47,30 @@ var (
 // in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. These
 // are what the SDK's default chain reads first, and in Lambda the only
 // credentials there are; reading them needs neither the SDK's config
-// package nor its STS, SSO and IMDS clients.
-func FromEnv(getenv func(string) string) (Config, error) {
+// package nor its STS, SSO and IMDS clients. Like the SDK, it fails late:
+// without credentials, each request fails with ErrNoCredentials; without a
+// region, New fails with ErrNoRegion.
+func FromEnv(getenv func(string) string) Config {
 	region := strings.TrimSpace(getenv("AWS_REGION"))
 	if region == "" {
 		region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
 	}
-	if region == "" {
-		return Config{}, ErrNoRegion
-	}
+	c := Config{Region: region, Getenv: getenv}
 	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	if id == "" || secret == "" {
-		return Config{}, ErrNoCredentials
+		c.Credentials = missingCredentials{}
+	} else {
+		c.Credentials = staticCredentials{aws.Credentials{AccessKeyID: id, SecretAccessKey: secret,
+			SessionToken: getenv("AWS_SESSION_TOKEN"), Source: "environment"}}
 	}
-	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: getenv("AWS_SESSION_TOKEN"), Source: "environment"}
-	return Config{Region: region, Credentials: staticCredentials{creds}}, nil
+	return c
+}
+
+// missingCredentials is the provider FromEnv gives without credentials.
+type missingCredentials struct{}
+
+func (missingCredentials) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, ErrNoCredentials
 }
 
 // FromSDK is the configuration an SDK aws.Config describes (from
@@ -107,6 +121,22 @@ func (c Config) doer() Doer {
 		return defaultHTTP
 	}
 	return c.HTTP
+}
+
+// envEndpoint is the endpoint the environment sets for a service whose
+// SDK environment name is name (AWS_ENDPOINT_URL_SECRETS_MANAGER, then
+// AWS_ENDPOINT_URL), as the SDK's default configuration reads them.
+func (c Config) envEndpoint(name string) string {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if name != "" {
+		if v := strings.TrimSpace(getenv("AWS_ENDPOINT_URL_" + name)); v != "" {
+			return v
+		}
+	}
+	return strings.TrimSpace(getenv("AWS_ENDPOINT_URL"))
 }
 
 func (c Config) validate() error {

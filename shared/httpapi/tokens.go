@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -248,7 +248,7 @@ func CheckGroups(groups []string) error {
 	return nil
 }
 
-var groupRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var groupRE = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // SetGroups replaces the groups of the token name. Unknown names and
 // invalid group names are errors.

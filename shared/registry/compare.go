@@ -3,9 +3,10 @@ package registry
 import (
 	"context"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 )
 
 // MaxCompare is the most versions one comparison takes.
@@ -42,7 +43,7 @@ type ParamRow struct {
 	Differs bool
 }
 
-var lowerBetterRE = regexp.MustCompile(`(?i)(loss|error|(^|[^a-z])err([^a-z]|$)|mse|mae|mape|latency|perplexity|(^|[^a-z])(wer|cer)([^a-z]|$)|_time|duration)`)
+var lowerBetterRE = lazyre.New(`(?i)(loss|error|(^|[^a-z])err([^a-z]|$)|mse|mae|mape|latency|perplexity|(^|[^a-z])(wer|cer)([^a-z]|$)|_time|duration)`)
 
 // HigherIsBetter guesses a metric's direction from its name: losses,
 // errors, latencies and durations are better lower, everything else higher.

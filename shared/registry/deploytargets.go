@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 )
 
 // Deploy targets: where a model's Production version goes whenever it
@@ -34,14 +35,14 @@ const (
 
 var (
 	// endpointNameRE is SageMaker's rule for endpoint names.
-	endpointNameRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`) // and at most 63 characters
+	endpointNameRE = lazyre.New(`^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`) // and at most 63 characters
 	// roleARNRE is an IAM role ARN (any partition).
-	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_/-]+)$`) // path and name: at most 512
+	roleARNRE = lazyre.New(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9+=,.@_/-]+)$`) // path and name: at most 512
 	// instanceTypeRE is a SageMaker instance type: ml.<family>.<size>.
-	instanceTypeRE = regexp.MustCompile(`^ml\.[a-z0-9-]+\.[a-z0-9]+$`)
+	instanceTypeRE = lazyre.New(`^ml\.[a-z0-9-]+\.[a-z0-9]+$`)
 	// imageURIRE is a container image reference: registry/repository and
 	// an optional :tag or @sha256:digest, no spaces.
-	imageURIRE = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})?$`)
+	imageURIRE = lazyre.New(`^[A-Za-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64})?$`)
 )
 
 // DeployTargetSpec is what an admin gives to add a deploy target.

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 )
 
 // Limits on what one record may hold. They keep a version record far below
@@ -38,9 +39,9 @@ const (
 // such as {0,127} compiles into a program as long as its bound, which made
 // this package's init the largest part of a Lambda cold start.
 var (
-	modelNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	aliasRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
-	keyRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$`)
+	modelNameRE = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	aliasRE     = lazyre.New(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	keyRE       = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$`)
 )
 
 // Lengths of model names and tag/param/metric keys, and of aliases.

@@ -12,9 +12,10 @@ package workflow
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 )
 
 //go:embed promotion.asl.json
@@ -43,7 +44,7 @@ const (
 var Placeholders = []string{ValidateFunctionArn, RequestApprovalFunctionArn, PromoteFunctionArn, RecordOutcomeFunctionArn}
 
 // placeholderRE matches a ${Name} placeholder.
-var placeholderRE = regexp.MustCompile(`\$\{[A-Za-z][A-Za-z0-9]*\}`)
+var placeholderRE = lazyre.New(`\$\{[A-Za-z][A-Za-z0-9]*\}`)
 
 // Definition returns a copy of the embedded promotion.asl.json, with its
 // placeholders in place (the local engine runs it as it is).
@@ -61,7 +62,7 @@ func Substitute(values map[string]string) ([]byte, error) {
 func substitute(doc []byte, values map[string]string) ([]byte, error) {
 	used := map[string]bool{}
 	var missing []string
-	for _, p := range placeholderRE.FindAll(doc, -1) {
+	for _, p := range placeholderRE.Get().FindAll(doc, -1) {
 		name := string(p)
 		if v, ok := values[name]; !ok || v == "" {
 			if !slices.Contains(missing, name) {
@@ -81,5 +82,5 @@ func substitute(doc []byte, values map[string]string) ([]byte, error) {
 			return nil, fmt.Errorf("substitute %s: the value of %s contains a quote, backslash or control character", Name, name)
 		}
 	}
-	return placeholderRE.ReplaceAllFunc(doc, func(p []byte) []byte { return []byte(values[string(p)]) }), nil
+	return placeholderRE.Get().ReplaceAllFunc(doc, func(p []byte) []byte { return []byte(values[string(p)]) }), nil
 }

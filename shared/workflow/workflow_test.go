@@ -25,7 +25,7 @@ var arns = map[string]string{
 
 func TestPlaceholdersAreTheDocuments(t *testing.T) {
 	found := map[string]bool{}
-	for _, p := range placeholderRE.FindAll(Definition(), -1) {
+	for _, p := range placeholderRE.Get().FindAll(Definition(), -1) {
 		found[string(p)] = true
 	}
 	if len(found) != len(Placeholders) {
@@ -43,7 +43,7 @@ func TestSubstitute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if placeholderRE.Match(doc) {
+	if placeholderRE.Get().Match(doc) {
 		t.Error("placeholders left after Substitute")
 	}
 	if !json.Valid(doc) || !bytes.Contains(doc, []byte(`"FunctionName": "`+arns[PromoteFunctionArn]+`"`)) {
