@@ -39,9 +39,6 @@ func New(c *awsapi.Client, opts ...Option) *Client {
 	return cl
 }
 
-// API is the awsapi client requests go through.
-func (c *Client) API() *awsapi.Client { return c.api }
-
 // call sends op and decodes its answer into out, parsing the errors the
 // package types.
 func (c *Client) call(ctx context.Context, op string, in, out any) error {
