@@ -55,10 +55,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/apigw"
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/console"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/router"
@@ -85,15 +85,17 @@ type Handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.API
 const noConsoleReason = "This registry's web console has no sign-in configured (the stack's OIDC settings, MODELREG_OIDC_*), so it is turned off. " +
 	"The API (/v1) and the MLflow API (/api) answer requests signed with SigV4."
 
-// setup builds the SDK clients, reads the secrets and wires the app and
+// setup builds the AWS clients, reads the secrets and wires the app and
 // the handler tree, once.
 func setup(ctx context.Context, env func(string) string, log *slog.Logger) (Handler, *app.App, error) {
 	start := time.Now()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	sec := secret.New(awsCfg)
+	// Lambda puts the region and the execution role's credentials in the
+	// environment; reading them there (not through the SDK's default
+	// chain) spares the cold start, and the binary, the SDK's config, STS,
+	// SSO and IMDS code.
+	ac := awsapi.FromEnv(os.Getenv)
+	awsCfg := ac.SDK()
+	sec := secret.Open(ac)
 	key, err := sec.Deployment(ctx, env, false)
 	if err != nil {
 		return nil, nil, err

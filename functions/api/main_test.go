@@ -128,7 +128,7 @@ func TestSetupRefuses(t *testing.T) {
 		}
 	}
 	// With all of them, the console signs in with OIDC.
-	o, err := oidcConfig(t.Context(), mapEnv(oidcEnv(with())), secret.NewWithAPI(nil))
+	o, err := oidcConfig(t.Context(), mapEnv(oidcEnv(with())), secret.New(nil))
 	if err != nil || o == nil || o.GroupRoles["ml-approvers"] != registry.RoleApprover || o.ClientID != "client" || o.ClientSecret != "" {
 		t.Errorf("oidcConfig: %+v, %v", o, err)
 	}

@@ -33,6 +33,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/secret"
 )
 
@@ -56,7 +57,7 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	sec := secret.New(awsCfg)
+	sec := secret.Open(awsapi.FromSDK(awsCfg))
 	// Notifications sign nothing that leaves the process: without a
 	// configured secret, one for this cold start.
 	key, err := sec.Deployment(ctx, getenv, true)

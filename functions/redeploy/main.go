@@ -28,6 +28,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/sagemaker/endpoints"
 	"github.com/modelreg/modelreg/shared/secret"
@@ -52,7 +53,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*app
 	}
 	// Deployments sign with each target's own secret: the deployment's is
 	// not needed, and without one the function uses a random one.
-	key, err := secret.New(awsCfg).Deployment(ctx, env, true)
+	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, err
 	}

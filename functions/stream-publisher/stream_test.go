@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/awsapi"
@@ -204,31 +202,6 @@ func wireValue(v streamtypes.AttributeValue) map[string]any {
 	panic(fmt.Sprintf("attribute value %T", v))
 }
 
-// faultyEB passes PutEvents to moto but blanks the detail-type of the
-// entries whose event id is in blank, the first time each is sent, so
-// that moto reports those entries failed inside an accepted call.
-type faultyEB struct {
-	eventbridge.API
-	mu    sync.Mutex
-	blank map[string]bool
-}
-
-func (f *faultyEB) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opts ...func(*awseb.Options)) (*awseb.PutEventsOutput, error) {
-	f.mu.Lock()
-	cp := *in
-	cp.Entries = slices.Clone(in.Entries)
-	for i, e := range cp.Entries {
-		var d eventbridge.Detail
-		json.Unmarshal([]byte(aws.ToString(e.Detail)), &d)
-		if f.blank[d.EventID] {
-			delete(f.blank, d.EventID)
-			cp.Entries[i].DetailType = aws.String("")
-		}
-	}
-	f.mu.Unlock()
-	return f.API.PutEvents(ctx, &cp, opts...)
-}
-
 func failedSeqs(r events.DynamoDBEventResponse) []string {
 	out := []string{}
 	for _, f := range r.BatchItemFailures {
@@ -362,9 +335,7 @@ func TestRealStream(t *testing.T) {
 	}
 
 	// A partial PutEvents failure: moto refuses one entry of the call.
-	faulty := &faultyEB{API: awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(motoURL), Credentials: creds}),
-		blank: map[string]bool{"b": true}}
-	pub, err := eventbridge.New(faulty, eventbridge.Options{BusName: bus.Name})
+	pub, err := eventbridge.New(ebtest.NewClient(t, motoURL, ebtest.NewRefuser("b")), eventbridge.Options{BusName: bus.Name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -45,7 +46,9 @@ func main() {
 	grace, err := parseGrace(os.Getenv("MODELREG_UPLOAD_GRACE"))
 	if err == nil {
 		var h *handler
+		awsCfg := awsapi.FromEnv(os.Getenv).SDK() // Lambda's region and role credentials
 		h, _, err = setup(context.Background(), app.AWS{
+			Config:        &awsCfg,
 			DynamoDBTable: os.Getenv("MODELREG_DYNAMODB_TABLE"),
 			S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
 			S3Prefix:      os.Getenv("MODELREG_S3_PREFIX"),

@@ -38,6 +38,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secret"
 	"github.com/modelreg/modelreg/shared/workflow"
@@ -105,7 +106,7 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*Han
 	if err != nil {
 		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	key, err := secret.New(awsCfg).Deployment(ctx, env, true)
+	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, nil, err
 	}

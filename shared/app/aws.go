@@ -6,12 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
@@ -78,22 +72,21 @@ func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		if c.cfg.S3Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.S3Endpoint)
-			o.UsePathStyle = true
-		}
-	})
-	if c.cfg.CreateResources {
-		if err := ensureBucket(ctx, client, c.cfg.S3Bucket); err != nil {
-			return nil, err
-		}
+	client, err := awsapi.New(awsapi.FromSDK(cfg), s3.Service, c.cfg.S3Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("S3 client: %w", err)
 	}
 	var opts []s3.Option
 	if c.cfg.S3Prefix != "" {
 		opts = append(opts, s3.WithPrefix(c.cfg.S3Prefix))
 	}
-	return s3.New(client, c.cfg.S3Bucket, opts...), nil
+	a := s3.New(client, c.cfg.S3Bucket, opts...)
+	if c.cfg.CreateResources {
+		if err := ensureBucket(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // sagemaker returns the SageMaker deployer Config.SageMaker connects.
@@ -111,11 +104,10 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-		if c.cfg.VerifyEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.VerifyEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), invoke.Service, c.cfg.VerifyEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("Lambda client: %w", err)
+	}
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
 
@@ -126,11 +118,10 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOn
 	if err != nil {
 		return nil, err
 	}
-	client := awssfn.NewFromConfig(cfg, func(o *awssfn.Options) {
-		if c.cfg.SFNEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.SFNEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sfn.Service, c.cfg.SFNEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("step functions client: %w", err)
+	}
 	if tasksOnly {
 		return sfn.NewTasks(client, now), nil
 	}
@@ -147,11 +138,10 @@ func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awskms.NewFromConfig(cfg, func(o *awskms.Options) {
-		if c.cfg.KMSEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.KMSEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), secretbox.Service, c.cfg.KMSEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("KMS client: %w", err)
+	}
 	box, err := secretbox.NewKMS(client, c.cfg.KMSKeyID)
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.KMSKeyID", Message: err.Error()}
@@ -165,11 +155,10 @@ func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, err
 	if err != nil {
 		return nil, err
 	}
-	client := awseb.NewFromConfig(cfg, func(o *awseb.Options) {
-		if c.cfg.EventBridgeEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.EventBridgeEndpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), eventbridge.Service, c.cfg.EventBridgeEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("EventBridge client: %w", err)
+	}
 	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
 	if err != nil {
 		return nil, &ConfigError{Setting: "AWS.EventBus", Message: err.Error()}
@@ -183,11 +172,10 @@ func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publ
 	if err != nil {
 		return nil, err
 	}
-	client := awssns.NewFromConfig(cfg, func(o *awssns.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
+	client, err := awsapi.New(awsapi.FromSDK(cfg), sns.Service, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("SNS client: %w", err)
+	}
 	pub, err := sns.New(client, topic)
 	if err != nil {
 		return nil, &ConfigError{Setting: "Notify.SNSTopicARN", Message: registry.ErrorMessage(err)}
@@ -211,12 +199,9 @@ func ensureTable(ctx context.Context, client *wire.Client, table string) error {
 }
 
 // ensureBucket creates the artifact bucket unless it exists.
-func ensureBucket(ctx context.Context, client *awss3.Client, bucket string) error {
-	if _, err := client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); err == nil {
+func ensureBucket(ctx context.Context, a *s3.Artifacts) error {
+	if err := a.HeadBucket(ctx); err == nil {
 		return nil
 	}
-	if _, err := client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucket, err)
-	}
-	return nil
+	return a.CreateBucket(ctx) // "create bucket NAME: …"
 }

@@ -148,3 +148,14 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// SDK is this configuration as an SDK aws.Config (region, credentials,
+// HTTP client, attempts), for the one SDK client a caller still builds
+// (SageMaker) and for app.AWS.Config, which FromSDK turns back into this.
+func (c Config) SDK() aws.Config {
+	cfg := aws.Config{Region: c.Region, Credentials: c.Credentials, RetryMaxAttempts: c.MaxAttempts}
+	if c.HTTP != nil {
+		cfg.HTTPClient = c.HTTP
+	}
+	return cfg
+}

@@ -17,16 +17,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
+
+// Service is EventBridge's API: AWS JSON 1.1, target prefix AWSEvents.
+var Service = awsapi.Service{SigningName: "events", EndpointPrefix: "events", TargetPrefix: "AWSEvents",
+	JSONVersion: "1.1", EnvName: "EVENTBRIDGE"}
 
 // PutEvents limits (EventBridge quotas): at most 10 entries per call, and
 // an entry's size — and a request's total — at most 256 KB, counted as
@@ -35,12 +37,6 @@ const (
 	MaxBatchEntries = 10
 	MaxEntrySize    = 256 * 1024
 )
-
-// API is the part of the EventBridge client the adapter uses
-// (*eventbridge.Client implements it).
-type API interface {
-	PutEvents(ctx context.Context, in *awseb.PutEventsInput, opts ...func(*awseb.Options)) (*awseb.PutEventsOutput, error)
-}
 
 // Options configure a Publisher.
 type Options struct {
@@ -59,15 +55,16 @@ type Options struct {
 
 // Publisher publishes registry events to one EventBridge bus.
 type Publisher struct {
-	api  API
+	api  *awsapi.Client
 	opts Options
 }
 
 var _ registry.Events = (*Publisher)(nil)
 
-// New returns a Publisher sending to opts.BusName through api.
-func New(api API, opts Options) (*Publisher, error) {
-	if api == nil || strings.TrimSpace(opts.BusName) == "" {
+// New returns a Publisher sending to opts.BusName through c, a client of
+// Service.
+func New(c *awsapi.Client, opts Options) (*Publisher, error) {
+	if c == nil || strings.TrimSpace(opts.BusName) == "" {
 		return nil, errors.New("eventbridge: a client and a bus name are required")
 	}
 	if opts.MaxAttempts <= 0 {
@@ -81,7 +78,7 @@ func New(api API, opts Options) (*Publisher, error) {
 	if opts.Sleep == nil {
 		opts.Sleep = registry.Sleep
 	}
-	return &Publisher{api: api, opts: opts}, nil
+	return &Publisher{api: c, opts: opts}, nil
 }
 
 // Failure is one event that was not published.
@@ -150,36 +147,65 @@ type Detail struct {
 	EventID string `json:"event_id"`
 }
 
+// PutEventsEntry is one entry of a PutEvents request (the API
+// reference's PutEventsRequestEntry, as the adapter fills it).
+type PutEventsEntry struct {
+	Source       string
+	DetailType   string
+	Detail       string
+	EventBusName string
+	Time         *EpochSeconds `json:",omitempty"`
+}
+
+// EpochSeconds is a time as AWS JSON 1.1 sends it: a number of seconds
+// since the epoch, milliseconds as its fraction (1772600767.123), as the
+// SDK's serializer writes it.
+type EpochSeconds time.Time
+
+// MarshalJSON writes the seconds, in plain notation.
+func (t EpochSeconds) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, float64(time.Time(t).UnixMilli())/1e3, 'f', -1, 64), nil
+}
+
+// putEventsRequest and putEventsResponse are PutEvents' input and output.
+type putEventsRequest struct {
+	Entries []PutEventsEntry
+}
+
+type putEventsResponse struct {
+	Entries []struct {
+		EventID      string `json:"EventId"`
+		ErrorCode    string
+		ErrorMessage string
+	}
+}
+
 // Entry returns the PutEvents entry of e for bus, and its size as
 // EventBridge counts it. An event without an ID or type, or with a source
 // other than registry.EventSource, is Invalid.
-func Entry(e registry.Event, bus string) (types.PutEventsRequestEntry, int, error) {
+func Entry(e registry.Event, bus string) (PutEventsEntry, int, error) {
 	if e.ID == "" || e.Type == "" {
-		return types.PutEventsRequestEntry{}, 0, registry.Errorf(registry.Invalid, "event %q has no ID or type", e.ID)
+		return PutEventsEntry{}, 0, registry.Errorf(registry.Invalid, "event %q has no ID or type", e.ID)
 	}
 	if !utf8.ValidString(e.Type) {
-		return types.PutEventsRequestEntry{}, 0, registry.Errorf(registry.Invalid, "event %s: type is not UTF-8", e.ID)
+		return PutEventsEntry{}, 0, registry.Errorf(registry.Invalid, "event %s: type is not UTF-8", e.ID)
 	}
 	src := e.Source
 	if src == "" {
 		src = registry.EventSource
 	}
 	if src != registry.EventSource {
-		return types.PutEventsRequestEntry{}, 0, registry.Errorf(registry.Invalid, "event %s has source %q, not %q", e.ID, src, registry.EventSource)
+		return PutEventsEntry{}, 0, registry.Errorf(registry.Invalid, "event %s has source %q, not %q", e.ID, src, registry.EventSource)
 	}
 	detail, err := json.Marshal(Detail{EventDetail: e.Detail, EventID: e.ID})
 	if err != nil {
-		return types.PutEventsRequestEntry{}, 0, registry.Errorf(registry.Invalid, "event %s: detail: %v", e.ID, err)
+		return PutEventsEntry{}, 0, registry.Errorf(registry.Invalid, "event %s: detail: %v", e.ID, err)
 	}
-	en := types.PutEventsRequestEntry{
-		EventBusName: aws.String(bus),
-		Source:       aws.String(src),
-		DetailType:   aws.String(e.Type),
-		Detail:       aws.String(string(detail)),
-	}
+	en := PutEventsEntry{EventBusName: bus, Source: src, DetailType: e.Type, Detail: string(detail)}
 	size := len(src) + len(e.Type) + len(detail)
 	if !e.Time.IsZero() {
-		en.Time = aws.Time(e.Time)
+		t := EpochSeconds(e.Time)
+		en.Time = &t
 		size += 14
 	}
 	return en, size, nil
@@ -189,7 +215,7 @@ func Entry(e registry.Event, bus string) (types.PutEventsRequestEntry, int, erro
 type pending struct {
 	index int // in Publish's argument
 	event registry.Event
-	entry types.PutEventsRequestEntry
+	entry PutEventsEntry
 	size  int
 }
 
@@ -197,7 +223,7 @@ type pending struct {
 // MaxEntrySize bytes. Entries EventBridge reports failed inside an
 // accepted call are sent again alone — never the accepted ones — up to
 // MaxAttempts times with Backoff between rounds; permanent failures are
-// not retried. A call that fails as a whole (after the SDK's own retries)
+// not retried. A call that fails as a whole (after the client's own retries)
 // fails its entries without a resend here. It returns nil when every event was accepted, otherwise a
 // *PublishError naming each event that was not (an event too large to ever
 // fit, or invalid, is a permanent failure there), so the outbox relay
@@ -290,12 +316,12 @@ func batches(todo []pending) [][]pending {
 type result struct {
 	p         pending
 	failure   *Failure
-	wholeCall bool // the call itself failed (the SDK already retried it)
+	wholeCall bool // the call itself failed (the client already retried it)
 }
 
 // send makes one PutEvents call for batch.
 func (p *Publisher) send(ctx context.Context, batch []pending) []result {
-	in := &awseb.PutEventsInput{Entries: make([]types.PutEventsRequestEntry, len(batch))}
+	in := putEventsRequest{Entries: make([]PutEventsEntry, len(batch))}
 	for i, b := range batch {
 		in.Entries[i] = b.entry
 	}
@@ -303,8 +329,8 @@ func (p *Publisher) send(ctx context.Context, batch []pending) []result {
 	for i, b := range batch {
 		rs[i].p = b
 	}
-	out, err := p.api.PutEvents(ctx, in)
-	if err != nil {
+	var out putEventsResponse
+	if err := p.api.JSON(ctx, "PutEvents", in, &out); err != nil {
 		for i := range rs {
 			rs[i].failure = &Failure{EventID: rs[i].p.event.ID, Type: rs[i].p.event.Type, Message: "PutEvents: " + err.Error()}
 			rs[i].wholeCall = true
@@ -320,11 +346,10 @@ func (p *Publisher) send(ctx context.Context, batch []pending) []result {
 			continue
 		}
 		re := out.Entries[i]
-		code := aws.ToString(re.ErrorCode)
-		if code == "" && aws.ToString(re.EventId) != "" {
+		if re.ErrorCode == "" && re.EventID != "" {
 			continue
 		}
-		rs[i].failure = &Failure{EventID: ev.ID, Type: ev.Type, Code: code, Message: aws.ToString(re.ErrorMessage), Permanent: permanentCodes[code]}
+		rs[i].failure = &Failure{EventID: ev.ID, Type: ev.Type, Code: re.ErrorCode, Message: re.ErrorMessage, Permanent: permanentCodes[re.ErrorCode]}
 	}
 	return rs
 }

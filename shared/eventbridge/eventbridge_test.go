@@ -14,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -68,12 +65,22 @@ func newFake(t *testing.T, answer func(n int, req putRequest) (int, string)) *fa
 	return f
 }
 
-// publisher returns a Publisher on f with the SDK's own retries off and a
+// testClient returns an EventBridge client at endpoint that tries each
+// call once.
+func testClient(t *testing.T, endpoint string) *awsapi.Client {
+	t.Helper()
+	c, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: awsapi.StaticCredentials("test", "test", ""),
+		MaxAttempts: 1}, Service, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// publisher returns a Publisher on f with the client's own retries off and a
 // recorded, instant sleep.
 func (f *fakeEB) publisher(t *testing.T, opts Options) (*Publisher, *[]time.Duration) {
-	client := awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-		Retryer:     aws.NopRetryer{}})
+	client := testClient(t, f.srv.URL)
 	var slept []time.Duration
 	if opts.BusName == "" {
 		opts.BusName = "modelreg-test"
@@ -339,7 +346,7 @@ func TestWholeCallFailure(t *testing.T) {
 		t.Fatalf("err %v, want e10 and e11 with InternalException", err)
 	}
 	if len(f.calls) != 2 {
-		t.Errorf("%d calls, want 2 (the SDK retries a failed call, the adapter does not resend it)", len(f.calls))
+		t.Errorf("%d calls, want 2 (the client retries a failed call, the adapter does not resend it)", len(f.calls))
 	}
 }
 
@@ -382,8 +389,11 @@ func TestInvalidEvents(t *testing.T) {
 }
 
 func TestNewRequiresBus(t *testing.T) {
-	if _, err := New(awseb.New(awseb.Options{}), Options{BusName: " "}); err == nil {
+	if _, err := New(testClient(t, "http://127.0.0.1:1"), Options{BusName: " "}); err == nil {
 		t.Error("New accepted an empty bus name")
+	}
+	if _, err := New(nil, Options{BusName: "modelreg"}); err == nil {
+		t.Error("New accepted no client")
 	}
 }
 
@@ -397,7 +407,7 @@ func TestDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Approval Decided","source":"modelreg",` +
-		`"account":"123456789012","time":"2026-03-04T05:06:07Z","region":"us-east-1","resources":[],"detail":` + aws.ToString(en.Detail) + `}`
+		`"account":"123456789012","time":"2026-03-04T05:06:07Z","region":"us-east-1","resources":[],"detail":` + en.Detail + `}`
 	got, err := Decode([]byte(body))
 	if err != nil {
 		t.Fatal(err)

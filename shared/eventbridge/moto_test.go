@@ -6,7 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +52,7 @@ func motoEvent(id, typ string, d registry.EventDetail) registry.Event {
 // events its pattern must match.
 func TestRulesOnMoto(t *testing.T) {
 	m := newMotoBus(t)
-	p, err := eventbridge.New(m.Client, eventbridge.Options{BusName: m.Name})
+	p, err := eventbridge.New(m.API, eventbridge.Options{BusName: m.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,39 +108,6 @@ func TestRulesOnMoto(t *testing.T) {
 	}
 }
 
-// faultyAPI passes calls to moto but blanks the DetailType of the entries
-// whose event id is in blank on the first call that carries them, so that
-// moto itself answers a per-entry failure (InvalidArgument) inside an
-// accepted call.
-type faultyAPI struct {
-	eventbridge.API
-	mu    sync.Mutex
-	blank map[string]bool
-	calls [][]string
-}
-
-func (f *faultyAPI) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opts ...func(*awseb.Options)) (*awseb.PutEventsOutput, error) {
-	f.mu.Lock()
-	var call []string
-	cp := *in
-	cp.Entries = slices.Clone(in.Entries)
-	for i, e := range cp.Entries {
-		var d struct {
-			EventID string `json:"event_id"`
-		}
-		_ = json.Unmarshal([]byte(aws.ToString(e.Detail)), &d)
-		id := d.EventID
-		call = append(call, id)
-		if f.blank[id] {
-			delete(f.blank, id)
-			cp.Entries[i].DetailType = aws.String("")
-		}
-	}
-	f.calls = append(f.calls, call)
-	f.mu.Unlock()
-	return f.API.PutEvents(ctx, &cp, opts...)
-}
-
 // TestPartialFailureOnMoto: moto reports one entry of a call failed; the
 // adapter names only that event, the others arrive once, and publishing
 // the named one again (the outbox relay's deferral) delivers it once.
@@ -150,8 +116,8 @@ func (f *faultyAPI) PutEvents(ctx context.Context, in *awseb.PutEventsInput, opt
 // (InternalFailure, ThrottlingException) is covered by the httptest tests.
 func TestPartialFailureOnMoto(t *testing.T) {
 	m := newMotoBus(t)
-	api := &faultyAPI{API: m.Client, blank: map[string]bool{"b": true}}
-	p, err := eventbridge.New(api, eventbridge.Options{BusName: m.Name})
+	refuser := ebtest.NewRefuser("b")
+	p, err := eventbridge.New(ebtest.NewClient(t, m.Endpoint, refuser), eventbridge.Options{BusName: m.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +131,8 @@ func TestPartialFailureOnMoto(t *testing.T) {
 	if !errors.As(err, &pe) || !reflect.DeepEqual(pe.FailedIDs(), []string{"b"}) || pe.Failures[0].Code != "InvalidArgument" {
 		t.Fatalf("err %v, want b failed with moto's InvalidArgument", err)
 	}
-	if !reflect.DeepEqual(api.calls, [][]string{{"a", "b", "c"}}) {
-		t.Fatalf("calls %v: an accepted or permanently failed entry was sent again", api.calls)
+	if calls := refuser.Calls(); !reflect.DeepEqual(calls, [][]string{{"a", "b", "c"}}) {
+		t.Fatalf("calls %v: an accepted or permanently failed entry was sent again", calls)
 	}
 	if got := ids(m.Drain(t, "redeploy")); !reflect.DeepEqual(got, []string{"a"}) {
 		t.Errorf("redeploy queue after the partial failure: %v, want [a]", got)

@@ -9,19 +9,23 @@
 package invoke
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
+
+// Service is the Lambda API (REST-JSON) for awsapi.New.
+var Service = awsapi.Service{SigningName: "lambda", EndpointPrefix: "lambda", EnvName: "LAMBDA"}
 
 // VerifyPayload is the input of the verify-upload function: the upload to
 // verify. It is the whole event, a few dozen bytes.
@@ -47,25 +51,44 @@ func (p VerifyPayload) Check() error {
 	return nil
 }
 
-// API is the part of the Lambda client the invoker uses.
-type API interface {
-	Invoke(ctx context.Context, in *awslambda.InvokeInput, opts ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
-}
-
 // Lambda invokes the verify-upload function asynchronously.
 type Lambda struct {
-	client   API
+	client   *awsapi.Client
 	function string
+	// path is the Invoke operation's, with the function escaped.
+	path string
 }
 
 var _ registry.Invoker = (*Lambda)(nil)
 
-// New returns an invoker of function (a name or ARN) through client.
-func New(client API, function string) (*Lambda, error) {
+// New returns an invoker of function (a name or ARN) through client, a
+// client of Service.
+func New(client *awsapi.Client, function string) (*Lambda, error) {
 	if function == "" {
 		return nil, errors.New("invoke: no function name")
 	}
-	return &Lambda{client: client, function: function}, nil
+	if client == nil {
+		return nil, errors.New("invoke: no Lambda client")
+	}
+	return &Lambda{client: client, function: function, path: "/2015-03-31/functions/" + escapeLabel(function) + "/invocations"}, nil
+}
+
+// escapeLabel escapes a path label as the SDK's REST binding does: every
+// byte but the unreserved A-Z a-z 0-9 - . _ ~ as %XX (an ARN's colons too).
+func escapeLabel(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // InvokeVerify queues r for the verify-upload function. Unavailable when
@@ -80,18 +103,27 @@ func (l *Lambda) Send(ctx context.Context, p VerifyPayload) error {
 	if err != nil {
 		return fmt.Errorf("encode verify request: %w", err)
 	}
-	out, err := l.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(l.function),
-		InvocationType: types.InvocationTypeEvent, Payload: body})
+	sum := sha256.Sum256(body)
+	resp, err := l.client.Do(ctx, awsapi.Request{
+		Method: http.MethodPost, Path: l.path,
+		Header: http.Header{"X-Amz-Invocation-Type": {"Event"}, "Content-Type": {"application/octet-stream"}},
+		Body:   bytes.NewReader(body), ContentLength: int64(len(body)),
+		GetBody:     func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		PayloadHash: hex.EncodeToString(sum[:]),
+	})
 	if err != nil {
-		var throttled *types.TooManyRequestsException
-		var resp *smithyhttp.ResponseError
-		if errors.As(err, &throttled) || (errors.As(err, &resp) && resp.HTTPStatusCode() >= 500) || !errors.As(err, &resp) {
+		// Throttled, a 5xx, or no answer at all (unreachable,
+		// cancelled, no credentials): worth asking again later.
+		var api *awsapi.Error
+		if !errors.As(err, &api) || api.Code == "TooManyRequestsException" || api.StatusCode >= 500 {
 			return registry.Wrap(registry.Unavailable, err, "invoke %s", l.function)
 		}
 		return fmt.Errorf("invoke %s: %w", l.function, err)
 	}
-	if out.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("invoke %s: status %d, want 202", l.function, out.StatusCode)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("invoke %s: status %d, want 202", l.function, resp.StatusCode)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, opts ...Option) *fixture {
 	c := testClient(t)
 	b := newBucket(t, c)
-	return &fixture{t: t, c: c, bucket: b, a: New(c, b, append([]Option{WithPrefix("models/")}, opts...)...)}
+	return &fixture{t: t, c: c, bucket: b, a: New(apiOf(c), b, append([]Option{WithPrefix("models/")}, opts...)...)}
 }
 
 // file is one file of one session with its bytes.
@@ -418,13 +418,13 @@ func TestHashLimit(t *testing.T) {
 func TestMinIOConditionalWrites(t *testing.T) {
 	x := newFixture(t)
 	ctx := context.WithoutCancel(t.Context())
+	c := x.a.client // the calls the adapter makes
 	put := func(key string, cond bool) error {
-		in := &awss3.PutObjectInput{Bucket: &x.bucket, Key: aws.String(key), Body: strings.NewReader(key)}
+		h := objectHeaders{}
 		if cond {
-			in.IfNoneMatch = aws.String("*")
+			h.ifNoneMatch = "*"
 		}
-		_, err := x.c.PutObject(ctx, in)
-		return err
+		return c.PutObject(ctx, key, []byte(key), sha256Hex([]byte(key)), h)
 	}
 	if err := put("a", false); err != nil {
 		t.Fatal(err)
@@ -432,22 +432,19 @@ func TestMinIOConditionalWrites(t *testing.T) {
 	if err := put("a", true); !isPreconditionFailed(err) {
 		t.Errorf("PutObject If-None-Match over an object: %v, want PreconditionFailed", err)
 	}
-	mpu, err := x.c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &x.bucket, Key: aws.String("a")})
+	id, err := c.CreateMultipartUpload(ctx, "a", objectHeaders{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	part, err := x.c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &x.bucket, Key: aws.String("a"), UploadId: mpu.UploadId,
-		PartNumber: aws.Int32(1), Body: strings.NewReader("b")})
+	etag, err := c.UploadPart(ctx, "a", id, 1, strings.NewReader("b"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = x.c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &x.bucket, Key: aws.String("a"),
-		UploadId: mpu.UploadId, IfNoneMatch: aws.String("*"),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}})
+	_, err = c.CompleteMultipartUpload(ctx, "a", id, []part{{number: 1, etag: etag}}, completeOptions{ifNoneMatch: "*"})
 	if !isPreconditionFailed(err) {
 		t.Errorf("CompleteMultipartUpload If-None-Match over an object: %v, want PreconditionFailed", err)
 	}
-	_, _ = x.c.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &x.bucket, Key: aws.String("a"), UploadId: mpu.UploadId})
+	_ = c.AbortMultipartUpload(ctx, "a", id)
 	if err := put("b", false); err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +452,7 @@ func TestMinIOConditionalWrites(t *testing.T) {
 	// CopyObject, which is why Complete does not copy with it: hold it to
 	// that. If this fails, the server changed: update doc.go (and Complete
 	// may use CopyObject after all).
-	_, err = x.c.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: &x.bucket, Key: aws.String("a"),
-		CopySource: aws.String(x.bucket + "/b"), IfNoneMatch: aws.String("*")})
+	err = c.CopyObject(ctx, "a", copySource{key: "b"}, objectHeaders{ifNoneMatch: "*"})
 	if err != nil {
 		t.Fatalf("CopyObject If-None-Match over an object: %v; the package doc says the server ignores the condition", err)
 	}

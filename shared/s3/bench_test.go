@@ -44,7 +44,7 @@ const (
 func BenchmarkUpload(b *testing.B) {
 	c := testClient(b)
 	bucket := newBucket(b, c)
-	a := New(c, bucket, WithPrefix("models/"))
+	a := New(apiOf(c), bucket, WithPrefix("models/"))
 	body := data(benchSize, 42)
 	f := plan("model.bin", benchSize, hexSum(body))
 	for n := 1; n <= f.Parts; n++ {
@@ -204,7 +204,7 @@ func removeAll(b *testing.B, c *awss3.Client, bucket string) {
 func BenchmarkReadBack(b *testing.B) {
 	c := testClient(b)
 	bucket := newBucket(b, c)
-	a := New(c, bucket, WithPrefix("models/"))
+	a := New(apiOf(c), bucket, WithPrefix("models/"))
 	body := data(benchSize, 43)
 	key := "readback.bin"
 	out, err := c.PutObject(b.Context(), &awss3.PutObjectInput{Bucket: &bucket, Key: &key,

@@ -4,10 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/tracking"
 )
@@ -30,11 +26,11 @@ func (a *Artifacts) CreateBlobUpload(ctx context.Context, key string, parts int)
 	if parts < 1 || parts > registry.MaxParts {
 		return "", registry.Errorf(registry.Invalid, "an upload has 1 to %d parts, not %d", registry.MaxParts, parts)
 	}
-	out, err := a.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &a.bucket, Key: &k, ContentType: aws.String(contentType)})
+	id, err := a.client.CreateMultipartUpload(ctx, k, objectHeaders{contentType: contentType})
 	if err != nil {
 		return "", translate(err, "begin the upload of %s", key)
 	}
-	return aws.ToString(out.UploadId), nil
+	return id, nil
 }
 
 // PresignBlobPart presigns UploadPart n of upload id (tracking.Blobs).
@@ -48,7 +44,7 @@ func (a *Artifacts) PresignBlobPart(ctx context.Context, key, id string, n int, 
 	if id == "" || n < 1 || n > registry.MaxParts {
 		return registry.PartRequest{}, registry.Errorf(registry.Invalid, "part %d of upload %q: out of range or no upload", n, id)
 	}
-	req, err := a.presignUploadPart(ctx, &awss3.UploadPartInput{Bucket: &a.bucket, Key: &k, UploadId: aws.String(id), PartNumber: aws.Int32(int32(n))}, expires)
+	req, err := a.presignUploadPart(ctx, k, id, n, 0, "", expires)
 	if err != nil {
 		return registry.PartRequest{}, err
 	}
@@ -76,10 +72,10 @@ func (a *Artifacts) CompleteBlobUpload(ctx context.Context, key, id string, part
 	if err != nil {
 		return tracking.Blob{}, translate(err, "list the parts of %s", key)
 	}
-	held := make(map[int]types.Part, len(list))
+	held := make(map[int]part, len(list))
 	have := make([]int, 0, len(list))
 	for _, p := range list {
-		n := int(aws.ToInt32(p.PartNumber))
+		n := p.number
 		held[n] = p
 		if n > len(parts) {
 			return tracking.Blob{}, registry.Errorf(registry.Invalid, "upload %s: part %d was sent but not listed (%d parts listed)", id, n, len(parts))
@@ -89,30 +85,29 @@ func (a *Artifacts) CompleteBlobUpload(ctx context.Context, key, id string, part
 	if err := registry.MissingParts(key, sorted(have), len(parts)); err != nil {
 		return tracking.Blob{}, err
 	}
-	done := make([]types.CompletedPart, 0, len(parts))
+	done := make([]part, 0, len(parts))
 	for _, p := range parts {
 		h := held[p.Number]
-		if p.ETag != "" && !sameETag(p.ETag, aws.ToString(h.ETag)) {
-			return tracking.Blob{}, registry.Errorf(registry.Invalid, "upload %s: part %d is listed with ETag %s, but the part received has %s", id, p.Number, p.ETag, aws.ToString(h.ETag))
+		if p.ETag != "" && !sameETag(p.ETag, h.etag) {
+			return tracking.Blob{}, registry.Errorf(registry.Invalid, "upload %s: part %d is listed with ETag %s, but the part received has %s", id, p.Number, p.ETag, h.etag)
 		}
-		done = append(done, types.CompletedPart{PartNumber: h.PartNumber, ETag: h.ETag})
+		done = append(done, part{number: h.number, etag: h.etag})
 	}
-	out, err := a.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &a.bucket, Key: &k, UploadId: aws.String(id),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	etag, err := a.client.CompleteMultipartUpload(ctx, k, id, done, completeOptions{})
 	switch {
 	case isCode(err, "NoSuchUpload"):
 		return tracking.Blob{}, registry.Errorf(registry.NotFound, "upload %s not found: it was completed or aborted meanwhile", id)
-	case isCode(err, "InvalidPart"), isCode(err, "InvalidPartOrder"), isCode(err, "EntityTooSmall"):
+	case isCode(err, "InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
 		return tracking.Blob{}, registry.Wrap(registry.Invalid, err, "%s: storage refused its parts (every part but the last needs 5 MiB on S3)", key)
 	case err != nil:
 		return tracking.Blob{}, translate(err, "complete %s", key)
 	}
-	ho, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &k, IfMatch: out.ETag})
+	ho, err := a.client.HeadObject(ctx, k, false, etag)
 	if err != nil {
 		return tracking.Blob{}, translate(err, "check %s", key)
 	}
-	size := aws.ToInt64(ho.ContentLength)
-	sum, err := a.hashObject(ctx, k, aws.ToString(out.ETag), size)
+	size := ho.size
+	sum, err := a.hashObject(ctx, k, etag, size)
 	if isPreconditionFailed(err) || isNotFound(err) {
 		return tracking.Blob{}, registry.Wrap(registry.Unavailable, err, "%s was replaced while it was read back; try again", key)
 	}

@@ -10,10 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/tracking"
 )
@@ -54,11 +50,11 @@ func (a *Artifacts) PutBlob(ctx context.Context, key string, r io.Reader, size i
 	h := sha256.New()
 	buf := make([]byte, blobPartSize)
 	var total int64
-	var uploadID *string
-	var parts []types.CompletedPart
+	var uploadID string
+	var parts []part
 	abort := func() {
-		if uploadID != nil {
-			_ = a.abortUpload(context.WithoutCancel(ctx), k, *uploadID, key)
+		if uploadID != "" {
+			_ = a.abortUpload(context.WithoutCancel(ctx), k, uploadID, key)
 		}
 	}
 	for {
@@ -70,42 +66,39 @@ func (a *Artifacts) PutBlob(ctx context.Context, key string, r io.Reader, size i
 		h.Write(buf[:n])
 		total += int64(n)
 		last := rerr != nil
-		if last && uploadID == nil {
+		if last && uploadID == "" {
 			if size >= 0 && total != size {
 				return tracking.Blob{}, registry.Errorf(registry.Invalid, "upload of %s: got %d bytes, announced %d", key, total, size)
 			}
-			_, err := a.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &a.bucket, Key: &k, Body: bytes.NewReader(buf[:n]),
-				ContentLength: aws.Int64(int64(n)), ContentType: aws.String(contentType),
-				Metadata: map[string]string{metaSHA256: hex.EncodeToString(h.Sum(nil))}})
+			sum := hex.EncodeToString(h.Sum(nil)) // of the whole body: this one part
+			err := a.client.PutObject(ctx, k, buf[:n], sum, objectHeaders{contentType: contentType, metadata: map[string]string{metaSHA256: sum}})
 			if err != nil {
 				return tracking.Blob{}, translate(err, "store run artifact %s", key)
 			}
 			break
 		}
-		if uploadID == nil {
-			out, err := a.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &a.bucket, Key: &k, ContentType: aws.String(contentType)})
+		if uploadID == "" {
+			id, err := a.client.CreateMultipartUpload(ctx, k, objectHeaders{contentType: contentType})
 			if err != nil {
 				return tracking.Blob{}, translate(err, "store run artifact %s", key)
 			}
-			uploadID = out.UploadId
+			uploadID = id
 		}
 		if n > 0 || len(parts) == 0 {
-			num := int32(len(parts) + 1)
-			out, err := a.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &a.bucket, Key: &k, UploadId: uploadID, PartNumber: aws.Int32(num),
-				Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n))})
+			num := len(parts) + 1
+			etag, err := a.client.UploadPart(ctx, k, uploadID, num, bytes.NewReader(buf[:n]), int64(n))
 			if err != nil {
 				abort()
 				return tracking.Blob{}, translate(err, "store run artifact %s: part %d", key, num)
 			}
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num)})
+			parts = append(parts, part{number: num, etag: etag})
 		}
 		if last {
 			if size >= 0 && total != size {
 				abort()
 				return tracking.Blob{}, registry.Errorf(registry.Invalid, "upload of %s: got %d bytes, announced %d", key, total, size)
 			}
-			_, err := a.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &a.bucket, Key: &k, UploadId: uploadID,
-				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+			_, err := a.client.CompleteMultipartUpload(ctx, k, uploadID, parts, completeOptions{})
 			if err != nil {
 				abort()
 				return tracking.Blob{}, translate(err, "store run artifact %s: complete", key)
@@ -123,18 +116,18 @@ func (a *Artifacts) OpenBlob(ctx context.Context, key string, offset int64) (io.
 	if err != nil {
 		return nil, err
 	}
-	in := &awss3.GetObjectInput{Bucket: &a.bucket, Key: &k}
+	rng := ""
 	if offset > 0 {
-		in.Range = aws.String("bytes=" + strconv.FormatInt(offset, 10) + "-")
+		rng = "bytes=" + strconv.FormatInt(offset, 10) + "-"
 	}
-	out, err := a.client.GetObject(ctx, in)
+	body, err := a.client.GetObject(ctx, k, rng, "")
 	if err != nil {
 		if isNotFound(err) || isCode(err, "NoSuchKey") {
 			return nil, registry.Errorf(registry.NotFound, "no run artifact %s", key)
 		}
 		return nil, translate(err, "read run artifact %s", key)
 	}
-	return out.Body, nil
+	return body, nil
 }
 
 // BlobURI is the s3:// URI of a run artifact key ("runs/…";
@@ -165,29 +158,27 @@ func (a *Artifacts) ListObjects(ctx context.Context, dir string, limit int) ([]t
 		return nil, err
 	}
 	prefix := k + "/"
-	in := &awss3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: &prefix}
-	if a.listPage > 0 {
-		in.MaxKeys = aws.Int32(a.listPage)
-	}
 	var out []tracking.Object
-	p := awss3.NewListObjectsV2Paginator(a.client, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	token := ""
+	for {
+		page, err := a.client.ListObjectsV2(ctx, prefix, token, a.listPage)
 		if err != nil {
 			return nil, translate(err, "list run artifacts under %s", dir)
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if strings.HasSuffix(key, "/") {
+		for _, o := range page.objects {
+			if strings.HasSuffix(o.key, "/") {
 				continue // a folder marker some clients write
 			}
 			if len(out) == limit {
 				return nil, registry.Errorf(registry.Invalid, "more than %d files under %s", limit, dir)
 			}
-			out = append(out, tracking.Object{Key: strings.TrimPrefix(key, a.prefix), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag)})
+			out = append(out, tracking.Object{Key: strings.TrimPrefix(o.key, a.prefix), Size: o.size, ETag: o.etag})
 		}
+		if page.next == "" {
+			return out, nil
+		}
+		token = page.next
 	}
-	return out, nil
 }
 
 // HashObject reads a run artifact object back (the ranged, ETag-pinned
@@ -225,7 +216,6 @@ func (a *Artifacts) CopyObject(ctx context.Context, o tracking.Object, s registr
 	if o.Size != f.Size {
 		return registry.Errorf(registry.Invalid, "run artifact %s has %d bytes, file %s %d", o.Key, o.Size, f.Path, f.Size)
 	}
-	src := aws.String(a.copySource(k))
 	changed := func(err error) error {
 		if isPreconditionFailed(err) || isNotFound(err) || isCode(err, "NoSuchKey") {
 			return registry.Wrap(registry.Unavailable, err, "run artifact %s changed while it was registered; try again", o.Key)
@@ -233,9 +223,8 @@ func (a *Artifacts) CopyObject(ctx context.Context, o tracking.Object, s registr
 		return translate(err, "copy run artifact %s into %s", o.Key, f.Path)
 	}
 	if !f.Multipart() {
-		_, err := a.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: &a.bucket, Key: aws.String(a.stagingKey(s.ID, f.Path)),
-			CopySource: src, CopySourceIfMatch: aws.String(o.ETag), ContentType: aws.String(contentType),
-			MetadataDirective: types.MetadataDirectiveReplace, ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+		err := a.client.CopyObject(ctx, a.stagingKey(s.ID, f.Path), copySource{key: k, ifMatch: o.ETag},
+			objectHeaders{contentType: contentType, sha256: true})
 		if err != nil {
 			return changed(err)
 		}
@@ -246,9 +235,8 @@ func (a *Artifacts) CopyObject(ctx context.Context, o tracking.Object, s registr
 	}
 	for n := 1; n <= f.Parts; n++ {
 		off, size := registry.PartRange(f.Size, f.PartSize, n)
-		_, err := a.client.UploadPartCopy(ctx, &awss3.UploadPartCopyInput{Bucket: &a.bucket, Key: aws.String(a.finalKey(s.Model, s.Version, f.Path)),
-			UploadId: aws.String(f.BackendID), PartNumber: aws.Int32(int32(n)), CopySource: src, CopySourceIfMatch: aws.String(o.ETag),
-			CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+size-1))})
+		_, err := a.client.UploadPartCopy(ctx, a.finalKey(s.Model, s.Version, f.Path), f.BackendID, n,
+			copySource{key: k, ifMatch: o.ETag, rng: fmt.Sprintf("bytes=%d-%d", off, off+size-1)})
 		if err != nil {
 			return changed(err)
 		}

@@ -20,7 +20,7 @@ import (
 func TestBlobs(t *testing.T) {
 	c := testClient(t)
 	trackingtest.RunBlobs(t, func(t *testing.T) tracking.Blobs {
-		return New(c, newBucket(t, c), WithPrefix("models/"))
+		return New(apiOf(c), newBucket(t, c), WithPrefix("models/"))
 	})
 }
 
@@ -59,7 +59,7 @@ func TestObjectsKeyLayout(t *testing.T) {
 func TestObjects(t *testing.T) {
 	c := testClient(t)
 	bucket := newBucket(t, c)
-	a := New(c, bucket, WithPrefix("models/"))
+	a := New(apiOf(c), bucket, WithPrefix("models/"))
 	a.listPage = 2 // five objects: three pages
 	ctx := context.Background()
 	dir := "runs/0/r1/artifacts/model"
@@ -164,6 +164,6 @@ func TestObjects(t *testing.T) {
 func TestBlobUploads(t *testing.T) {
 	c := testClient(t)
 	trackingtest.RunBlobUploads(t, func(t *testing.T) tracking.Blobs {
-		return New(c, newBucket(t, c), WithPrefix("models/"))
+		return New(apiOf(c), newBucket(t, c), WithPrefix("models/"))
 	})
 }

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,10 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -40,7 +35,7 @@ func (a *Artifacts) Complete(ctx context.Context, s registry.UploadSession, f re
 // the file's SHA-256, and copies it to the final key.
 func (a *Artifacts) completeSingle(ctx context.Context, s registry.UploadSession, f registry.UploadFile) error {
 	staging := a.stagingKey(s.ID, f.Path)
-	st, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &staging, ChecksumMode: types.ChecksumModeEnabled})
+	st, err := a.client.HeadObject(ctx, staging, true, "")
 	if isNotFound(err) {
 		// Nothing waiting: completed already, or never sent.
 		return a.existing(ctx, s, f, registry.Errorf(registry.Invalid, "file %s: part 1 missing", f.Path))
@@ -48,12 +43,12 @@ func (a *Artifacts) completeSingle(ctx context.Context, s registry.UploadSession
 	if err != nil {
 		return translate(err, "complete %s", f.Path)
 	}
-	if got := aws.ToInt64(st.ContentLength); got != f.Size {
+	if got := st.size; got != f.Size {
 		return registry.Errorf(registry.Invalid, "file %s: size mismatch: declared %d bytes, received %d", f.Path, f.Size, got)
 	}
-	etag := aws.ToString(st.ETag)
-	got := aws.ToString(st.ChecksumSHA256)
-	if got == "" || st.ChecksumType == types.ChecksumTypeComposite {
+	etag := st.etag
+	got := st.sha256
+	if got == "" || st.checksumType == checksumComposite {
 		// No full-object SHA-256 from this server: hash the object.
 		sum, err := a.hashObject(ctx, staging, etag, f.Size)
 		if err != nil {
@@ -83,32 +78,26 @@ func (a *Artifacts) copyToFinal(ctx context.Context, s registry.UploadSession, f
 	meta := map[string]string{metaSHA256: f.SHA256, metaVerified: "sha256", metaUpload: s.ID}
 	gone := registry.Errorf(registry.Unavailable, "file %s: the stored file changed while completing; try again", f.Path)
 	if f.Size == 0 { // nothing to copy
-		_, err := a.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &a.bucket, Key: &final, Body: bytes.NewReader(nil),
-			ContentType: aws.String(contentType), Metadata: meta, IfNoneMatch: aws.String("*")})
+		err := a.client.PutObject(ctx, final, nil, "", objectHeaders{contentType: contentType, metadata: meta, ifNoneMatch: "*"})
 		if isPreconditionFailed(err) {
 			return a.existing(ctx, s, f, gone)
 		}
 		return translate(err, "complete %s", f.Path)
 	}
-	mpu, err := a.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &a.bucket, Key: &final,
-		ContentType: aws.String(contentType), Metadata: meta})
+	id, err := a.client.CreateMultipartUpload(ctx, final, objectHeaders{contentType: contentType, metadata: meta})
 	if err != nil {
 		return translate(err, "complete %s", f.Path)
 	}
-	id := aws.ToString(mpu.UploadId)
 	abort := func() { _ = a.abortUpload(context.WithoutCancel(ctx), final, id, f.Path) }
-	cp, err := a.client.UploadPartCopy(ctx, &awss3.UploadPartCopyInput{Bucket: &a.bucket, Key: &final, UploadId: &id,
-		PartNumber: aws.Int32(1), CopySource: aws.String(a.copySource(staging)), CopySourceIfMatch: aws.String(etag)})
-	if err != nil || cp.CopyPartResult == nil {
+	cp, err := a.client.UploadPartCopy(ctx, final, id, 1, copySource{key: staging, ifMatch: etag})
+	if err != nil {
 		abort()
 		if isPreconditionFailed(err) || isNotFound(err) {
 			return gone // the staging object was replaced or removed meanwhile
 		}
 		return translate(err, "complete %s", f.Path)
 	}
-	_, err = a.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &a.bucket, Key: &final, UploadId: &id,
-		IfNoneMatch: aws.String("*"), MpuObjectSize: aws.Int64(f.Size),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: cp.CopyPartResult.ETag}}}})
+	_, err = a.client.CompleteMultipartUpload(ctx, final, id, []part{{number: 1, etag: cp}}, completeOptions{ifNoneMatch: "*", size: f.Size})
 	if err != nil {
 		abort()
 		if isPreconditionFailed(err) { // another Complete wrote it first
@@ -116,11 +105,11 @@ func (a *Artifacts) copyToFinal(ctx context.Context, s registry.UploadSession, f
 		}
 		return translate(err, "complete %s", f.Path)
 	}
-	ho, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &final})
+	ho, err := a.client.HeadObject(ctx, final, false, "")
 	if err != nil {
 		return translate(err, "check %s", f.Path)
 	}
-	if got := aws.ToInt64(ho.ContentLength); got != f.Size {
+	if got := ho.size; got != f.Size {
 		return a.reject(ctx, final, f, fmt.Sprintf("size mismatch: declared %d bytes, stored %d", f.Size, got))
 	}
 	return nil
@@ -140,10 +129,10 @@ func (a *Artifacts) completeMultipart(ctx context.Context, s registry.UploadSess
 	if err != nil {
 		return translate(err, "list parts of %s", f.Path)
 	}
-	byNumber := map[int]types.Part{}
+	byNumber := map[int]part{}
 	var have []int
 	for _, p := range parts {
-		if n := int(aws.ToInt32(p.PartNumber)); n >= 1 && n <= f.Parts {
+		if n := p.number; n >= 1 && n <= f.Parts {
 			byNumber[n] = p
 			have = append(have, n)
 		}
@@ -151,26 +140,24 @@ func (a *Artifacts) completeMultipart(ctx context.Context, s registry.UploadSess
 	if err := registry.MissingParts(f.Path, sorted(have), f.Parts); err != nil {
 		return err
 	}
-	done := make([]types.CompletedPart, 0, f.Parts)
+	done := make([]part, 0, f.Parts)
 	for n := 1; n <= f.Parts; n++ {
 		p := byNumber[n]
-		if _, size := registry.PartRange(f.Size, f.PartSize, n); aws.ToInt64(p.Size) != size {
-			return registry.Errorf(registry.Invalid, "file %s: part %d has %d bytes, want %d", f.Path, n, aws.ToInt64(p.Size), size)
+		if _, size := registry.PartRange(f.Size, f.PartSize, n); p.size != size {
+			return registry.Errorf(registry.Invalid, "file %s: part %d has %d bytes, want %d", f.Path, n, p.size, size)
 		}
-		cp := types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag}
+		cp := part{number: p.number, etag: p.etag}
 		if len(f.PartSHA256) > 0 {
 			want := hexToBase64(strings.ToLower(f.PartSHA256[n-1]))
-			if got := aws.ToString(p.ChecksumSHA256); got != want {
+			if got := p.sha256; got != want {
 				return registry.Errorf(registry.Invalid, "file %s: part %d has sha256 %s, want %s", f.Path, n, base64ToHex(got), base64ToHex(want))
 			}
-			cp.ChecksumSHA256 = p.ChecksumSHA256
+			cp.sha256 = p.sha256
 		}
 		done = append(done, cp)
 	}
 	final := a.finalKey(s.Model, s.Version, f.Path)
-	_, err = a.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &a.bucket, Key: &final,
-		UploadId: &f.BackendID, IfNoneMatch: aws.String("*"), MpuObjectSize: aws.Int64(f.Size),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	_, err = a.client.CompleteMultipartUpload(ctx, final, f.BackendID, done, completeOptions{ifNoneMatch: "*", size: f.Size})
 	switch {
 	case isPreconditionFailed(err):
 		// Something is stored there: this very file (our upload is then
@@ -182,12 +169,12 @@ func (a *Artifacts) completeMultipart(ctx context.Context, s registry.UploadSess
 		return err
 	case isCode(err, "NoSuchUpload"): // completed or aborted meanwhile
 		return a.existing(ctx, s, f, gone)
-	case isCode(err, "InvalidPart"), isCode(err, "InvalidPartOrder"), isCode(err, "EntityTooSmall"), isCode(err, "BadDigest"):
+	case isCode(err, "InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest"):
 		return registry.Wrap(registry.Invalid, err, "file %s: storage refused its parts", f.Path)
 	case err != nil:
 		return translate(err, "complete %s", f.Path)
 	}
-	ho, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &final, ChecksumMode: types.ChecksumModeEnabled})
+	ho, err := a.client.HeadObject(ctx, final, true, "")
 	if err != nil {
 		return translate(err, "check %s", f.Path)
 	}
@@ -198,7 +185,7 @@ func (a *Artifacts) completeMultipart(ctx context.Context, s registry.UploadSess
 // if it is another file, absent if there is none.
 func (a *Artifacts) existing(ctx context.Context, s registry.UploadSession, f registry.UploadFile, absent error) error {
 	final := a.finalKey(s.Model, s.Version, f.Path)
-	ho, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &final, ChecksumMode: types.ChecksumModeEnabled})
+	ho, err := a.client.HeadObject(ctx, final, true, "")
 	if isNotFound(err) {
 		return absent
 	}
@@ -208,16 +195,16 @@ func (a *Artifacts) existing(ctx context.Context, s registry.UploadSession, f re
 	conflict := func(why string) error {
 		return registry.Errorf(registry.Conflict, "file %s: a different file is stored at that path (%s)", f.Path, why)
 	}
-	if got := aws.ToInt64(ho.ContentLength); got != f.Size {
+	if got := ho.size; got != f.Size {
 		return conflict(fmt.Sprintf("%d bytes, not %d", got, f.Size))
 	}
-	if got := metadata(ho.Metadata, metaSHA256); got != f.SHA256 {
+	if got := metadata(ho.metadata, metaSHA256); got != f.SHA256 {
 		if got == "" {
 			return conflict("not stored by the registry")
 		}
 		return conflict("sha256 " + got)
 	}
-	if metadata(ho.Metadata, metaVerified) != "" {
+	if metadata(ho.metadata, metaVerified) != "" {
 		return nil // verified before it was written
 	}
 	// Written by a multipart Complete that may have died before it had
@@ -229,11 +216,11 @@ func (a *Artifacts) existing(ctx context.Context, s registry.UploadSession, f re
 // multipart Complete of f, and deletes it if it is not f. fresh says that
 // this upload, with f's parts, wrote it just now: its composite SHA-256
 // can then be compared with f's part digests.
-func (a *Artifacts) verify(ctx context.Context, key string, f registry.UploadFile, ho *awss3.HeadObjectOutput, fresh bool) error {
-	if got := aws.ToInt64(ho.ContentLength); got != f.Size {
+func (a *Artifacts) verify(ctx context.Context, key string, f registry.UploadFile, ho object, fresh bool) error {
+	if got := ho.size; got != f.Size {
 		return a.reject(ctx, key, f, fmt.Sprintf("size mismatch: declared %d bytes, stored %d", f.Size, got))
 	}
-	if got := aws.ToString(ho.ChecksumSHA256); fresh && got != "" && len(f.PartSHA256) > 0 {
+	if got := ho.sha256; fresh && got != "" && len(f.PartSHA256) > 0 {
 		if want := composite(f.PartSHA256); !sameComposite(got, want, f.Parts) {
 			return a.reject(ctx, key, f, fmt.Sprintf("composite sha256 of its parts is %s, want %s-%d", got, want, f.Parts))
 		}
@@ -241,7 +228,7 @@ func (a *Artifacts) verify(ctx context.Context, key string, f registry.UploadFil
 	if f.Size > a.hashLimit {
 		return nil // Begin required part digests, which S3 enforced part by part
 	}
-	sum, err := a.hashObject(ctx, key, aws.ToString(ho.ETag), f.Size)
+	sum, err := a.hashObject(ctx, key, ho.etag, f.Size)
 	if isPreconditionFailed(err) || isNotFound(err) {
 		return registry.Wrap(registry.Unavailable, err, "file %s: the stored file changed while it was verified; try again", f.Path)
 	}

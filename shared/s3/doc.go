@@ -41,10 +41,10 @@
 // body of another size or type is refused by S3 at once (Content-Length is
 // not listed in PartRequest.Headers: HTTP clients derive it from the body).
 // A part with a digest carries it as the signed header
-// x-amz-checksum-sha256 (aws-sdk-go-v2 at this version keeps
-// X-Amz-Checksum-* headers signed instead of hoisting them into the query,
-// the bug of aws/aws-sdk-go-v2#2610), and S3 refuses a body of another
-// digest. A single-part file's part digest is the file's SHA-256, known
+// x-amz-checksum-sha256 (aws-sdk-go-v2's v4 signer, which awsapi
+// presigns with, keeps X-Amz-Checksum-* headers signed instead of
+// hoisting them into the query, the bug of aws/aws-sdk-go-v2#2610), and
+// S3 refuses a body of another digest. A single-part file's part digest is the file's SHA-256, known
 // from the start, so every single-part PUT carries it.
 //
 // # Integrity
@@ -99,6 +99,16 @@
 // (metadata modelreg-verified is absent) and verifies it again. So does a
 // repeated Complete of a multipart file: idempotent, at the cost of one
 // more read (single-part files carry the mark and cost one HeadObject).
+//
+// # Requests
+//
+// The adapter speaks S3's REST API itself (client.go, multipart.go) over
+// a shared/awsapi client, which signs, sends and retries; it links none of
+// aws-sdk-go-v2's service packages. On AWS's regional endpoint it names
+// the bucket in the host (bucket.s3.REGION.amazonaws.com), elsewhere in
+// the path; keys are escaped byte by byte as SigV4 canonicalizes S3's
+// paths. CopyObject, UploadPartCopy and CompleteMultipartUpload can
+// answer 200 with an <Error> body: that is an error like any other.
 //
 // # Errors
 //

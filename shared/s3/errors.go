@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -37,29 +35,26 @@ func translate(err error, format string, args ...any) error {
 	}
 }
 
-// codeOf classifies an S3 error.
+// codeOf classifies an S3 error: by its code, or else by its HTTP status.
 func codeOf(err error) registry.Code {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "NoSuchKey", "NotFound":
-			return registry.NotFound
-		case "NoSuchUpload":
-			return registry.Invalid
-		case "NoSuchBucket":
-			return registry.Internal // a misconfiguration, not a missing file
-		case "PreconditionFailed":
-			return registry.Conflict
-		case "SlowDown", "ServiceUnavailable", "Throttling", "ThrottlingException",
-			"RequestLimitExceeded", "TooManyRequests", "ConditionalRequestConflict":
-			// ConditionalRequestConflict: a concurrent conditional write
-			// is in progress; S3 asks to retry.
-			return registry.Unavailable
-		}
+	switch awsapi.Code(err) {
+	case "NoSuchKey", "NotFound":
+		return registry.NotFound
+	case "NoSuchUpload":
+		return registry.Invalid
+	case "NoSuchBucket":
+		return registry.Internal // a misconfiguration, not a missing file
+	case "PreconditionFailed":
+		return registry.Conflict
+	case "SlowDown", "ServiceUnavailable", "Throttling", "ThrottlingException",
+		"RequestLimitExceeded", "TooManyRequests", "ConditionalRequestConflict":
+		// ConditionalRequestConflict: a concurrent conditional write
+		// is in progress; S3 asks to retry.
+		return registry.Unavailable
 	}
-	var resp *smithyhttp.ResponseError
-	if errors.As(err, &resp) {
-		switch resp.HTTPStatusCode() {
+	var e *awsapi.Error
+	if errors.As(err, &e) {
+		switch e.StatusCode {
 		case http.StatusNotFound:
 			return registry.NotFound
 		case http.StatusPreconditionFailed:
@@ -71,10 +66,9 @@ func codeOf(err error) registry.Code {
 	return registry.Internal
 }
 
-// isCode reports whether err is the S3 error code.
-func isCode(err error, code string) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && api.ErrorCode() == code
+// isCode reports whether err is one of the S3 error codes.
+func isCode(err error, codes ...string) bool {
+	return awsapi.IsCode(err, codes...)
 }
 
 // isNotFound reports whether err says that the key is not there.

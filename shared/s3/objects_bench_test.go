@@ -36,7 +36,7 @@ const objectBenchSize = 128 << 20
 func BenchmarkRegisterObject(b *testing.B) {
 	c := testClient(b)
 	bucket := newBucket(b, c)
-	a := New(c, bucket, WithPrefix("models/"))
+	a := New(apiOf(c), bucket, WithPrefix("models/"))
 	ctx := context.Background()
 	body := data(objectBenchSize, 9)
 	key := "runs/0/r1/artifacts/model/model.bin"

@@ -3,12 +3,8 @@ package s3
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -23,40 +19,13 @@ type presigned struct {
 	headers map[string]string
 }
 
-// signingTimeKey carries, in a context, the time a presigned URL is signed
-// at (see timedPresigner).
-type signingTimeKey struct{}
-
-// timedPresigner signs at the time the context carries instead of now. A
-// URL's expiry is its signing time plus X-Amz-Expires (whole seconds), so
-// signing at a chosen time makes a URL expire exactly when asked, even
-// when that is in the past (S3 then refuses it, as it should).
-type timedPresigner struct{ signer *v4.Signer }
-
-// PresignHTTP presigns r at the signing time found in ctx.
-func (p timedPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, signingTime time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
-	if t, ok := ctx.Value(signingTimeKey{}).(time.Time); ok {
-		signingTime = t
-	}
-	return p.signer.PresignHTTP(ctx, creds, r, payloadHash, service, region, signingTime, optFns...)
-}
-
-func newPresignClient(c *awss3.Client) *awss3.PresignClient {
-	o := c.Options()
-	signer := v4.NewSigner(func(so *v4.SignerOptions) {
-		so.Logger = o.Logger
-		so.LogSigning = o.ClientLogMode.IsSigning()
-		so.DisableURIPathEscaping = true // as the S3 client's own signer
-	})
-	return awss3.NewPresignClient(c, func(po *awss3.PresignOptions) {
-		po.Presigner = timedPresigner{signer: signer}
-	})
-}
-
-// window returns the context to presign in and the lifetime that make a
-// URL expire at expires (to the second, never later). Beyond 7 days it is
-// Internal: the service chose the expiry (its TTL settings are wrong).
-func (a *Artifacts) window(ctx context.Context, expires time.Time) (context.Context, time.Duration, error) {
+// window returns the time to sign at and the lifetime that make a URL
+// expire at expires (to the second, never later). A URL's expiry is its
+// signing time plus X-Amz-Expires (whole seconds), so signing at a chosen
+// time makes it expire exactly when asked, even when that is in the past
+// (S3 then refuses it, as it should). Beyond 7 days it is Internal: the
+// service chose the expiry (its TTL settings are wrong).
+func (a *Artifacts) window(expires time.Time) (time.Time, time.Duration, error) {
 	at := a.now().UTC().Truncate(time.Second)
 	end := expires.UTC().Truncate(time.Second)
 	life := end.Sub(at)
@@ -64,54 +33,100 @@ func (a *Artifacts) window(ctx context.Context, expires time.Time) (context.Cont
 		at, life = end.Add(-time.Second), time.Second
 	}
 	if life > maxExpiry {
-		return nil, 0, registry.Errorf(registry.Internal, "presigned URLs last at most %s; %s asked", maxExpiry, life)
+		return time.Time{}, 0, registry.Errorf(registry.Internal, "presigned URLs last at most %s; %s asked", maxExpiry, life)
 	}
-	return context.WithValue(ctx, signingTimeKey{}, at), life, nil
+	return at, life, nil
 }
 
-// withContentType adds Content-Type to an operation without that field
-// (UploadPart): set in the build step, after the serializer, it is signed
-// like any header.
-func withContentType(po *awss3.PresignOptions) {
-	po.ClientOptions = append(po.ClientOptions, func(o *awss3.Options) {
-		o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("Content-Type", contentType))
-	})
-}
-
-func (a *Artifacts) presignPut(ctx context.Context, in *awss3.PutObjectInput, expires time.Time) (*presigned, error) {
-	ctx, life, err := a.window(ctx, expires)
+// presignPut presigns the PutObject of length bytes (0: not signed) with
+// SHA-256 checksum (base64) to key.
+func (a *Artifacts) presignPut(ctx context.Context, key string, length int64, checksum string, expires time.Time) (*presigned, error) {
+	at, life, err := a.window(expires)
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.presigner.PresignPutObject(ctx, in, awss3.WithPresignExpires(life))
+	p, err := a.client.PresignPutObject(ctx, key, length, checksum, at, life)
 	if err != nil {
-		return nil, registry.Wrap(registry.Internal, err, "presign upload of %s", aws.ToString(in.Key))
+		return nil, registry.Wrap(registry.Internal, err, "presign upload of %s", key)
 	}
-	return toPresigned(r.Method, r.URL, r.SignedHeader), nil
+	return p, nil
 }
 
-func (a *Artifacts) presignUploadPart(ctx context.Context, in *awss3.UploadPartInput, expires time.Time) (*presigned, error) {
-	ctx, life, err := a.window(ctx, expires)
+// presignUploadPart presigns UploadPart n of upload id of key: length
+// bytes (0: not signed), with SHA-256 checksum (base64) if not "".
+func (a *Artifacts) presignUploadPart(ctx context.Context, key, id string, n int, length int64, checksum string, expires time.Time) (*presigned, error) {
+	at, life, err := a.window(expires)
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.presigner.PresignUploadPart(ctx, in, awss3.WithPresignExpires(life), withContentType)
+	p, err := a.client.PresignUploadPart(ctx, key, id, n, length, checksum, at, life)
 	if err != nil {
-		return nil, registry.Wrap(registry.Internal, err, "presign part %d of %s", aws.ToInt32(in.PartNumber), aws.ToString(in.Key))
+		return nil, registry.Wrap(registry.Internal, err, "presign part %d of %s", n, key)
 	}
-	return toPresigned(r.Method, r.URL, r.SignedHeader), nil
+	return p, nil
 }
 
-func (a *Artifacts) presignGet(ctx context.Context, in *awss3.GetObjectInput, expires time.Time) (*presigned, error) {
-	ctx, life, err := a.window(ctx, expires)
+// presignGet presigns the GetObject of key.
+func (a *Artifacts) presignGet(ctx context.Context, key string, expires time.Time) (*presigned, error) {
+	at, life, err := a.window(expires)
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.presigner.PresignGetObject(ctx, in, awss3.WithPresignExpires(life))
+	p, err := a.client.PresignGetObject(ctx, key, at, life)
 	if err != nil {
-		return nil, registry.Wrap(registry.Internal, err, "presign download of %s", aws.ToString(in.Key))
+		return nil, registry.Wrap(registry.Internal, err, "presign download of %s", key)
 	}
-	return toPresigned(r.Method, r.URL, r.SignedHeader), nil
+	return p, nil
+}
+
+// PresignPutObject presigns a PutObject of key, signed at at for life:
+// Content-Type, and Content-Length and x-amz-checksum-sha256 when given,
+// are signed headers.
+func (c *client) PresignPutObject(ctx context.Context, key string, length int64, checksum string, at time.Time, life time.Duration) (*presigned, error) {
+	h := http.Header{"Content-Type": {contentType}}
+	if checksum != "" {
+		h.Set("X-Amz-Checksum-Sha256", checksum)
+	}
+	return c.presign(ctx, http.MethodPut, key, url.Values{"x-id": {"PutObject"}}, h, length, at, life)
+}
+
+// PresignUploadPart presigns UploadPart n of upload id of key, like
+// PresignPutObject.
+func (c *client) PresignUploadPart(ctx context.Context, key, id string, n int, length int64, checksum string, at time.Time, life time.Duration) (*presigned, error) {
+	h := http.Header{"Content-Type": {contentType}}
+	if checksum != "" {
+		h.Set("X-Amz-Checksum-Sha256", checksum)
+	}
+	q := partQuery(id, n)
+	q.Set("x-id", "UploadPart")
+	return c.presign(ctx, http.MethodPut, key, q, h, length, at, life)
+}
+
+// PresignGetObject presigns a GetObject of key.
+func (c *client) PresignGetObject(ctx context.Context, key string, at time.Time, life time.Duration) (*presigned, error) {
+	return c.presign(ctx, http.MethodGet, key, url.Values{"x-id": {"GetObject"}}, http.Header{}, 0, at, life)
+}
+
+// presign presigns a request of key; query carries x-id=OPERATION as the
+// SDK's presigned URLs do, so that the URLs stay what they were.
+func (c *client) presign(ctx context.Context, method, key string, query url.Values, h http.Header, length int64, at time.Time, life time.Duration) (*presigned, error) {
+	r := c.request(method, key, query)
+	u, err := c.url(r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.URL = u
+	req.Header = h
+	req.ContentLength = length // signed when > 0
+	link, signed, err := c.api.Presign(ctx, req, at, life)
+	if err != nil {
+		return nil, err
+	}
+	return toPresigned(method, link, signed), nil
 }
 
 // toPresigned keeps the signed headers a client sets itself: not Host

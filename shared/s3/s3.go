@@ -6,17 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net/url"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -45,14 +42,13 @@ var uploadIDRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$`)
 // for concurrent use and keeps no state of its own: any number of
 // processes may share a bucket.
 type Artifacts struct {
-	client    *awss3.Client
-	presigner *awss3.PresignClient
+	client    *client
 	bucket    string
 	prefix    string
 	hashLimit int64
 	now       func() time.Time
 	// listPage, if set, is the MaxKeys of ListObjects' pages (tests).
-	listPage int32
+	listPage int
 }
 
 // Option configures Artifacts.
@@ -74,14 +70,23 @@ func WithHashLimit(n int64) Option {
 	return func(a *Artifacts) { a.hashLimit = max(n, 0) }
 }
 
-// New returns Artifacts that keep files in bucket through client, which
-// also signs the presigned URLs with its credentials.
-func New(client *awss3.Client, bucket string, opts ...Option) *Artifacts {
-	a := &Artifacts{client: client, bucket: bucket, hashLimit: registry.MaxFileSize, now: time.Now}
+// New returns Artifacts that keep files in bucket through c, a client of
+// Service (awsapi.New(cfg, s3.Service, endpoint)), which also signs the
+// presigned URLs with its credentials. On AWS's regional endpoint
+// (endpoint "") requests and URLs name the bucket in the host
+// (virtual-hosted: bucket.s3.REGION.amazonaws.com/key), as the SDK does,
+// unless the bucket's name has dots; on any other endpoint (MinIO) they
+// name it in the path (/bucket/key).
+func New(c *awsapi.Client, bucket string, opts ...Option) *Artifacts {
+	a := &Artifacts{
+		client:    &client{api: c, bucket: bucket, virtualHost: virtualHosted(c.Endpoint(), bucket)},
+		bucket:    bucket,
+		hashLimit: registry.MaxFileSize,
+		now:       time.Now,
+	}
 	for _, o := range opts {
 		o(a)
 	}
-	a.presigner = newPresignClient(client)
 	return a
 }
 
@@ -101,7 +106,7 @@ func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f regis
 	}
 	key := a.finalKey(s.Model, s.Version, f.Path)
 	if f.BackendID != "" {
-		_, err := a.client.ListParts(ctx, &awss3.ListPartsInput{Bucket: &a.bucket, Key: &key, UploadId: &f.BackendID, MaxParts: aws.Int32(1)})
+		_, err := a.client.ListParts(ctx, key, f.BackendID, "", 1)
 		if err == nil {
 			return f, nil // begun already
 		}
@@ -110,20 +115,15 @@ func (a *Artifacts) Begin(ctx context.Context, s registry.UploadSession, f regis
 		}
 		// Aborted or expired: start a new one.
 	}
-	in := &awss3.CreateMultipartUploadInput{
-		Bucket:      &a.bucket,
-		Key:         &key,
-		ContentType: aws.String(contentType),
-		Metadata:    map[string]string{metaSHA256: strings.ToLower(f.SHA256), metaUpload: s.ID},
-	}
-	if len(f.PartSHA256) > 0 {
-		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
-	}
-	out, err := a.client.CreateMultipartUpload(ctx, in)
+	id, err := a.client.CreateMultipartUpload(ctx, key, objectHeaders{
+		contentType: contentType,
+		metadata:    map[string]string{metaSHA256: strings.ToLower(f.SHA256), metaUpload: s.ID},
+		sha256:      len(f.PartSHA256) > 0,
+	})
 	if err != nil {
 		return f, translate(err, "begin upload of %s", f.Path)
 	}
-	f.BackendID = aws.ToString(out.UploadId)
+	f.BackendID = id
 	return f, nil
 }
 
@@ -143,34 +143,14 @@ func (a *Artifacts) PresignPart(ctx context.Context, s registry.UploadSession, f
 		return registry.PartRequest{}, err
 	}
 	off, size := registry.PartRange(f.Size, f.PartSize, n)
-	var length *int64
-	if size > 0 {
-		length = aws.Int64(size)
-	}
 	var req *presigned
 	if !f.Multipart() {
-		req, err = a.presignPut(ctx, &awss3.PutObjectInput{
-			Bucket:         &a.bucket,
-			Key:            aws.String(a.stagingKey(s.ID, f.Path)),
-			ContentType:    aws.String(contentType),
-			ContentLength:  length,
-			ChecksumSHA256: aws.String(digest),
-		}, expires)
+		req, err = a.presignPut(ctx, a.stagingKey(s.ID, f.Path), size, digest, expires)
 	} else {
 		if f.BackendID == "" {
 			return registry.PartRequest{}, registry.Errorf(registry.Invalid, "file %s: its upload was not begun", f.Path)
 		}
-		in := &awss3.UploadPartInput{
-			Bucket:        &a.bucket,
-			Key:           aws.String(a.finalKey(s.Model, s.Version, f.Path)),
-			UploadId:      aws.String(f.BackendID),
-			PartNumber:    aws.Int32(int32(n)),
-			ContentLength: length,
-		}
-		if digest != "" {
-			in.ChecksumSHA256 = aws.String(digest)
-		}
-		req, err = a.presignUploadPart(ctx, in, expires)
+		req, err = a.presignUploadPart(ctx, a.finalKey(s.Model, s.Version, f.Path), f.BackendID, n, size, digest, expires)
 	}
 	if err != nil {
 		return registry.PartRequest{}, err
@@ -211,14 +191,14 @@ func (a *Artifacts) UploadedParts(ctx context.Context, s registry.UploadSession,
 	}
 	got := []int{}
 	if !f.Multipart() {
-		ho, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: aws.String(a.stagingKey(s.ID, f.Path))})
+		ho, err := a.client.HeadObject(ctx, a.stagingKey(s.ID, f.Path), false, "")
 		if isNotFound(err) {
 			return got, nil
 		}
 		if err != nil {
 			return nil, translate(err, "list parts of %s", f.Path)
 		}
-		if aws.ToInt64(ho.ContentLength) == f.Size {
+		if ho.size == f.Size {
 			got = append(got, 1)
 		}
 		return got, nil
@@ -234,11 +214,11 @@ func (a *Artifacts) UploadedParts(ctx context.Context, s registry.UploadSession,
 		return nil, translate(err, "list parts of %s", f.Path)
 	}
 	for _, p := range parts {
-		n := int(aws.ToInt32(p.PartNumber))
+		n := p.number
 		if n < 1 || n > f.Parts {
 			continue
 		}
-		if _, size := registry.PartRange(f.Size, f.PartSize, n); aws.ToInt64(p.Size) == size {
+		if _, size := registry.PartRange(f.Size, f.PartSize, n); p.size == size {
 			got = append(got, n)
 		}
 	}
@@ -247,25 +227,25 @@ func (a *Artifacts) UploadedParts(ctx context.Context, s registry.UploadSession,
 }
 
 // listParts returns every part of f's multipart upload, following pages.
-func (a *Artifacts) listParts(ctx context.Context, s registry.UploadSession, f registry.UploadFile) ([]types.Part, error) {
+func (a *Artifacts) listParts(ctx context.Context, s registry.UploadSession, f registry.UploadFile) ([]part, error) {
 	return a.listPartsOf(ctx, a.finalKey(s.Model, s.Version, f.Path), f.BackendID)
 }
 
 // listPartsOf returns every part of multipart upload id of key, following
 // pages.
-func (a *Artifacts) listPartsOf(ctx context.Context, key, id string) ([]types.Part, error) {
-	var parts []types.Part
-	var marker *string
+func (a *Artifacts) listPartsOf(ctx context.Context, key, id string) ([]part, error) {
+	var parts []part
+	marker := ""
 	for {
-		out, err := a.client.ListParts(ctx, &awss3.ListPartsInput{Bucket: &a.bucket, Key: &key, UploadId: &id, PartNumberMarker: marker})
+		page, err := a.client.ListParts(ctx, key, id, marker, 0)
 		if err != nil {
 			return nil, err
 		}
-		parts = append(parts, out.Parts...)
-		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextPartNumberMarker) == "" {
+		parts = append(parts, page.parts...)
+		if page.next == "" {
 			return parts, nil
 		}
-		marker = out.NextPartNumberMarker
+		marker = page.next
 	}
 }
 
@@ -288,7 +268,7 @@ func (a *Artifacts) Abort(ctx context.Context, s registry.UploadSession, f regis
 // abortUpload aborts a multipart upload; one that does not exist is not an
 // error.
 func (a *Artifacts) abortUpload(ctx context.Context, key, uploadID, path string) error {
-	_, err := a.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &a.bucket, Key: &key, UploadId: &uploadID})
+	err := a.client.AbortMultipartUpload(ctx, key, uploadID)
 	if err != nil && !isCode(err, "NoSuchUpload") && !isNotFound(err) {
 		return translate(err, "abort upload of %s", path)
 	}
@@ -297,7 +277,7 @@ func (a *Artifacts) abortUpload(ctx context.Context, key, uploadID, path string)
 
 // deleteObject deletes key; a missing key is not an error.
 func (a *Artifacts) deleteObject(ctx context.Context, key, path string) error {
-	_, err := a.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &a.bucket, Key: &key})
+	err := a.client.DeleteObject(ctx, key)
 	if err != nil && !isNotFound(err) {
 		return translate(err, "delete %s", path)
 	}
@@ -325,22 +305,22 @@ func (a *Artifacts) RemoveVersion(ctx context.Context, model string, version int
 		return err
 	}
 	prefix := a.prefix + model + "/" + strconv.Itoa(version) + "/"
-	p := awss3.NewListObjectsV2Paginator(a.client, &awss3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	token := ""
+	for {
+		page, err := a.client.ListObjectsV2(ctx, prefix, token, 0)
 		if err != nil {
 			return translate(err, "list the files of version %d of %s", version, model)
 		}
-		for _, o := range page.Contents {
-			if o.Key == nil {
-				continue
-			}
-			if err := a.deleteObject(ctx, *o.Key, strings.TrimPrefix(*o.Key, prefix)); err != nil {
+		for _, o := range page.objects {
+			if err := a.deleteObject(ctx, o.key, strings.TrimPrefix(o.key, prefix)); err != nil {
 				return err
 			}
 		}
+		if page.next == "" {
+			return nil
+		}
+		token = page.next
 	}
-	return nil
 }
 
 // PresignDownload returns a presigned GetObject URL for a completed file,
@@ -350,14 +330,14 @@ func (a *Artifacts) PresignDownload(ctx context.Context, model string, version i
 		return "", err
 	}
 	key := a.finalKey(model, version, path)
-	_, err := a.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &a.bucket, Key: &key})
+	_, err := a.client.HeadObject(ctx, key, false, "")
 	if isNotFound(err) {
 		return "", registry.Errorf(registry.NotFound, "version %d of %s has no file %q", version, model, path)
 	}
 	if err != nil {
 		return "", translate(err, "look up %s", path)
 	}
-	req, err := a.presignGet(ctx, &awss3.GetObjectInput{Bucket: &a.bucket, Key: &key}, expires)
+	req, err := a.presignGet(ctx, key, expires)
 	if err != nil {
 		return "", err
 	}
@@ -380,15 +360,6 @@ func (a *Artifacts) finalKey(model string, version int, path string) string {
 func (a *Artifacts) stagingKey(uploadID, path string) string {
 	sum := sha256.Sum256([]byte(path))
 	return a.prefix + ".uploads/" + uploadID + "/" + hex.EncodeToString(sum[:16])
-}
-
-// copySource is the CopySource of key in the bucket: URL-escaped.
-func (a *Artifacts) copySource(key string) string {
-	segs := strings.Split(a.bucket+"/"+key, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return strings.Join(segs, "/")
 }
 
 // validateObject checks the names that make up a final key: the
@@ -444,3 +415,21 @@ func hexToBase64(h string) string {
 
 // errNoObject says that no object is at a key.
 var errNoObject = errors.New("no object")
+
+// HeadBucket checks that the bucket exists and these credentials may use
+// it (an error otherwise, as S3 gave it).
+func (a *Artifacts) HeadBucket(ctx context.Context) error {
+	if err := a.client.HeadBucket(ctx); err != nil {
+		return fmt.Errorf("look up bucket %s: %w", a.bucket, err)
+	}
+	return nil
+}
+
+// CreateBucket creates the bucket (for tests and local setups: a
+// deployment's bucket comes from its stack).
+func (a *Artifacts) CreateBucket(ctx context.Context) error {
+	if err := a.client.CreateBucket(ctx); err != nil {
+		return fmt.Errorf("create bucket %s: %w", a.bucket, err)
+	}
+	return nil
+}

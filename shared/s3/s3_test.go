@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/registry/artifacttest"
 )
@@ -48,6 +48,17 @@ func newClient(endpoint, accessKey, secretKey string) *awss3.Client {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 	})
+}
+
+// apiOf returns the client New takes for the S3 (endpoint, region and
+// credentials) of c.
+func apiOf(c *awss3.Client) *awsapi.Client {
+	o := c.Options()
+	api, err := awsapi.New(awsapi.Config{Region: o.Region, Credentials: o.Credentials}, Service, aws.ToString(o.BaseEndpoint))
+	if err != nil {
+		panic(err)
+	}
+	return api
 }
 
 // newBucket creates an empty bucket that is emptied and removed when the
@@ -104,14 +115,14 @@ func inProgress(t testing.TB, c *awss3.Client, bucket string) []types.MultipartU
 func TestContract(t *testing.T) {
 	c := testClient(t)
 	artifacttest.Run(t, func(t *testing.T) registry.Artifacts {
-		return New(c, newBucket(t, c), WithPrefix("models/"))
+		return New(apiOf(c), newBucket(t, c), WithPrefix("models/"))
 	})
 }
 
 // offline returns Artifacts whose client never reaches a server: enough
 // to presign and validate.
 func offline() *Artifacts {
-	return New(newClient("http://127.0.0.1:9", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), "bucket", WithPrefix("models/"))
+	return New(apiOf(newClient("http://127.0.0.1:9", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")), "bucket", WithPrefix("models/"))
 }
 
 // plan returns the file the service plans for data (registry.PartSize).
@@ -233,7 +244,7 @@ func TestExpiry(t *testing.T) {
 		{now.Add(-time.Minute), "20260301T115859Z", "1"}, // ended a minute ago
 		{now.Add(7 * 24 * time.Hour), "20260301T120000Z", "604800"},
 	} {
-		p, err := a.presignGet(t.Context(), &awss3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")}, tc.expires)
+		p, err := a.presignGet(t.Context(), "k", tc.expires)
 		if err != nil {
 			t.Fatalf("expires %v: %v", tc.expires, err)
 		}
@@ -242,7 +253,7 @@ func TestExpiry(t *testing.T) {
 			t.Errorf("expires %v: signed at %s for %s s, want %s for %s s", tc.expires, q.Get("X-Amz-Date"), q.Get("X-Amz-Expires"), tc.date, tc.life)
 		}
 	}
-	if _, err := a.presignGet(t.Context(), &awss3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")}, now.Add(8*24*time.Hour)); !registry.IsCode(err, registry.Internal) {
+	if _, err := a.presignGet(t.Context(), "k", now.Add(8*24*time.Hour)); !registry.IsCode(err, registry.Internal) {
 		t.Errorf("8 days: %v, want Internal", err)
 	}
 }
@@ -254,7 +265,7 @@ func TestTranslate(t *testing.T) {
 		"PreconditionFailed": registry.Conflict, "SlowDown": registry.Unavailable, "ServiceUnavailable": registry.Unavailable,
 		"NoSuchBucket": registry.Internal, "AccessDenied": registry.Internal, "InternalError": registry.Internal,
 	} {
-		err := translate(&smithy.GenericAPIError{Code: code, Message: "m"}, "do %s", "x")
+		err := translate(&awsapi.Error{Service: "s3", Code: code, Message: "m", StatusCode: http.StatusBadRequest}, "do %s", "x")
 		if got := registry.ErrorCode(err); got != want {
 			t.Errorf("%s: %s, want %s", code, got, want)
 		}

@@ -8,9 +8,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Reading an object back: hashChunk-sized ranged GETs, hashWorkers at a
@@ -77,17 +74,13 @@ func (a *Artifacts) hashObject(ctx context.Context, key, etag string, size int64
 
 // fetchRange reads n bytes of key at off.
 func (a *Artifacts) fetchRange(ctx context.Context, key, etag string, off, n int64) chunk {
-	in := &awss3.GetObjectInput{Bucket: &a.bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))}
-	if etag != "" {
-		in.IfMatch = aws.String(etag)
-	}
-	out, err := a.client.GetObject(ctx, in)
+	body, err := a.client.GetObject(ctx, key, fmt.Sprintf("bytes=%d-%d", off, off+n-1), etag)
 	if err != nil {
 		return chunk{err: err}
 	}
-	defer out.Body.Close()
+	defer body.Close()
 	buf := chunkPool.Get().(*[]byte)
-	got, err := io.ReadFull(out.Body, (*buf)[:n])
+	got, err := io.ReadFull(body, (*buf)[:n])
 	if err != nil {
 		chunkPool.Put(buf)
 		return chunk{err: fmt.Errorf("read %s at %d: %w", key, off, err)}

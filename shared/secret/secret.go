@@ -8,52 +8,73 @@ package secret
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/modelreg/modelreg/shared/awsapi"
 )
 
-// API is the part of the Secrets Manager client the Reader uses
-// (*secretsmanager.Client implements it).
-type API interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
+// Service is the Secrets Manager API (AWS JSON 1.1) for awsapi.New.
+var Service = awsapi.Service{SigningName: "secretsmanager", EndpointPrefix: "secretsmanager", TargetPrefix: "secretsmanager", JSONVersion: "1.1", EnvName: "SECRETS_MANAGER"}
 
-// Reader reads secrets, building its Secrets Manager client on first use.
+// Reader reads secrets through a Secrets Manager client.
 type Reader struct {
-	newAPI func() API
+	api *awsapi.Client
+	// err, if set, is why there is no client: every Get fails with it.
+	err error
 
 	mu      sync.Mutex
-	api     API
 	calls   int
 	elapsed time.Duration
 }
 
-// New returns a Reader on cfg (its credentials, region and endpoint; the
-// SDK's AWS_ENDPOINT_URL_SECRETS_MANAGER applies).
-func New(cfg aws.Config) *Reader {
-	return &Reader{newAPI: func() API { return secretsmanager.NewFromConfig(cfg) }}
+// New returns a Reader on api, a client of Service. With a nil api it
+// reads values from the environment only: Get fails.
+func New(api *awsapi.Client) *Reader {
+	if api == nil {
+		return &Reader{err: errors.New("no Secrets Manager client")}
+	}
+	return &Reader{api: api}
 }
 
-// NewWithAPI returns a Reader on api (tests).
-func NewWithAPI(api API) *Reader { return &Reader{newAPI: func() API { return api }} }
+// Open returns a Reader on cfg, at the endpoint its environment names
+// (AWS_ENDPOINT_URL_SECRETS_MANAGER, then AWS_ENDPOINT_URL, as the SDK
+// reads them) or else the region's. When no client can be made of cfg (no
+// region, a bad endpoint URL), Open still returns a Reader, whose Get
+// fails with why: a function that reads no secret from Secrets Manager
+// needs no AWS configuration for it.
+func Open(cfg awsapi.Config) *Reader {
+	api, err := awsapi.New(cfg, Service, "")
+	if err != nil {
+		return &Reader{err: fmt.Errorf("Secrets Manager client: %w", err)}
+	}
+	return &Reader{api: api}
+}
+
+// getSecretValueInput and getSecretValueOutput are Secrets Manager's
+// GetSecretValue request and the part of its answer the Reader reads.
+type getSecretValueInput struct {
+	SecretID string `json:"SecretId"`
+}
+
+type getSecretValueOutput struct {
+	// SecretString is nil for a secret that holds SecretBinary.
+	SecretString *string `json:"SecretString"`
+}
 
 // Get returns the current string value of the secret id (an ARN or name),
 // without surrounding white space. A secret that cannot be read, or holds
 // no string, is an error naming it.
 func (r *Reader) Get(ctx context.Context, id string) (string, error) {
-	r.mu.Lock()
-	if r.api == nil {
-		r.api = r.newAPI()
+	if r.err != nil {
+		return "", fmt.Errorf("read secret %s: %w", id, r.err)
 	}
-	api := r.api
-	r.mu.Unlock()
 	start := time.Now()
-	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	var out getSecretValueOutput
+	err := r.api.JSON(ctx, "GetSecretValue", getSecretValueInput{SecretID: id}, &out)
 	r.mu.Lock()
 	r.calls++
 	r.elapsed += time.Since(start)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secret"
 )
@@ -40,7 +41,11 @@ func TestFromEnvOnMoto(t *testing.T) {
 	env := map[string]string{"X_SECRET_ARN": *out.ARN, "X_SECRET": "by-value"}
 	getenv := func(k string) string { return env[k] }
 
-	r := secret.New(cfg)
+	api, err := awsapi.New(awsapi.FromSDK(cfg), secret.Service, *cfg.BaseEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := secret.New(api)
 	v, err := r.FromEnv(t.Context(), getenv, "X_SECRET_ARN", "X_SECRET")
 	if err != nil || v != "s3cret-0123456789abcdef0123456789abcdef" {
 		t.Fatalf("FromEnv with the ARN: %q, %v", v, err)
@@ -87,7 +92,7 @@ func TestFromEnvOnMoto(t *testing.T) {
 // secret for the functions that may have one (two differ, each 32+
 // bytes) and an error naming both variables for the others.
 func TestDeployment(t *testing.T) {
-	r := secret.NewWithAPI(nil) // no ARN: never called
+	r := secret.New(nil) // no ARN: never called
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 	if _, err := r.Deployment(t.Context(), getenv, false); err == nil ||

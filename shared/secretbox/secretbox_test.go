@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/secretbox"
 )
@@ -180,7 +181,11 @@ func TestKMSBoxOnMoto(t *testing.T) {
 	t.Cleanup(func() {
 		client.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)})
 	})
-	box, err := secretbox.NewKMS(client, aws.ToString(key.KeyMetadata.Arn))
+	api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: awsapi.StaticCredentials("test", "test", "")}, secretbox.Service, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.NewKMS(api, aws.ToString(key.KeyMetadata.Arn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +197,7 @@ func TestKMSBoxOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherBox, _ := secretbox.NewKMS(client, aws.ToString(other.KeyMetadata.KeyId))
+	otherBox, _ := secretbox.NewKMS(api, aws.ToString(other.KeyMetadata.KeyId))
 	sctx := registry.WithSealContext(ctx, "m", "dt-1")
 	sealed, err := otherBox.Seal(sctx, []byte("under-the-other-key"))
 	if err != nil {
@@ -201,12 +206,16 @@ func TestKMSBoxOnMoto(t *testing.T) {
 	if _, err := box.Open(sctx, sealed); !registry.IsCode(err, registry.Invalid) {
 		t.Errorf("a secret sealed under another key: %v, want Invalid", err)
 	}
-	if _, err := secretbox.NewKMS(client, ""); err == nil {
+	if _, err := secretbox.NewKMS(api, ""); err == nil {
 		t.Error("a box without a key id was made")
 	}
 	// An unreachable KMS is Unavailable, so callers retry.
-	down, _ := secretbox.NewKMS(kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1"),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), RetryMaxAttempts: 1}), "k")
+	downAPI, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: awsapi.StaticCredentials("test", "test", ""), MaxAttempts: 1},
+		secretbox.Service, "http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, _ := secretbox.NewKMS(downAPI, "k")
 	if _, err := down.Seal(sctx, []byte("x")); !registry.IsCode(err, registry.Unavailable) {
 		t.Errorf("Seal with KMS down: %v, want Unavailable", err)
 	}

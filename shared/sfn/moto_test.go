@@ -18,6 +18,7 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
 	"github.com/modelreg/modelreg/shared/workflow/workflowtest"
@@ -41,7 +42,8 @@ func functionARN(placeholder string) string {
 // moto is a Step Functions on moto running the substituted document.
 type moto struct {
 	endpoint, stateMachine string
-	client                 *awssfn.Client
+	client                 *awssfn.Client // the SDK's, to set up and inspect
+	api                    *awsapi.Client // the adapter's
 }
 
 // newMoto creates a state machine from the shipped document on the moto
@@ -59,6 +61,11 @@ func newMoto(t *testing.T) *moto {
 	m.post(t, "/moto-api/config", map[string]any{"stepfunctions": map[string]any{"execute_state_machine": true}, "lambda": map[string]any{"use_docker": false}})
 	m.client = awssfn.New(awssfn.Options{Region: region, BaseEndpoint: aws.String(ep),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	api, err := awsapi.New(awsapi.Config{Region: region, Credentials: awsapi.StaticCredentials("test", "test", "")}, Service, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.api = api
 	values := map[string]string{}
 	for _, p := range workflow.Placeholders {
 		values[p] = functionARN(p)
@@ -228,7 +235,7 @@ var executionStatus = map[types.ExecutionStatus]registry.ExecutionStatus{
 // shared by every execution, so the scenarios run one after another.
 func TestScenariosOnMoto(t *testing.T) {
 	m := newMoto(t)
-	w, err := New(m.client, m.stateMachine, nil)
+	w, err := New(m.api, m.stateMachine, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +295,7 @@ func TestScenariosOnMoto(t *testing.T) {
 
 func TestAdapterOnMoto(t *testing.T) {
 	m := newMoto(t)
-	w, err := New(m.client, m.stateMachine, nil)
+	w, err := New(m.api, m.stateMachine, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

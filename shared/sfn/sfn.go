@@ -14,27 +14,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
 )
 
-// API is the part of the Step Functions client the adapter uses
-// (*sfn.Client implements it).
-type API interface {
-	StartExecution(ctx context.Context, in *awssfn.StartExecutionInput, opts ...func(*awssfn.Options)) (*awssfn.StartExecutionOutput, error)
-	SendTaskSuccess(ctx context.Context, in *awssfn.SendTaskSuccessInput, opts ...func(*awssfn.Options)) (*awssfn.SendTaskSuccessOutput, error)
-	SendTaskFailure(ctx context.Context, in *awssfn.SendTaskFailureInput, opts ...func(*awssfn.Options)) (*awssfn.SendTaskFailureOutput, error)
-	SendTaskHeartbeat(ctx context.Context, in *awssfn.SendTaskHeartbeatInput, opts ...func(*awssfn.Options)) (*awssfn.SendTaskHeartbeatOutput, error)
-}
+// Service is the Step Functions API (AWS JSON 1.0) for awsapi.New.
+var Service = awsapi.Service{SigningName: "states", EndpointPrefix: "states", TargetPrefix: "AWSStepFunctions", JSONVersion: "1.0", EnvName: "SFN"}
 
 // Workflow runs promotions on the state machine StateMachineARN.
 type Workflow struct {
-	api             API
+	api             *awsapi.Client
 	stateMachineARN string
 	now             func() time.Time
 }
@@ -42,8 +32,9 @@ type Workflow struct {
 var _ registry.Workflow = (*Workflow)(nil)
 
 // New returns a Workflow that starts executions of stateMachineARN (an
-// arn:…:states:…:stateMachine:NAME). now defaults to time.Now.
-func New(api API, stateMachineARN string, now func() time.Time) (*Workflow, error) {
+// arn:…:states:…:stateMachine:NAME) through api, a client of Service. now
+// defaults to time.Now.
+func New(api *awsapi.Client, stateMachineARN string, now func() time.Time) (*Workflow, error) {
 	if api == nil || !strings.Contains(stateMachineARN, ":stateMachine:") {
 		return nil, fmt.Errorf("sfn: a client and a state machine ARN are required (got %q)", stateMachineARN)
 	}
@@ -57,7 +48,7 @@ func New(api API, stateMachineARN string, now func() time.Time) (*Workflow, erro
 // tokens (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat): what the
 // promotion task functions need, which cannot be told the ARN of the state
 // machine that invokes them. Its StartPromotion answers NotImplemented.
-func NewTasks(api API, now func() time.Time) *Workflow {
+func NewTasks(api *awsapi.Client, now func() time.Time) *Workflow {
 	if now == nil {
 		now = time.Now
 	}
@@ -88,17 +79,18 @@ func (w *Workflow) StartPromotion(ctx context.Context, a registry.Approval) (str
 	if err != nil {
 		return "", fmt.Errorf("start promotion %s: %w", a.ID, err)
 	}
-	out, err := w.api.StartExecution(ctx, &awssfn.StartExecutionInput{
-		StateMachineArn: aws.String(w.stateMachineARN), Name: aws.String(a.ID), Input: aws.String(string(input)),
-	})
-	var exists *types.ExecutionAlreadyExists
+	var out startExecutionOutput
+	err = w.api.JSON(ctx, "StartExecution", startExecutionInput{StateMachineARN: w.stateMachineARN, Name: a.ID, Input: string(input)}, &out)
 	switch {
-	case errors.As(err, &exists):
+	case awsapi.IsCode(err, "ExecutionAlreadyExists"):
 		return w.executionARN(a.ID), nil
 	case err != nil:
 		return "", translate(err, "start promotion "+a.ID)
 	}
-	return aws.ToString(out.ExecutionArn), nil
+	if out.ExecutionARN == "" {
+		return "", registry.Errorf(registry.Internal, "start promotion %s: Step Functions answered no execution ARN", a.ID)
+	}
+	return out.ExecutionARN, nil
 }
 
 // executionARN is the ARN of execution name of the state machine.
@@ -116,7 +108,7 @@ func (w *Workflow) SendTaskSuccess(ctx context.Context, token string, output []b
 	if !json.Valid(output) {
 		return registry.Errorf(registry.Invalid, "task output is not a JSON document")
 	}
-	_, err := w.api.SendTaskSuccess(ctx, &awssfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(output))})
+	err := w.api.JSON(ctx, "SendTaskSuccess", sendTaskSuccessInput{TaskToken: token, Output: string(output)}, nil)
 	return translate(err, "send task success")
 }
 
@@ -129,9 +121,9 @@ func (w *Workflow) SendTaskFailure(ctx context.Context, token, code, cause strin
 	if code == "" {
 		return registry.Errorf(registry.Invalid, "a task failure needs an error code")
 	}
-	_, err := w.api.SendTaskFailure(ctx, &awssfn.SendTaskFailureInput{
-		TaskToken: aws.String(token), Error: aws.String(cut(code, maxErrorLen)), Cause: aws.String(cut(cause, maxCauseLen)),
-	})
+	err := w.api.JSON(ctx, "SendTaskFailure", sendTaskFailureInput{
+		TaskToken: token, Error: cut(code, maxErrorLen), Cause: cut(cause, maxCauseLen),
+	}, nil)
 	return translate(err, "send task failure")
 }
 
@@ -142,7 +134,7 @@ func (w *Workflow) SendTaskHeartbeat(ctx context.Context, token string) error {
 	if token == "" {
 		return registry.Errorf(registry.NotFound, "no task waits on this token")
 	}
-	_, err := w.api.SendTaskHeartbeat(ctx, &awssfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)})
+	err := w.api.JSON(ctx, "SendTaskHeartbeat", sendTaskHeartbeatInput{TaskToken: token}, nil)
 	return translate(err, "send task heartbeat")
 }
 
@@ -157,39 +149,30 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
-// translate turns a Step Functions error into the registry's codes.
+// translate turns a Step Functions error into the registry's codes,
+// keeping the *awsapi.Error as the cause.
 func translate(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		invalidToken *types.InvalidToken
-		noTask       *types.TaskDoesNotExist
-		timedOut     *types.TaskTimedOut
-		badOutput    *types.InvalidOutput
-		badInput     *types.InvalidExecutionInput
-		badName      *types.InvalidName
-		limit        *types.ExecutionLimitExceeded
-	)
-	switch {
-	case errors.As(err, &invalidToken), errors.As(err, &noTask):
+	var api *awsapi.Error
+	if !errors.As(err, &api) {
+		return registry.Wrap(registry.Internal, err, "%s", what)
+	}
+	switch api.Code {
+	case "InvalidToken", "TaskDoesNotExist":
 		// InvalidToken is also what a used token gets.
 		return registry.Wrap(registry.NotFound, err, "no task waits on this token")
-	case errors.As(err, &timedOut):
+	case "TaskTimedOut":
 		return registry.Wrap(registry.Conflict, err, "the task timed out")
-	case errors.As(err, &badOutput):
-		return registry.Wrap(registry.Invalid, err, "task output refused: %s", badOutput.ErrorMessage())
-	case errors.As(err, &badInput), errors.As(err, &badName):
+	case "InvalidOutput":
+		return registry.Wrap(registry.Invalid, err, "task output refused: %s", api.Message)
+	case "InvalidExecutionInput", "InvalidName":
 		return registry.Wrap(registry.Invalid, err, "%s: refused by Step Functions", what)
-	case errors.As(err, &limit):
+	case "ExecutionLimitExceeded":
 		return registry.Wrap(registry.Unavailable, err, "%s: too many running executions; retry later", what)
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "ServiceUnavailable", "InternalServerError", "RequestLimitExceeded":
-			return registry.Wrap(registry.Unavailable, err, "%s: Step Functions asks to retry later", what)
-		}
+	case "ThrottlingException", "ServiceUnavailable", "InternalServerError", "RequestLimitExceeded":
+		return registry.Wrap(registry.Unavailable, err, "%s: Step Functions asks to retry later", what)
 	}
 	return registry.Wrap(registry.Internal, err, "%s", what)
 }

@@ -5,19 +5,30 @@
 package sns
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
-	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
+
+// Service is SNS's API, the query protocol (version 2010-03-31).
+var Service = awsapi.Service{SigningName: "sns", EndpointPrefix: "sns", EnvName: "SNS"}
+
+// apiVersion is the query protocol's Version of SNS.
+const apiVersion = "2010-03-31"
 
 // Limits of a Publish (SNS API Reference, Publish): the subject of an
 // email is under 100 characters, one line; a message at most 256 KiB.
@@ -26,26 +37,25 @@ const (
 	MaxMessage = 256 * 1024
 )
 
-// API is the part of the SNS client the publisher calls.
-type API interface {
-	Publish(ctx context.Context, in *awssns.PublishInput, opts ...func(*awssns.Options)) (*awssns.PublishOutput, error)
-}
-
 // Publisher publishes notifications to one topic. It implements
 // registry.Notifier.
 type Publisher struct {
-	api   API
+	api   *awsapi.Client
 	topic string
 }
 
 var _ registry.Notifier = (*Publisher)(nil)
 
-// New returns a publisher to the topic topicARN. Invalid without a topic.
-func New(api API, topicARN string) (*Publisher, error) {
+// New returns a publisher to the topic topicARN through c, a client of
+// Service. Invalid without a topic or a client.
+func New(c *awsapi.Client, topicARN string) (*Publisher, error) {
 	if !strings.HasPrefix(topicARN, "arn:") {
 		return nil, registry.Errorf(registry.Invalid, "SNS topic ARN %q: want arn:aws:sns:REGION:ACCOUNT:NAME", topicARN)
 	}
-	return &Publisher{api: api, topic: topicARN}, nil
+	if c == nil {
+		return nil, registry.Errorf(registry.Invalid, "SNS topic %s: no client", topicARN)
+	}
+	return &Publisher{api: c, topic: topicARN}, nil
 }
 
 // Notify publishes n: Subject (made one line and cut to MaxSubject
@@ -60,18 +70,59 @@ func (p *Publisher) Notify(ctx context.Context, n registry.Notification) error {
 	if len(body) > MaxMessage {
 		body = cutBytes(body, MaxMessage-len("\n…")) + "\n…"
 	}
-	attrs := map[string]snstypes.MessageAttributeValue{}
-	for k, v := range map[string]string{"kind": string(n.Kind), "audience": string(n.Audience), "model": n.Model} {
+	attrs := map[string]string{"kind": string(n.Kind), "audience": string(n.Audience), "model": n.Model}
+	if err := p.publish(ctx, publishBody(p.topic, Subject(n.Subject), body, attrs)); err != nil {
+		return &Error{Err: err}
+	}
+	return nil
+}
+
+// publishBody is the query protocol's Publish request body: Action,
+// Version, TopicArn, Subject, Message and each non-empty attribute of
+// attrs as a String MessageAttributes entry, numbered from 1 in name
+// order, the keys sorted and form-encoded (as the SDK sends it).
+func publishBody(topic, subject, message string, attrs map[string]string) []byte {
+	q := url.Values{"Action": {"Publish"}, "Version": {apiVersion}, "TopicArn": {topic}, "Subject": {subject}, "Message": {message}}
+	names := make([]string, 0, len(attrs))
+	for k, v := range attrs {
 		if v != "" {
-			attrs[k] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+			names = append(names, k)
 		}
 	}
-	_, err := p.api.Publish(ctx, &awssns.PublishInput{
-		TopicArn: aws.String(p.topic), Subject: aws.String(Subject(n.Subject)), Message: aws.String(body),
-		MessageAttributes: attrs,
+	slices.Sort(names)
+	for i, k := range names {
+		entry := "MessageAttributes.entry." + strconv.Itoa(i+1)
+		q.Set(entry+".Name", k)
+		q.Set(entry+".Value.DataType", "String")
+		q.Set(entry+".Value.StringValue", attrs[k])
+	}
+	return []byte(q.Encode())
+}
+
+// maxAnswer bounds how much of a Publish answer is read.
+const maxAnswer = 64 << 10
+
+// publish sends one Publish request and reads its answer.
+func (p *Publisher) publish(ctx context.Context, body []byte) error {
+	sum := sha256.Sum256(body)
+	resp, err := p.api.Do(ctx, awsapi.Request{
+		Method: http.MethodPost, Path: "/",
+		Header:        http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}},
+		Body:          bytes.NewReader(body),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		ContentLength: int64(len(body)),
+		PayloadHash:   hex.EncodeToString(sum[:]),
 	})
 	if err != nil {
-		return &Error{Err: err}
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		XMLName   xml.Name `xml:"PublishResponse"`
+		MessageID string   `xml:"PublishResult>MessageId"`
+	}
+	if err := xml.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&out); err != nil {
+		return fmt.Errorf("read the Publish answer: %w", err)
 	}
 	return nil
 }
@@ -81,17 +132,16 @@ type Error struct{ Err error }
 
 func (e *Error) Error() string { return fmt.Sprintf("sns publish: %v", e.Err) }
 
-// Unwrap returns the SDK's error.
+// Unwrap returns the cause: an *awsapi.Error when SNS refused.
 func (e *Error) Unwrap() error { return e.Err }
+
+// permanentCodes are SNS's error codes no retry fixes: a parameter it
+// refuses, or a topic that does not exist.
+var permanentCodes = []string{"InvalidParameter", "ParameterValueInvalid", "NotFound"}
 
 // Permanent reports an error no retry fixes: a parameter SNS refuses or
 // a topic that does not exist.
-func (e *Error) Permanent() bool {
-	var inv *snstypes.InvalidParameterException
-	var invVal *snstypes.InvalidParameterValueException
-	var nf *snstypes.NotFoundException
-	return errors.As(e.Err, &inv) || errors.As(e.Err, &invVal) || errors.As(e.Err, &nf)
-}
+func (e *Error) Permanent() bool { return awsapi.IsCode(e.Err, permanentCodes...) }
 
 // Subject makes s a valid email subject: control characters and line
 // breaks become spaces, runs of spaces one, and it is cut to MaxSubject

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -93,7 +94,11 @@ func TestPublishToMoto(t *testing.T) {
 		t.Fatalf("subscribe: %v", err)
 	}
 
-	p, err := New(sc, *topic.TopicArn)
+	client, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, Service, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(client, *topic.TopicArn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +145,7 @@ func TestPublishToMoto(t *testing.T) {
 		}
 	}
 
-	missing, _ := New(sc, strings.TrimSuffix(*topic.TopicArn, name)+"no-such-topic")
+	missing, _ := New(client, strings.TrimSuffix(*topic.TopicArn, name)+"no-such-topic")
 	err = missing.Notify(ctx, n)
 	if err == nil || !registry.IsPermanent(err) {
 		t.Errorf("Notify to a missing topic: %v, want a permanent error", err)

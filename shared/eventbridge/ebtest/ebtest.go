@@ -4,10 +4,15 @@
 package ebtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -44,6 +50,19 @@ func Endpoint(t testing.TB) string {
 	return ep
 }
 
+// NewClient returns the adapter's EventBridge client (shared/awsapi) of
+// moto at endpoint, with the test credentials, sending through doer (nil:
+// awsapi's default HTTP client).
+func NewClient(t testing.TB, endpoint string, doer awsapi.Doer) *awsapi.Client {
+	t.Helper()
+	c, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: awsapi.StaticCredentials("test", "test", ""), HTTP: doer},
+		eventbridge.Service, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // AllPattern matches every modelreg event.
 var AllPattern = fmt.Sprintf(`{"source":[%q]}`, registry.EventSource)
 
@@ -51,9 +70,11 @@ var AllPattern = fmt.Sprintf(`{"source":[%q]}`, registry.EventSource)
 type Bus struct {
 	Name     string
 	Endpoint string
-	Client   *awseb.Client
-	sqs      *sqs.Client
-	queues   map[string]string // rule → queue URL
+	// Client is the SDK's client, for setting up; API is the adapter's.
+	Client *awseb.Client
+	API    *awsapi.Client
+	sqs    *sqs.Client
+	queues map[string]string // rule → queue URL
 }
 
 var seq atomic.Int64
@@ -68,6 +89,7 @@ func New(t testing.TB, endpoint string, rules map[string]string) *Bus {
 		Name:     fmt.Sprintf("modelreg-test-%d-%d", time.Now().UnixNano(), seq.Add(1)),
 		Endpoint: endpoint,
 		Client:   awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials}),
+		API:      NewClient(t, endpoint, nil),
 		sqs:      sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials}),
 		queues:   map[string]string{},
 	}
@@ -162,4 +184,80 @@ func (b *Bus) DrainIDs(t testing.TB, rule string) []string {
 		ids = []string{}
 	}
 	return ids
+}
+
+// Refuser is an HTTP client (an awsapi.Doer) in front of moto that blanks
+// the detail-type of the PutEvents entries whose event id (detail.event_id)
+// it was given, the first time each is sent, so that moto itself answers
+// those entries failed (InvalidArgument) inside an accepted call. It
+// records the event ids of every PutEvents request it sends. (moto checks
+// no signatures, so the changed body is still accepted.)
+type Refuser struct {
+	mu    sync.Mutex
+	blank map[string]bool
+	calls [][]string
+}
+
+// NewRefuser returns a Refuser of the events ids.
+func NewRefuser(ids ...string) *Refuser {
+	r := &Refuser{blank: map[string]bool{}}
+	for _, id := range ids {
+		r.blank[id] = true
+	}
+	return r
+}
+
+// Do sends req, with the PutEvents entries of the refused events changed.
+func (r *Refuser) Do(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("X-Amz-Target") == "AWSEvents.PutEvents" && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if body, err = r.rewrite(body); err != nil {
+			return nil, err
+		}
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// rewrite blanks the detail-type of the refused entries of a PutEvents
+// request body and records the call.
+func (r *Refuser) rewrite(body []byte) ([]byte, error) {
+	var in struct {
+		Entries []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, fmt.Errorf("ebtest: PutEvents request %s: %w", body, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var call []string
+	for _, e := range in.Entries {
+		var detail string
+		var d eventbridge.Detail
+		if err := json.Unmarshal(e["Detail"], &detail); err != nil {
+			return nil, fmt.Errorf("ebtest: PutEvents entry detail %s: %w", e["Detail"], err)
+		}
+		if err := json.Unmarshal([]byte(detail), &d); err != nil {
+			return nil, fmt.Errorf("ebtest: PutEvents entry detail %s: %w", detail, err)
+		}
+		call = append(call, d.EventID)
+		if r.blank[d.EventID] {
+			delete(r.blank, d.EventID)
+			e["DetailType"] = json.RawMessage(`""`)
+		}
+	}
+	r.calls = append(r.calls, call)
+	return json.Marshal(in)
+}
+
+// Calls returns the event ids of each PutEvents request sent, in order.
+func (r *Refuser) Calls() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
 }
