@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/console"
 	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/router"
@@ -205,7 +206,12 @@ func serve(ctx context.Context, c serveConfig, out io.Writer) error {
 	if c.readTimeout <= 0 {
 		c.readTimeout = defaultReadTimeout
 	}
-	handler, err := router.New(a, auth, router.Options{Logger: logger, Version: buildVersion, ConsoleAuth: auth})
+	web, err := console.New(a.Service, auth, console.Options{Key: a.ConsoleKey(), Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	handler, err := router.New(a, auth, router.Options{Logger: logger, Version: buildVersion, Console: web})
 	if err != nil {
 		ln.Close()
 		return err

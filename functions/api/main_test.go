@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -24,7 +23,6 @@ import (
 	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
-	"github.com/modelreg/modelreg/shared/secret"
 )
 
 // roles is the IAM mapping the samples are answered with, as the stack
@@ -41,8 +39,8 @@ func mapEnv(m map[string]string) func(string) string { return func(k string) str
 func sampleFiles(t *testing.T) map[string]events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	files, _ := filepath.Glob("../../events/api-*.json")
-	if len(files) < 8 {
-		t.Fatalf("found %d api samples, want the 8 routes and callers", len(files))
+	if len(files) < 7 {
+		t.Fatalf("found %d api samples, want the 7 routes and callers", len(files))
 	}
 	out := map[string]events.APIGatewayV2HTTPRequest{}
 	for _, f := range files {
@@ -67,38 +65,18 @@ func TestSamplesDecode(t *testing.T) { sampleFiles(t) }
 // TestLinksNoEmbeddedBackend: the function links the AWS adapters, the
 // API Gateway adapter, the handler tree and aws-lambda-go, and neither
 // SQLite nor the filesystem adapter, nor SageMaker's SDK client (it
-// deploys nothing: a third of the binary and half its package init).
+// deploys nothing: a third of the binary and half its package init), nor
+// the SDK's default configuration (STS, SSO), nor the console and
+// html/template (whose reflection keeps every exported method alive: 2 MB).
 func TestLinksNoEmbeddedBackend(t *testing.T) {
 	lambdatest.CheckLinksNot(t, []string{"github.com/modelreg/modelreg/shared/dynamodb", "github.com/modelreg/modelreg/shared/s3",
 		"github.com/modelreg/modelreg/shared/sfn", "github.com/modelreg/modelreg/shared/apigw", "github.com/modelreg/modelreg/shared/router"},
-		[]string{"github.com/aws/aws-sdk-go-v2/service/sagemaker", "github.com/modelreg/modelreg/shared/sagemaker/endpoints"})
+		[]string{"github.com/aws/aws-sdk-go-v2/service/sagemaker", "github.com/modelreg/modelreg/shared/sagemaker/endpoints",
+			"github.com/aws/aws-sdk-go-v2/config", "github.com/modelreg/modelreg/shared/console", "html/template"})
 }
 
-// TestConfig: the stack's settings reach the app configuration.
-func TestConfig(t *testing.T) {
-	env := map[string]string{"MODELREG_DYNAMODB_TABLE": "tbl", "MODELREG_S3_BUCKET": "bkt", "MODELREG_S3_PREFIX": "models/",
-		"MODELREG_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:p", "MODELREG_WEBHOOK_KMS_KEY": "arn:aws:kms:us-east-1:123456789012:key/k",
-		"MODELREG_SAGEMAKER_PREFIX": "modelreg-", "MODELREG_SAGEMAKER_ROLES": "arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b,",
-		"MODELREG_VERIFY_FUNCTION": "verify"}
-	key := bytes.Repeat([]byte("k"), 32)
-	c := config(mapEnv(env), key)
-	if c.Store != app.StoreDynamoDB || c.Artifacts != app.ArtifactsS3 || c.Events != app.EventsNone || c.Workflow != app.WorkflowSFN ||
-		c.AWS.DynamoDBTable != "tbl" || c.AWS.S3Bucket != "bkt" || c.AWS.S3Prefix != "models/" || c.AWS.StateMachineARN != env["MODELREG_STATE_MACHINE_ARN"] ||
-		c.AWS.KMSKeyID != env["MODELREG_WEBHOOK_KMS_KEY"] || c.AWS.VerifyFunction != "verify" || c.Service.VerifyAsyncBytes != 0 ||
-		c.Service.SageMakerPrefix != "modelreg-" || strings.Join(c.Service.AllowedRoleARNs, " ") != "arn:aws:iam::123456789012:role/a arn:aws:iam::123456789012:role/b" ||
-		string(c.Secret) != string(key) || c.UploadSweepInterval >= 0 || c.AllowPrivateWebhooks {
-		t.Fatalf("config %+v", c)
-	}
-	delete(env, "MODELREG_STATE_MACHINE_ARN")
-	delete(env, "MODELREG_VERIFY_FUNCTION")
-	if c := config(mapEnv(env), key); c.Workflow != app.WorkflowNone || c.Service.VerifyAsyncBytes >= 0 {
-		t.Errorf("without the state machine and verify function: workflow %s, verify-async %d", c.Workflow, c.Service.VerifyAsyncBytes)
-	}
-}
-
-// TestSetupRefuses: without the deployment's secret, with a malformed
-// role mapping or with half the console's sign-in, setup fails naming the
-// setting, having opened nothing.
+// TestSetupRefuses: without the deployment's secret or with a malformed
+// role mapping, setup fails naming the setting, having opened nothing.
 func TestSetupRefuses(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	ok := map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32)}
@@ -113,24 +91,14 @@ func TestSetupRefuses(t *testing.T) {
 		return m
 	}
 	for want, env := range map[string]map[string]string{
-		"MODELREG_SECRET_ARN":         with("MODELREG_SECRET", ""),
-		"MODELREG_IAM_ROLES":          with("MODELREG_IAM_ROLES", `{"arn:aws:iam::123456789012:role/x": {"role": "boss"}}`),
-		"MODELREG_OIDC_TOKEN_URL":     with("MODELREG_OIDC_ISSUER", "https://idp.example.com"),
-		"MODELREG_DYNAMODB_TABLE":     with("MODELREG_DYNAMODB_TABLE", ""),
-		"must be at least 32 bytes":   with("MODELREG_SECRET", "short"),
-		"MODELREG_OIDC_GROUP_ROLES":   oidcEnv(with(), "MODELREG_OIDC_GROUP_ROLES", `{"ml": "boss"}`),
-		"give an https:// URL":        oidcEnv(with(), "MODELREG_OIDC_TOKEN_URL", "http://idp.example.com/token"),
-		"maps no group":               oidcEnv(with(), "MODELREG_OIDC_GROUP_ROLES", `{}`),
-		"MODELREG_OIDC_CLIENT_ID set": with("MODELREG_OIDC_CLIENT_ID", "abc"),
+		"MODELREG_SECRET_ARN":       with("MODELREG_SECRET", ""),
+		"MODELREG_IAM_ROLES":        with("MODELREG_IAM_ROLES", `{"arn:aws:iam::123456789012:role/x": {"role": "boss"}}`),
+		"MODELREG_DYNAMODB_TABLE":   with("MODELREG_DYNAMODB_TABLE", ""),
+		"must be at least 32 bytes": with("MODELREG_SECRET", "short"),
 	} {
 		if _, _, err := setup(t.Context(), mapEnv(env), quietLog()); err == nil || !strings.Contains(err.Error()+errSetting(err), want) {
 			t.Errorf("setup: %v, want an error naming %s", err, want)
 		}
-	}
-	// With all of them, the console signs in with OIDC.
-	o, err := oidcConfig(t.Context(), mapEnv(oidcEnv(with())), secret.New(nil))
-	if err != nil || o == nil || o.GroupRoles["ml-approvers"] != registry.RoleApprover || o.ClientID != "client" || o.ClientSecret != "" {
-		t.Errorf("oidcConfig: %+v, %v", o, err)
 	}
 }
 
@@ -139,22 +107,6 @@ func errSetting(err error) string {
 		return " " + ce.Setting
 	}
 	return ""
-}
-
-// oidcEnv adds a complete OIDC sign-in to env, then the overrides kv.
-func oidcEnv(env map[string]string, kv ...string) map[string]string {
-	for k, v := range map[string]string{
-		"MODELREG_OIDC_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool", "MODELREG_OIDC_AUTHORIZE_URL": "https://auth.example.com/oauth2/authorize",
-		"MODELREG_OIDC_TOKEN_URL": "https://auth.example.com/oauth2/token", "MODELREG_OIDC_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool/.well-known/jwks.json",
-		"MODELREG_OIDC_CLIENT_ID": "client", "MODELREG_OIDC_REDIRECT_URL": "https://registry.example.com/login/callback",
-		"MODELREG_OIDC_GROUP_ROLES": `{"ml-approvers": "approver", "ml": "publisher"}`,
-	} {
-		env[k] = v
-	}
-	for i := 0; i < len(kv); i += 2 {
-		env[kv[i]] = kv[i+1]
-	}
-	return env
 }
 
 type answer struct {
@@ -176,8 +128,8 @@ func (a answer) json(t *testing.T) map[string]any {
 // Local and MinIO, with its signing key in moto's Secrets Manager: every
 // api sample is answered as API Gateway would relay it — health, models
 // created by two sessions of one role, a list and a get by an IAM user,
-// an MLflow call, an unmapped role refused, and the console's page, off
-// without OIDC — and a page token signed with the key from Secrets
+// an MLflow call, an unmapped role refused, and a console path, which is
+// the console function's and here the API's JSON 404 — and a page token signed with the key from Secrets
 // Manager is accepted by a second cold start.
 func TestFunctionOnEmulators(t *testing.T) {
 	ddbURL, s3URL, motoURL := lambdatest.Peers(t)
@@ -266,14 +218,16 @@ func TestFunctionOnEmulators(t *testing.T) {
 			if a := call(f, samples["api-unmapped-role.json"]); a.StatusCode != 403 || !strings.Contains(string(a.body), "is not mapped") {
 				t.Errorf("unmapped role: %d %s", a.StatusCode, a.body)
 			}
-			a = call(f, samples["api-console-page.json"])
-			if a.StatusCode != 404 || !strings.HasPrefix(a.Headers["Content-Type"], "text/html") || !strings.Contains(string(a.body), "MODELREG_OIDC_") {
-				t.Errorf("console page without OIDC: %d %v %s", a.StatusCode, a.Headers, a.body)
+			page := samples["api-health.json"]
+			page.RawPath, page.RequestContext.HTTP.Path = "/models", "/models"
+			a = call(f, page)
+			if a.StatusCode != 404 || !strings.HasPrefix(a.Headers["Content-Type"], "application/json") || a.json(t)["error"] == nil {
+				t.Errorf("a console path: %d %v %s, want the API's JSON 404", a.StatusCode, a.Headers, a.body)
 			}
 
 			// A page token issued by this process is accepted by the next
 			// cold start: both took the key from Secrets Manager.
-			page := samples["api-list-models-user.json"]
+			page = samples["api-list-models-user.json"]
 			page.RawQueryString = "page_size=1"
 			a = call(f, page)
 			tok, _ := a.json(t)["next_page_token"].(string)
@@ -295,42 +249,3 @@ func TestFunctionOnEmulators(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// TestConsoleWithOIDC: with the OIDC settings the console is mounted and
-// offers only OIDC sign-in (the IAM authenticator has no tokens to paste):
-// its sign-in page links to /login/oidc, which sends the browser to the
-// provider with this app client and redirect; without a session a page
-// sends the browser to sign in. Nothing here reaches a network.
-func TestConsoleWithOIDC(t *testing.T) {
-	t.Setenv("AWS_REGION", "us-east-1")
-	env := oidcEnv(map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32),
-		"MODELREG_IAM_ROLES": roles})
-	h, a, err := setup(t.Context(), mapEnv(env), quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	page := sampleFiles(t)["api-console-page.json"]
-	get := func(path string) events.APIGatewayV2HTTPResponse {
-		t.Helper()
-		req := page
-		req.RawPath, req.RequestContext.HTTP.Path = path, path
-		r, err := h(t.Context(), req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	if r := get("/login"); r.StatusCode != 200 || !strings.Contains(r.Body, "/login/oidc") || strings.Contains(r.Body, `name="token"`) {
-		t.Errorf("/login: %d %s", r.StatusCode, r.Body)
-	}
-	r := get("/login/oidc")
-	loc := r.Headers["Location"]
-	if r.StatusCode != 303 || !strings.HasPrefix(loc, env["MODELREG_OIDC_AUTHORIZE_URL"]+"?") || !strings.Contains(loc, "client_id=client") ||
-		!strings.Contains(loc, "code_challenge_method=S256") || len(r.Cookies) != 1 {
-		t.Errorf("/login/oidc: %d %s %v", r.StatusCode, loc, r.Cookies)
-	}
-	if r := get("/models"); r.StatusCode != 303 || !strings.HasPrefix(r.Headers["Location"], "/login") {
-		t.Errorf("/models without a session: %d %v", r.StatusCode, r.Headers)
-	}
-}

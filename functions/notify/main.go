@@ -19,18 +19,16 @@
 //	MODELREG_SNS_TOPIC_ARN      an SNS topic for email (optional)
 //	MODELREG_CONSOLE_URL        the web console, for links to approvals (optional)
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/awsapi"
@@ -53,11 +51,10 @@ func setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	if log == nil {
 		log = slog.Default()
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	sec := secret.Open(awsapi.FromSDK(awsCfg))
+	// Lambda's region and execution role credentials, from the environment.
+	ac := awsapi.FromEnv(os.Getenv)
+	awsCfg := ac.SDK()
+	sec := secret.Open(ac)
 	// Notifications sign nothing that leaves the process: without a
 	// configured secret, one for this cold start.
 	key, err := sec.Deployment(ctx, getenv, true)

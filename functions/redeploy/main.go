@@ -14,18 +14,16 @@
 //	MODELREG_WEBHOOK_KMS_KEY  the KMS key that seals webhook targets' secrets
 //	MODELREG_SAGEMAKER_PREFIX the endpoint name prefix SageMaker targets must have
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/awsapi"
@@ -47,13 +45,12 @@ func main() {
 // setup builds the app (SDK clients once, outside the handler), reading
 // the deployment's secret from Secrets Manager once when it is named.
 func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*app.App, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
-	}
+	// Lambda's region and execution role credentials, from the environment.
+	ac := awsapi.FromEnv(os.Getenv)
+	awsCfg := ac.SDK()
 	// Deployments sign with each target's own secret: the deployment's is
 	// not needed, and without one the function uses a random one.
-	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
+	key, err := secret.Open(ac).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, err
 	}

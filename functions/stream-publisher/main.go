@@ -9,7 +9,7 @@
 //	MODELREG_S3_BUCKET        the artifact bucket (the app's; this function reads none)
 //	MODELREG_EVENT_BUS        the EventBridge bus name or ARN (required)
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

@@ -21,7 +21,7 @@
 //	                          other endpoints than AWS's (tests: DynamoDB Local,
 //	                          MinIO, a Lambda API server)
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (

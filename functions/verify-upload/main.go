@@ -14,7 +14,7 @@
 // The function issues no page tokens or URLs, so its service secret is
 // random per cold start (no Secrets Manager call).
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (
@@ -27,13 +27,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/secret"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	h, _, err := setup(context.Background(), os.Getenv, nil, log)
+	awsCfg := awsapi.FromEnv(os.Getenv).SDK() // Lambda's region and execution role credentials
+	h, _, err := setup(context.Background(), os.Getenv, &awsCfg, log)
 	if err != nil {
 		log.Error("verify-upload: setup", "error", err)
 		os.Exit(1)
@@ -42,7 +44,7 @@ func main() {
 }
 
 // setup builds the SDK clients and the service once, through shared/app.
-// awsCfg, if set, replaces the default credential chain (tests).
+// awsCfg is the region and credentials (from the environment, or a test's).
 func setup(ctx context.Context, env func(string) string, awsCfg *aws.Config, log *slog.Logger) (*invoke.VerifyHandler, *app.App, error) {
 	table, bucket := env("MODELREG_DYNAMODB_TABLE"), env("MODELREG_S3_BUCKET")
 	if table == "" || bucket == "" {

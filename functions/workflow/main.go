@@ -21,7 +21,7 @@
 // came first, it ends the wait itself (SendTaskSuccess), so its role needs
 // states:SendTaskSuccess and states:SendTaskFailure on the state machine.
 //
-// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc.
+// Build: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc,nethttpomithttp2 (scripts/build-lambdas).
 package main
 
 import (
@@ -35,7 +35,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/awsapi"
@@ -102,11 +101,10 @@ func setup(ctx context.Context, env func(string) string, log *slog.Logger) (*Han
 	if !slices.Contains(workflow.Placeholders, fn) {
 		return nil, nil, fmt.Errorf("MODELREG_WORKFLOW_TASK=%q: use one of %s", task, strings.Join(Tasks(), ", "))
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
-	}
-	key, err := secret.Open(awsapi.FromSDK(awsCfg)).Deployment(ctx, env, true)
+	// Lambda's region and execution role credentials, from the environment.
+	ac := awsapi.FromEnv(os.Getenv)
+	awsCfg := ac.SDK()
+	key, err := secret.Open(ac).Deployment(ctx, env, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/modelreg/modelreg/shared/client/sigv4test"
 )
 
@@ -218,8 +220,12 @@ func TestRetries(t *testing.T) {
 			if len(*waits) != tc.tries-1 {
 				t.Errorf("%d waits for %d tries", len(*waits), tc.tries)
 			}
+			base := 50 * time.Millisecond
+			if tc.answers[0].body == dynamoThrottled.body {
+				base = time.Second // a throttled request waits longer, as with the SDK
+			}
 			for i, d := range *waits {
-				if limit := 50 * time.Millisecond << i; d <= 0 || d > limit {
+				if limit := base << i; d <= 0 || d > limit {
 					t.Errorf("wait %d: %v, want in (0, %v]", i+1, d, limit)
 				}
 			}
@@ -228,6 +234,66 @@ func TestRetries(t *testing.T) {
 	if !Retryable(&TransportError{Service: "s", Err: errors.New("reset")}) || Retryable(errors.New("other")) ||
 		!Retryable(&Error{Code: "SlowDown", StatusCode: 503}) || !Retryable(&Error{Code: "ProvisionedThroughputExceededException", StatusCode: 400}) {
 		t.Error("Retryable misjudges")
+	}
+}
+
+// TestThrottledWaitsLonger: the first retry of a throttled request waits
+// up to 1 s (jittered), as the SDK's standard retryer does, not the 50 ms
+// of other errors: a retry within milliseconds would be throttled again.
+func TestThrottledWaitsLonger(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    answer
+		min  time.Duration // the longest of the waits must exceed it
+		max  time.Duration
+	}{
+		{"ThrottlingException", dynamoThrottled, 50 * time.Millisecond, time.Second},
+		{"429 without a code", answer{status: http.StatusTooManyRequests}, 50 * time.Millisecond, time.Second},
+		{"500", internal500, 0, 50 * time.Millisecond},
+	} {
+		c, _, waits := testClient(t, testDynamoDB, 2, tc.a)
+		for range 100 {
+			_ = c.JSON(t.Context(), "GetItem", struct{}{}, nil)
+		}
+		longest := time.Duration(0)
+		for _, d := range *waits {
+			longest = max(longest, d)
+		}
+		if len(*waits) != 100 || longest <= tc.min || longest > tc.max {
+			t.Errorf("%s: %d waits, the longest %v; want 100 waits, the longest in (%v, %v]", tc.name, len(*waits), longest, tc.min, tc.max)
+		}
+	}
+	if throttled(&Error{Code: "InternalServerError", StatusCode: 500}) || !throttled(&Error{Code: "SlowDown", StatusCode: 503}) {
+		t.Error("throttled misjudges")
+	}
+}
+
+// TestTraceHeader: in Lambda every request carries the invocation's X-Ray
+// trace (_X_AMZN_TRACE_ID, percent-encoded as the SDK does) in
+// X-Amzn-Trace-Id, unsigned; outside Lambda none.
+func TestTraceHeader(t *testing.T) {
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "")
+	t.Setenv("_X_AMZN_TRACE_ID", "")
+	c, s, _ := testClient(t, testDynamoDB, 1, ok200)
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5")
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "modelreg-api")
+	if err := c.JSON(t.Context(), "GetItem", struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", "", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1%7C68fd508a:5"}
+	for i, r := range s.reqs {
+		if got := r.Header.Get("X-Amzn-Trace-Id"); got != want[i] {
+			t.Errorf("request %d: X-Amzn-Trace-Id %q, want %q", i+1, got, want[i])
+		}
+		if strings.Contains(strings.ToLower(r.Header.Get("Authorization")), "x-amzn-trace-id") {
+			t.Errorf("request %d: the trace header is signed", i+1)
+		}
 	}
 }
 
@@ -355,18 +421,28 @@ func TestEndpoints(t *testing.T) {
 		env              map[string]string
 		want             string
 		svc              Service
+		base             string
 	}{
-		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB},
-		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB},
-		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda},
-		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": " http://ddb:2 "}, "http://ddb:2", testDynamoDB},
-		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "https://lambda.us-east-1.amazonaws.com", testLambda},
-		{"us-east-1", "http://given:3", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "http://given:3", testDynamoDB},
+		{"us-east-1", "", nil, "https://dynamodb.us-east-1.amazonaws.com", testDynamoDB, ""},
+		{"cn-north-1", "", nil, "https://dynamodb.cn-north-1.amazonaws.com.cn", testDynamoDB, ""},
+		{"us-gov-west-1", "", nil, "https://lambda.us-gov-west-1.amazonaws.com", testLambda, ""},
+		{"eusc-de-east-1", "", nil, "https://lambda.eusc-de-east-1.amazonaws.eu", testLambda, ""},
+		{"us-iso-east-1", "", nil, "https://dynamodb.us-iso-east-1.c2s.ic.gov", testDynamoDB, ""},
+		{"us-isob-east-1", "", nil, "https://dynamodb.us-isob-east-1.sc2s.sgov.gov", testDynamoDB, ""},
+		{"us-isof-south-1", "", nil, "https://lambda.us-isof-south-1.csp.hci.ic.gov", testLambda, ""},
+		{"eu-isoe-west-1", "", nil, "https://lambda.eu-isoe-west-1.cloud.adc-e.uk", testLambda, ""},
+		{"eu-west-1", "", nil, "https://lambda.eu-west-1.amazonaws.com", testLambda, ""},
+		{"us-east-1", "http://127.0.0.1:4566/", nil, "http://127.0.0.1:4566", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": " http://ddb:2 "}, "http://ddb:2", testDynamoDB, ""},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "https://lambda.us-east-1.amazonaws.com", testLambda, ""},
+		{"us-east-1", "http://given:3", map[string]string{"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_DYNAMODB": "http://ddb:2"}, "http://given:3", testDynamoDB, ""},
+		// A profile's endpoint_url (the SDK's BaseEndpoint) comes after both variables.
+		{"us-east-1", "", nil, "http://profile:4", testDynamoDB, "http://profile:4"},
+		{"us-east-1", "", map[string]string{"AWS_ENDPOINT_URL": "http://all:1"}, "http://all:1", testDynamoDB, "http://profile:4"},
 	} {
 		getenv := func(k string) string { return tc.env[k] }
-		c, err := New(Config{Region: tc.region, Credentials: creds, Getenv: getenv}, tc.svc, tc.endpoint)
+		c, err := New(Config{Region: tc.region, Credentials: creds, Getenv: getenv, BaseEndpoint: tc.base}, tc.svc, tc.endpoint)
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.region, tc.endpoint, err)
 		}
@@ -426,5 +502,24 @@ func TestFromEnv(t *testing.T) {
 		if !errors.Is(err, ErrNoCredentials) || s.count() != 0 || Retryable(err) {
 			t.Errorf("without %s: %v after %d requests, want ErrNoCredentials before any", k, err, s.count())
 		}
+	}
+}
+
+// TestFromSDKAndBack: an SDK configuration's region, credentials, HTTP
+// client, attempts and base endpoint survive FromSDK and Config.SDK.
+func TestFromSDKAndBack(t *testing.T) {
+	base := "http://profile:4"
+	hc := &http.Client{}
+	sdk := aws.Config{Region: "eu-west-2", Credentials: StaticCredentials("a", "b", ""), HTTPClient: hc, RetryMaxAttempts: 5, BaseEndpoint: &base}
+	c := FromSDK(sdk)
+	if c.Region != "eu-west-2" || c.Credentials == nil || c.HTTP != hc || c.MaxAttempts != 5 || c.BaseEndpoint != base {
+		t.Fatalf("FromSDK: %+v", c)
+	}
+	back := c.SDK()
+	if back.Region != sdk.Region || back.HTTPClient != hc || back.RetryMaxAttempts != 5 || back.BaseEndpoint == nil || *back.BaseEndpoint != base {
+		t.Fatalf("SDK: %+v", back)
+	}
+	if got := FromSDK(aws.Config{Region: "us-east-1"}); got.HTTP != nil || got.BaseEndpoint != "" {
+		t.Fatalf("FromSDK of a bare config: %+v", got)
 	}
 }

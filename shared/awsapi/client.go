@@ -12,7 +12,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -51,6 +53,9 @@ type Client struct {
 	signer   *v4.Signer
 	// sleep waits between tries (tests replace it).
 	sleep func(context.Context, time.Duration) error
+	// skew is the service's clock ahead of ours (nanoseconds), as the
+	// Date of its last answer told: requests are signed at now+skew.
+	skew atomic.Int64
 }
 
 // New returns a client of svc at endpoint: an emulator's URL, or "" for
@@ -74,13 +79,22 @@ func New(cfg Config, svc Service, endpoint string) (*Client, error) {
 	return &Client{cfg: cfg, svc: svc, endpoint: u, signer: signer, sleep: sleepCtx}, nil
 }
 
-// dnsSuffix is the DNS suffix of a region's partition.
+// dnsSuffix is the DNS suffix of a region's partition (the SDK's
+// partitions.json: aws and aws-us-gov share amazonaws.com).
 func dnsSuffix(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
 		return "amazonaws.com.cn"
 	case strings.HasPrefix(region, "eusc-"):
 		return "amazonaws.eu"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "c2s.ic.gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "sc2s.sgov.gov"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "csp.hci.ic.gov"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "cloud.adc-e.uk"
 	}
 	return "amazonaws.com"
 }
@@ -220,7 +234,43 @@ func (c *Client) sign(ctx context.Context, req *http.Request, hash string) error
 		req.Header.Set("X-Amz-Content-Sha256", hash)
 	}
 	req.Header.Set("User-Agent", "modelreg-awsapi")
-	return c.signer.SignHTTP(ctx, creds, req, hash, c.svc.SigningName, c.cfg.Region, time.Now().UTC())
+	if id := c.traceID(); id != "" && req.Header.Get(traceHeader) == "" {
+		req.Header.Set(traceHeader, id) // not signed: the signer ignores it
+	}
+	return c.signer.SignHTTP(ctx, creds, req, hash, c.svc.SigningName, c.cfg.Region, time.Now().Add(time.Duration(c.skew.Load())).UTC())
+}
+
+// traceHeader carries the X-Ray trace a request belongs to.
+const traceHeader = "X-Amzn-Trace-Id"
+
+// traceID is the X-Ray trace of the Lambda invocation under way (which
+// aws-lambda-go puts in _X_AMZN_TRACE_ID for each one), percent-encoded,
+// or "" outside Lambda. Like the SDK's recursion detection, every request
+// carries it: X-Ray joins the calls to the function's trace (Lambda,
+// Step Functions and SNS pass it on), and Lambda's loop detection counts
+// the hops of a Lambda–SNS–S3 loop by it.
+func (c *Client) traceID() string {
+	getenv := c.cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
+		return ""
+	}
+	id := getenv("_X_AMZN_TRACE_ID")
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-=;:+&[]{}\"',", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // credentialsError is a failure to get credentials: never retried.
@@ -240,11 +290,17 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 		attempts = 1
 	}
 	for n := 1; ; n++ {
+		signedSkew := time.Duration(c.skew.Load())
 		req, err := build()
 		if err != nil {
 			return nil, err
 		}
+		sent := time.Now()
 		resp, err := c.cfg.doer().Do(req)
+		skewed := false
+		if err == nil {
+			skewed = c.observeSkew(resp, sent, signedSkew)
+		}
 		if err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified) {
 			return resp, nil
 		}
@@ -256,19 +312,25 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 			}
 			err = &TransportError{Service: c.svc.SigningName, Err: err}
 		}
-		if n >= attempts || !Retryable(err) {
+		if n >= attempts || !(Retryable(err) || skewed && clockSkewCodes[Code(err)]) {
 			return nil, err
 		}
-		if serr := c.sleep(ctx, backoff(n)); serr != nil {
+		if serr := c.sleep(ctx, backoff(n, throttled(err))); serr != nil {
 			return nil, err
 		}
 	}
 }
 
-// backoff is the wait before try n+1: full jitter up to 50 ms·2ⁿ⁻¹,
-// capped at 5 s.
-func backoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 10)
+// backoff is the wait before try n+1: full jitter up to base·2ⁿ⁻¹,
+// capped at 5 s, where base is 50 ms, or 1 s after a throttling answer
+// (as the SDK's standard retryer waits: a throttled request retried
+// within milliseconds is throttled again).
+func backoff(n int, throttle bool) time.Duration {
+	base := 50 * time.Millisecond
+	if throttle {
+		base = time.Second
+	}
+	d := base << min(n-1, 10)
 	d = min(d, 5*time.Second)
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }

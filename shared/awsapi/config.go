@@ -33,6 +33,10 @@ type Config struct {
 	// Getenv reads the environment for the SDK's endpoint overrides
 	// AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL (nil: os.Getenv).
 	Getenv func(string) string
+	// BaseEndpoint, if set, is the endpoint of every service the
+	// environment names none for (the SDK's aws.Config.BaseEndpoint: a
+	// profile's endpoint_url).
+	BaseEndpoint string
 }
 
 // ErrNoRegion and ErrNoCredentials are the causes of the errors New and
@@ -77,6 +81,9 @@ func (missingCredentials) Retrieve(context.Context) (aws.Credentials, error) {
 // config.LoadDefaultConfig): its region, credential provider and HTTP client.
 func FromSDK(cfg aws.Config) Config {
 	c := Config{Region: cfg.Region, Credentials: cfg.Credentials, MaxAttempts: cfg.RetryMaxAttempts}
+	if cfg.BaseEndpoint != nil {
+		c.BaseEndpoint = *cfg.BaseEndpoint
+	}
 	if cfg.HTTPClient != nil {
 		c.HTTP = cfg.HTTPClient
 	}
@@ -98,7 +105,9 @@ func StaticCredentials(id, secret, token string) aws.CredentialsProvider {
 // transport's timeouts, more idle connections per host (a registry sends
 // bursts to one endpoint), and no overall timeout, because artifact bodies
 // stream for as long as they take; requests end with their context.
-var defaultHTTP = &http.Client{Transport: &http.Transport{
+// Like the SDK's client it follows only the redirects that keep the
+// method and body (307, 308); any other 3xx is the answer.
+var defaultHTTP = &http.Client{CheckRedirect: limitedRedirect, Transport: &http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	ForceAttemptHTTP2:     true,
@@ -108,6 +117,23 @@ var defaultHTTP = &http.Client{Transport: &http.Transport{
 	TLSHandshakeTimeout:   10 * time.Second,
 	ExpectContinueTimeout: time.Second,
 }}
+
+// limitedRedirect follows 307 and 308 only, without the session token
+// on another host (net/http drops the Authorization there itself). A 301,
+// 302 or 303 would turn a PUT or POST into a GET of somewhere else.
+func limitedRedirect(r *http.Request, via []*http.Request) error {
+	switch r.Response.StatusCode {
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if via[len(via)-1].URL.Host != r.URL.Host {
+			r.Header.Del("X-Amz-Security-Token")
+		}
+		return nil
+	}
+	return http.ErrUseLastResponse
+}
 
 func (c Config) attempts() int {
 	if c.MaxAttempts <= 0 {
@@ -136,7 +162,10 @@ func (c Config) envEndpoint(name string) string {
 			return v
 		}
 	}
-	return strings.TrimSpace(getenv("AWS_ENDPOINT_URL"))
+	if v := strings.TrimSpace(getenv("AWS_ENDPOINT_URL")); v != "" {
+		return v
+	}
+	return c.BaseEndpoint
 }
 
 func (c Config) validate() error {
@@ -154,6 +183,9 @@ func (c Config) validate() error {
 // (SageMaker) and for app.AWS.Config, which FromSDK turns back into this.
 func (c Config) SDK() aws.Config {
 	cfg := aws.Config{Region: c.Region, Credentials: c.Credentials, RetryMaxAttempts: c.MaxAttempts}
+	if c.BaseEndpoint != "" {
+		cfg.BaseEndpoint = &c.BaseEndpoint
+	}
 	if c.HTTP != nil {
 		cfg.HTTPClient = c.HTTP
 	}

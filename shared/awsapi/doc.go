@@ -7,8 +7,10 @@
 //
 // A Client sends each request up to Config.MaxAttempts times (3): again
 // after a connection error, a 5xx or 429 answer, or a throttling code, with
-// full-jitter exponential backoff (50 ms doubling, capped at 5 s), like the
-// SDK's standard retryer. A request whose body cannot be rewound is sent
-// once. Every other answer outside 2xx is an *Error with AWS's error code
-// and message.
+// full-jitter exponential backoff (from 50 ms, or 1 s after a throttling
+// answer, doubling, capped at 5 s), like the SDK's standard retryer. A
+// request whose body cannot be rewound is sent once. Every other answer
+// outside 2xx is an *Error with AWS's error code and message. Like the
+// SDK, a client signs at its clock corrected by the skew the answers' Date
+// shows, and retries a signature refused for a skew that large (skew.go).
 package awsapi

@@ -61,15 +61,27 @@ func IsCode(err error, codes ...string) bool {
 	return false
 }
 
-// throttling are the error codes AWS services use for "slow down"; like
-// the SDK's standard retryer, they are retried.
+// throttling are the error codes AWS services use for "slow down" (the
+// SDK's DefaultThrottleErrorCodes); like the SDK's standard retryer, they
+// are retried, after a longer wait.
 var throttling = map[string]bool{
 	"Throttling": true, "ThrottlingException": true, "ThrottledException": true, "RequestThrottledException": true,
 	"TooManyRequestsException": true, "ProvisionedThroughputExceededException": true, "TransactionInProgressException": true,
 	"RequestLimitExceeded": true, "BandwidthLimitExceeded": true, "LimitExceededException": true, "RequestThrottled": true,
 	"SlowDown": true, "PriorRequestNotComplete": true, "EC2ThrottledException": true,
+}
+
+// transient are the other error codes worth another try.
+var transient = map[string]bool{
 	"RequestTimeout": true, "RequestTimeoutException": true, "InternalError": true, "InternalFailure": true,
 	"ServiceUnavailable": true, "InternalServerError": true,
+}
+
+// throttled reports whether err is a throttling answer: a throttling code
+// or a 429 status.
+func throttled(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (throttling[e.Code] || e.StatusCode == http.StatusTooManyRequests)
 }
 
 // Retryable reports whether err is worth another try: no answer at all,
@@ -88,7 +100,7 @@ func Retryable(err error) bool {
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
-	return throttling[e.Code]
+	return throttling[e.Code] || transient[e.Code]
 }
 
 // maxErrorBody is how much of an error answer is read: DynamoDB's

@@ -1,21 +1,24 @@
 // Package router is the registry's HTTP handler tree: the /v1 API
 // (shared/httpapi), the MLflow-compatible API and its artifact proxy
-// (shared/mlflow), the web console (shared/console) and, on a local
-// server, the filesystem artifacts' signed URLs (/blobs/), mounted on one
-// App. `modelreg serve` and the api Lambda function both serve New's
-// handler, so a request is routed the same way on a laptop and behind API
-// Gateway.
+// (shared/mlflow), the web console (shared/console, built by the caller)
+// and, on a local server, the filesystem artifacts' signed URLs (/blobs/),
+// mounted on one App. `modelreg serve` serves New's handler with the
+// console; the api Lambda function serves it without (on AWS the console
+// is its own function behind the same API Gateway), so a request is routed
+// the same way on a laptop and behind API Gateway.
+//
+// This package does not import shared/console: the console's templates
+// (html/template's reflection keeps every exported method of the binary
+// alive) would otherwise add 2 MB to the api function.
 package router
 
 import (
-	"html/template"
 	"log/slog"
 	"net/http"
 	"path"
 	"strings"
 
 	"github.com/modelreg/modelreg/shared/app"
-	"github.com/modelreg/modelreg/shared/console"
 	"github.com/modelreg/modelreg/shared/httpapi"
 	"github.com/modelreg/modelreg/shared/mlflow"
 )
@@ -26,45 +29,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is what GET /v1/health reports.
 	Version string
-	// ConsoleAuth, if set, lets people sign in to the console by pasting
-	// an API token it recognises (a local server's tokens file).
-	ConsoleAuth console.Authenticator
-	// OIDC, if set, lets people sign in to the console with OpenID
-	// Connect (a Cognito user pool on AWS).
-	OIDC *console.OIDC
-	// NoConsoleReason says why the console is off; with neither
-	// ConsoleAuth nor OIDC nobody could sign in, so the console's pages
-	// answer 404 with this reason (default: DefaultNoConsoleReason).
-	NoConsoleReason string
+	// Console, if set, serves the console's pages (ConsolePath); without
+	// it those paths reach the API, which answers them 404 with a JSON
+	// error (the api function: API Gateway sends them to the console
+	// function).
+	Console http.Handler
 }
-
-// DefaultNoConsoleReason is what the console's pages answer when the
-// console has no way to sign in.
-const DefaultNoConsoleReason = "This registry's web console has no sign-in configured, so it is turned off. The API (/v1) and the MLflow API (/api) answer as usual."
 
 // New returns the handler tree on a: auth identifies the callers of the
 // API and MLflow routes; a.Blobs (filesystem artifacts only) is served
-// under /blobs/. The console is mounted when opts offer a way to sign in
-// (ConsoleAuth or OIDC); otherwise its pages answer 404 with
-// opts.NoConsoleReason.
+// under /blobs/, opts.Console (if set) on the console's paths.
 func New(a *app.App, auth httpapi.Authenticator, opts Options) (http.Handler, error) {
 	api := httpapi.New(a.Service, auth, httpapi.Options{Logger: opts.Logger, Version: opts.Version})
 	mlf := mlflow.New(a.Service, auth, mlflow.Options{Logger: opts.Logger, Tracking: a.Tracking, RunFiles: a.RunFiles, RunObjects: a.RunObjects})
-	var web http.Handler
-	if opts.ConsoleAuth != nil || opts.OIDC != nil {
-		c, err := console.New(a.Service, opts.ConsoleAuth, console.Options{Key: a.ConsoleKey(), Logger: opts.Logger, OIDC: opts.OIDC})
-		if err != nil {
-			return nil, err
-		}
-		web = c
-	} else {
-		reason := opts.NoConsoleReason
-		if reason == "" {
-			reason = DefaultNoConsoleReason
-		}
-		web = noConsole(reason)
-	}
-	return Route(api, a.Blobs, mlf, web), nil
+	return Route(api, a.Blobs, mlf, opts.Console), nil
 }
 
 // Route sends /blobs/ to blobs (when set), the MLflow REST API
@@ -104,25 +82,4 @@ func ConsolePath(p string) bool {
 		}
 	}
 	return true
-}
-
-var noConsolePage = template.Must(template.New("off").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Console turned off · modelreg</title></head>
-<body><h1>Console turned off</h1><p>{{.}}</p></body></html>
-`))
-
-// noConsole answers every console page 404 with reason, as a small HTML
-// page (no script, no form, nothing to sign in to).
-func noConsole(reason string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusNotFound)
-		if r.Method != http.MethodHead {
-			noConsolePage.Execute(w, reason) //nolint:errcheck // the client went away
-		}
-	})
 }

@@ -198,9 +198,14 @@ func (c *client) HeadObject(ctx context.Context, key string, checksums bool, ifM
 }
 
 // GetObject opens the object at key (rng, if set, is a Range header such
-// as "bytes=0-99"; ifMatch, if set, its required ETag). The body streams.
+// as "bytes=0-99"; ifMatch, if set, its required ETag). The body streams,
+// byte for byte as stored.
 func (c *client) GetObject(ctx context.Context, key, rng, ifMatch string) (io.ReadCloser, error) {
 	r := c.request(http.MethodGet, key, nil)
+	// The object's bytes as stored: without this, Go's transport asks for
+	// gzip and decompresses an object stored with Content-Encoding: gzip
+	// (the SDK sends identity too).
+	r.Header.Set("Accept-Encoding", "identity")
 	if rng != "" {
 		r.Header.Set("Range", rng)
 	}

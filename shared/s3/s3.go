@@ -7,13 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -36,7 +36,7 @@ const (
 // maxKeyLen is S3's limit on key length in bytes.
 const maxKeyLen = 1024
 
-var uploadIDRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$`)
+var uploadIDRE = lazyre.New(`^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$`)
 
 // Artifacts stores artifacts in one bucket under a key prefix. It is safe
 // for concurrent use and keeps no state of its own: any number of

@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
+	"github.com/modelreg/modelreg/shared/internal/lazyre"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/workflow"
 )
@@ -56,7 +56,7 @@ func NewTasks(api *awsapi.Client, now func() time.Time) *Workflow {
 }
 
 // executionName is what Step Functions accepts as an execution name.
-var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var executionName = lazyre.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 // Step Functions limits (SendTaskFailure).
 const (
