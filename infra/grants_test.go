@@ -398,7 +398,7 @@ func checkCalls(t *testing.T, s *synthesized, fn, pkg string, calls []string, ne
 // grant every function gets, so a new call cannot reach AWS ungranted.
 func TestStoreCallsGranted(t *testing.T) {
 	s := configured(t)
-	calls := callsIn(t, "../shared/dynamodb", `\.client\.([A-Z][A-Za-z]+)\(`, `types\.(Put|Update|Delete|ConditionCheck)\{`)
+	calls := callsIn(t, "../shared/dynamodb", `\.client\.([A-Z][A-Za-z]+)\(`, `wire\.(Put|Update|Delete|ConditionCheck)\{`)
 	needs := map[string][]string{
 		"GetItem": {"dynamodb:GetItem"}, "BatchGetItem": {"dynamodb:BatchGetItem"}, "Query": {"dynamodb:Query"},
 		"DeleteItem": {"dynamodb:DeleteItem"}, "UpdateItem": {"dynamodb:UpdateItem"}, "PutItem": {"dynamodb:PutItem"},

@@ -15,11 +15,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
 )
@@ -136,7 +137,11 @@ func TestFunctionOnEmulators(t *testing.T) {
 	key, secretKey := os.Getenv("MODELREG_S3_ACCESS_KEY"), os.Getenv("MODELREG_S3_SECRET_KEY")
 	arn := lambdatest.MotoSecret(t, registry.RandomToken(40))
 	creds := credentials.NewStaticCredentialsProvider(key, secretKey, "")
-	ddb := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbURL), Credentials: creds})
+	api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, wire.Service, ddbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb := wire.New(api)
 	s3c := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3URL), Credentials: creds, UsePathStyle: true})
 
 	for _, arch := range lambdatest.Arches(t) {

@@ -13,14 +13,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
@@ -69,16 +69,16 @@ func TestSampleDecodes(t *testing.T) {
 
 // attr converts a stream image value (the sample's S and N values) to the
 // SDK's attribute value, so the test can write the item the INSERT says.
-func attr(t *testing.T, v events.DynamoDBAttributeValue) ddbtypes.AttributeValue {
+func attr(t *testing.T, v events.DynamoDBAttributeValue) wire.AttributeValue {
 	t.Helper()
 	switch v.DataType() {
 	case events.DataTypeString:
-		return &ddbtypes.AttributeValueMemberS{Value: v.String()}
+		return wire.S(v.String())
 	case events.DataTypeNumber:
-		return &ddbtypes.AttributeValueMemberN{Value: v.Number()}
+		return wire.N(v.Number())
 	}
 	t.Fatalf("sample attribute of type %v", v.DataType())
-	return nil
+	return wire.AttributeValue{}
 }
 
 // TestFunctionOnEmulators runs the built bootstrap (natively and the arm64
@@ -90,7 +90,11 @@ func TestFunctionOnEmulators(t *testing.T) {
 	motoURL := endpoint(t, "MODELREG_MOTO_ENDPOINT")
 	payload, ev := sample(t)
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	ddb := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbURL), Credentials: creds})
+	api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, wire.Service, ddbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb := wire.New(api)
 	eb := awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(motoURL), Credentials: creds})
 	sq := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(motoURL), Credentials: creds})
 
@@ -106,11 +110,11 @@ func TestFunctionOnEmulators(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { dynamodb.DeleteTable(context.Background(), ddb, name) })
-			item := map[string]ddbtypes.AttributeValue{}
+			item := wire.Item{}
 			for k, v := range ev.Records[0].Change.NewImage {
 				item[k] = attr(t, v)
 			}
-			if _, err := ddb.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String(name), Item: item}); err != nil {
+			if _, err := ddb.PutItem(ctx, &wire.PutItemInput{TableName: name, Item: item}); err != nil {
 				t.Fatal(err)
 			}
 			queue := busWithQueue(ctx, t, eb, sq, name)

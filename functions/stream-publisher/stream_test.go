@@ -21,7 +21,9 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/eventbridge/ebtest"
 	"github.com/modelreg/modelreg/shared/registry"
@@ -230,8 +232,11 @@ func TestRealStream(t *testing.T) {
 	})
 	table := fmt.Sprintf("modelreg-stream-%d", time.Now().UnixNano())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ddbc := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbURL), Credentials: creds,
-		DisableValidateResponseChecksum: true})
+	api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, wire.Service, ddbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddbc := wire.New(api)
 	if err := dynamodb.CreateTable(ctx, ddbc, table); err != nil {
 		t.Fatal(err)
 	}

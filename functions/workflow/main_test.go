@@ -16,11 +16,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/lambdatest"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/registry/artifacttest"
@@ -127,7 +128,11 @@ func TestTasksOnEmulators(t *testing.T) {
 	key, secretKey := os.Getenv("MODELREG_S3_ACCESS_KEY"), os.Getenv("MODELREG_S3_SECRET_KEY")
 	creds := credentials.NewStaticCredentialsProvider(key, secretKey, "")
 	awsCfg := &aws.Config{Region: "us-east-1", Credentials: creds}
-	ddb := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddbURL), Credentials: creds})
+	api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, wire.Service, ddbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb := wire.New(api)
 	sfnc := awssfn.New(awssfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(motoURL), Credentials: creds})
 
 	for _, arch := range lambdatest.Arches(t) {

@@ -2,16 +2,14 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/eventbridge"
 	"github.com/modelreg/modelreg/shared/invoke"
 	"github.com/modelreg/modelreg/shared/redeploy"
@@ -54,14 +52,11 @@ func (c *awsClients) store(ctx context.Context) (*dynamodb.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awsddb.NewFromConfig(cfg, func(o *awsddb.Options) {
-		if c.cfg.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.cfg.DynamoDBEndpoint)
-			// DynamoDB Local's x-amz-crc32 headers do not match its
-			// bodies; AWS's do, so this is only off for other endpoints.
-			o.DisableValidateResponseChecksum = true
-		}
-	})
+	api, err := awsapi.New(awsapi.FromSDK(cfg), wire.Service, c.cfg.DynamoDBEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB client: %w", err)
+	}
+	client := wire.New(api)
 	if c.cfg.CreateResources {
 		if err := ensureTable(ctx, client, c.cfg.DynamoDBTable); err != nil {
 			return nil, err
@@ -189,10 +184,9 @@ func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publ
 }
 
 // ensureTable creates the registry's table unless it exists.
-func ensureTable(ctx context.Context, client *awsddb.Client, table string) error {
-	_, err := client.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(table)})
-	var notFound *ddbtypes.ResourceNotFoundException
-	if errors.As(err, &notFound) {
+func ensureTable(ctx context.Context, client *wire.Client, table string) error {
+	_, err := client.DescribeTable(ctx, &wire.DescribeTableInput{TableName: table})
+	if awsapi.IsCode(err, wire.CodeResourceNotFound) {
 		if err := dynamodb.CreateTable(ctx, client, table); err != nil {
 			return fmt.Errorf("create table %s: %w", table, err)
 		}

@@ -9,11 +9,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/modelreg/modelreg/shared/app"
 	"github.com/modelreg/modelreg/shared/app/embedded"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/dynamodb"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -38,7 +39,11 @@ func BenchmarkOutbox(b *testing.B) {
 		benchOutbox(b, func(b *testing.B) app.Config {
 			creds := credentials.NewStaticCredentialsProvider("local", "local", "")
 			table := fmt.Sprintf("modelreg-bench-%d", time.Now().UnixNano())
-			c := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds, DisableValidateResponseChecksum: true})
+			api, err := awsapi.New(awsapi.Config{Region: "us-east-1", Credentials: creds}, wire.Service, ep)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := wire.New(api)
 			if err := dynamodb.CreateTable(context.Background(), c, table); err != nil {
 				b.Fatal(err)
 			}

@@ -18,7 +18,7 @@ type Error struct {
 	Message    string
 	StatusCode int
 	RequestID  string
-	// Body is the answer's body (up to 1 MiB), for the fields some errors
+	// Body is the answer's body (up to 8 MiB), for the fields some errors
 	// add (DynamoDB's CancellationReasons).
 	Body []byte
 }
@@ -103,8 +103,10 @@ func Retryable(err error) bool {
 	return throttling[e.Code] || transient[e.Code]
 }
 
-// maxErrorBody is how much of an error answer is read.
-const maxErrorBody = 1 << 20
+// maxErrorBody is how much of an error answer is read: DynamoDB's
+// TransactionCanceledException carries the old item (up to 400 KB) of each
+// failed condition that asked for it, up to a transaction's 4 MB.
+const maxErrorBody = 8 << 20
 
 // readError reads an error answer, closing its body. The code comes from
 // the X-Amzn-ErrorType header (REST-JSON, JSON), the body's __type or

@@ -9,11 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/registry/storetest"
 )
@@ -28,7 +24,7 @@ func BenchmarkOperations(b *testing.B) {
 	const model, versions = "bench", 200
 	setup := func(b *testing.B) (*registry.Service, context.Context, *meter) {
 		m := &meter{}
-		c := newClient(b, localEndpoint(b), m.install)
+		c := newClient(b, localEndpoint(b), 0, wire.WithCapacity(m.observe))
 		s := New(c, newTable(b, c))
 		svc, err := registry.NewService(registry.Config{
 			Store: s, Artifacts: storetest.UnusedArtifacts{}, Secret: bytes.Repeat([]byte("b"), 32), Logger: slog.New(slog.DiscardHandler),
@@ -127,8 +123,8 @@ func wantItems[T any](l registry.List[T], err error) error {
 	return err
 }
 
-// meter counts the SDK calls of a client and sums the capacity they
-// consumed; it asks every call for ReturnConsumedCapacity TOTAL.
+// meter counts the DynamoDB calls of a client and sums the capacity they
+// consumed; the client asks every call for ReturnConsumedCapacity TOTAL.
 type meter struct {
 	mu       sync.Mutex
 	paused   bool
@@ -136,60 +132,16 @@ type meter struct {
 	capacity float64
 }
 
-func (m *meter) install(o *ddb.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("meter", m.handle), middleware.After)
-	})
-}
-
-func (m *meter) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	total := types.ReturnConsumedCapacityTotal
-	switch p := in.Parameters.(type) {
-	case *ddb.GetItemInput:
-		p.ReturnConsumedCapacity = total
-	case *ddb.QueryInput:
-		p.ReturnConsumedCapacity = total
-	case *ddb.BatchGetItemInput:
-		p.ReturnConsumedCapacity = total
-	case *ddb.TransactWriteItemsInput:
-		p.ReturnConsumedCapacity = total
-	case *ddb.UpdateItemInput:
-		p.ReturnConsumedCapacity = total
-	case *ddb.DeleteItemInput:
-		p.ReturnConsumedCapacity = total
-	}
-	out, md, err := next.HandleInitialize(ctx, in)
-	var cc []types.ConsumedCapacity
-	switch r := out.Result.(type) {
-	case *ddb.GetItemOutput:
-		cc = ptrs(r.ConsumedCapacity)
-	case *ddb.QueryOutput:
-		cc = ptrs(r.ConsumedCapacity)
-	case *ddb.BatchGetItemOutput:
-		cc = r.ConsumedCapacity
-	case *ddb.TransactWriteItemsOutput:
-		cc = r.ConsumedCapacity
-	case *ddb.UpdateItemOutput:
-		cc = ptrs(r.ConsumedCapacity)
-	case *ddb.DeleteItemOutput:
-		cc = ptrs(r.ConsumedCapacity)
-	}
+func (m *meter) observe(op string, consumed []wire.ConsumedCapacity, err error) {
 	m.mu.Lock()
-	if !m.paused {
-		m.requests++
-		for _, c := range cc {
-			m.capacity += aws.ToFloat64(c.CapacityUnits)
-		}
+	defer m.mu.Unlock()
+	if m.paused {
+		return
 	}
-	m.mu.Unlock()
-	return out, md, err
-}
-
-func ptrs(c *types.ConsumedCapacity) []types.ConsumedCapacity {
-	if c == nil {
-		return nil
+	m.requests++
+	for _, c := range consumed {
+		m.capacity += c.CapacityUnits
 	}
-	return []types.ConsumedCapacity{*c}
 }
 
 func (m *meter) reset() {

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -56,7 +52,7 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 		if err != nil {
 			return err
 		}
-		in := &ddb.TransactWriteItemsInput{TransactItems: make([]types.TransactWriteItem, len(acts)), ClientRequestToken: aws.String(token)}
+		in := &wire.TransactWriteItemsInput{TransactItems: make([]wire.TransactWriteItem, len(acts)), ClientRequestToken: token}
 		for i, a := range acts {
 			in.TransactItems[i] = a.item
 		}
@@ -64,10 +60,10 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 		if err == nil {
 			return nil
 		}
-		var tce *types.TransactionCanceledException
+		var tce *wire.TransactionCanceledError
 		retry := retryable(err)
 		if errors.As(err, &tce) {
-			v := classify(acts, tce.CancellationReasons)
+			v := classify(acts, tce.Reasons)
 			switch {
 			case v.duplicate:
 				return registry.Wrap(registry.Conflict, registry.ErrDuplicateRequest, "a request with this idempotency key was already made")
@@ -166,7 +162,7 @@ func planChange(ch *registry.Change) (*plan, error) {
 			return nil, err
 		}
 		p.writes = append(p.writes, &write{kind: idempotency, what: "idempotency record", key: keyOf(m), item: m,
-			cond: "attribute_not_exists(#pk) OR #exp < :now", vals: item{":now": &types.AttributeValueMemberS{Value: timeKey(now)}}})
+			cond: "attribute_not_exists(#pk) OR #exp < :now", vals: item{":now": wire.S(timeKey(now))}})
 	}
 	for _, mc := range ch.CheckedModels {
 		p.writes = append(p.writes, &write{kind: check, what: "model " + mc.Name, key: itemKey{modelPK(mc.Name), skModel}, rev: mc.Revision})
@@ -292,7 +288,7 @@ func (p *plan) del(k itemKey, rev int64, what string) {
 
 // action is one item of the transaction and the write it belongs to.
 type action struct {
-	item   types.TransactWriteItem
+	item   wire.TransactWriteItem
 	w      *write
 	parent bool // the write's own item (not a side item)
 }
@@ -304,7 +300,7 @@ func (p *plan) build(table string) ([]action, error) {
 	var acts []action
 	seen := map[itemKey]string{}
 	total := 0
-	add := func(w *write, parent bool, k itemKey, it types.TransactWriteItem, m item) error {
+	add := func(w *write, parent bool, k itemKey, it wire.TransactWriteItem, m item) error {
 		if prev, ok := seen[k]; ok {
 			return registry.Errorf(registry.Invalid, "commit: the change writes one item twice (%s and %s); DynamoDB transactions touch each item once", prev, w.what)
 		}
@@ -331,21 +327,21 @@ func (p *plan) build(table string) ([]action, error) {
 		var err error
 		switch w.kind {
 		case idempotency, expiring:
-			err = add(w, true, w.key, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: w.item,
-				ConditionExpression: aws.String(w.cond), ExpressionAttributeNames: names("#exp", "expires"), ExpressionAttributeValues: w.vals}}, w.item)
+			err = add(w, true, w.key, wire.TransactWriteItem{Put: &wire.Put{TableName: table, Item: w.item,
+				ConditionExpression: w.cond, ExpressionAttributeNames: names("#exp", "expires"), ExpressionAttributeValues: w.vals}}, w.item)
 		case appendOnly:
-			err = add(w, true, w.key, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: w.item,
-				ConditionExpression: aws.String("attribute_not_exists(#pk)"), ExpressionAttributeNames: names()}}, w.item)
+			err = add(w, true, w.key, wire.TransactWriteItem{Put: &wire.Put{TableName: table, Item: w.item,
+				ConditionExpression: "attribute_not_exists(#pk)", ExpressionAttributeNames: names()}}, w.item)
 		case removal:
-			err = add(w, true, w.key, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: w.key.av(),
-				ConditionExpression: aws.String("attribute_exists(#pk)"), ExpressionAttributeNames: names()}}, nil)
+			err = add(w, true, w.key, wire.TransactWriteItem{Delete: &wire.Delete{TableName: table, Key: w.key.av(),
+				ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: names()}}, nil)
 		case deletion:
-			err = add(w, true, w.key, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: w.key.av(),
-				ConditionExpression: aws.String("#rev = :rev"), ExpressionAttributeNames: map[string]string{"#rev": "revision"},
+			err = add(w, true, w.key, wire.TransactWriteItem{Delete: &wire.Delete{TableName: table, Key: w.key.av(),
+				ConditionExpression: "#rev = :rev", ExpressionAttributeNames: map[string]string{"#rev": "revision"},
 				ExpressionAttributeValues: item{":rev": numAV(w.rev)}}}, nil)
 		case check:
-			err = add(w, true, w.key, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &table, Key: w.key.av(),
-				ConditionExpression: aws.String("#rev = :rev"), ExpressionAttributeNames: map[string]string{"#rev": "revision"},
+			err = add(w, true, w.key, wire.TransactWriteItem{ConditionCheck: &wire.ConditionCheck{TableName: table, Key: w.key.av(),
+				ConditionExpression: "#rev = :rev", ExpressionAttributeNames: map[string]string{"#rev": "revision"},
 				ExpressionAttributeValues: item{":rev": numAV(w.rev)}}}, nil)
 		case revisioned:
 			err = p.buildRecord(w, table, add, names)
@@ -364,13 +360,13 @@ func (p *plan) build(table string) ([]action, error) {
 }
 
 // buildRecord adds the actions of a revisioned record and its side items.
-func (p *plan) buildRecord(w *write, table string, add func(*write, bool, itemKey, types.TransactWriteItem, item) error, names func(...string) map[string]string) error {
-	put := &types.Put{TableName: &table, Item: w.item}
+func (p *plan) buildRecord(w *write, table string, add func(*write, bool, itemKey, wire.TransactWriteItem, item) error, names func(...string) map[string]string) error {
+	put := &wire.Put{TableName: table, Item: w.item}
 	sd := w.side
 	writeSide := sd != nil && (w.rev == 1 || sd.expanded)
 	switch {
 	case w.rev == 1:
-		put.ConditionExpression, put.ExpressionAttributeNames = aws.String("attribute_not_exists(#pk)"), names()
+		put.ConditionExpression, put.ExpressionAttributeNames = "attribute_not_exists(#pk)", names()
 	case sd != nil && !sd.expanded:
 		// Optimistic: the side items are as the digest says.
 		put.ExpressionAttributeNames = map[string]string{"#rev": "revision", "#sum": sd.sumAttr}
@@ -378,29 +374,29 @@ func (p *plan) buildRecord(w *write, table string, add func(*write, bool, itemKe
 		cond := "#rev = :prev AND attribute_not_exists(#sum)"
 		if sd.sum != "" {
 			cond = "#rev = :prev AND #sum = :sum"
-			put.ExpressionAttributeValues[":sum"] = &types.AttributeValueMemberS{Value: sd.sum}
+			put.ExpressionAttributeValues[":sum"] = wire.S(sd.sum)
 		}
-		put.ConditionExpression = aws.String(cond)
-		put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+		put.ConditionExpression = cond
+		put.ReturnValuesOnConditionCheckFailure = wire.ReturnValuesAllOld
 	default:
-		put.ConditionExpression = aws.String("#rev = :prev")
+		put.ConditionExpression = "#rev = :prev"
 		put.ExpressionAttributeNames = map[string]string{"#rev": "revision"}
 		put.ExpressionAttributeValues = item{":prev": numAV(w.rev - 1)}
 	}
-	if err := add(w, true, w.key, types.TransactWriteItem{Put: put}, w.item); err != nil {
+	if err := add(w, true, w.key, wire.TransactWriteItem{Put: put}, w.item); err != nil {
 		return err
 	}
 	if !writeSide {
 		return nil
 	}
 	for i, m := range sd.items {
-		if err := add(w, false, sd.keyAt(i+1), types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: m}}, m); err != nil {
+		if err := add(w, false, sd.keyAt(i+1), wire.TransactWriteItem{Put: &wire.Put{TableName: table, Item: m}}, m); err != nil {
 			return err
 		}
 	}
 	for i := len(sd.items) + 1; i <= sd.oldCount; i++ {
 		k := sd.keyAt(i)
-		if err := add(w, false, k, types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: k.av()}}, nil); err != nil {
+		if err := add(w, false, k, wire.TransactWriteItem{Delete: &wire.Delete{TableName: table, Key: k.av()}}, nil); err != nil {
 			return err
 		}
 	}
@@ -417,15 +413,15 @@ type verdict struct {
 }
 
 // classify reads the cancellation reasons (one per action, in order).
-func classify(acts []action, reasons []types.CancellationReason) verdict {
+func classify(acts []action, reasons []wire.CancellationReason) verdict {
 	var v verdict
 	for i, r := range reasons {
-		code := aws.ToString(r.Code)
+		code := r.Code
 		if code == "" || code == "None" {
 			continue
 		}
 		if i >= len(acts) {
-			v.invalid = fmt.Sprintf("unexpected cancellation reason %s: %s", code, aws.ToString(r.Message))
+			v.invalid = fmt.Sprintf("unexpected cancellation reason %s: %s", code, r.Message)
 			continue
 		}
 		a := acts[i]
@@ -444,9 +440,9 @@ func classify(acts []action, reasons []types.CancellationReason) verdict {
 		case retryableCodes[code]:
 			v.retry = true
 		case code == "ValidationError" || code == "ItemCollectionSizeLimitExceeded":
-			v.invalid = fmt.Sprintf("%s: %s", a.w.what, aws.ToString(r.Message))
+			v.invalid = fmt.Sprintf("%s: %s", a.w.what, r.Message)
 		default:
-			v.invalid = fmt.Sprintf("%s: %s %s", a.w.what, code, aws.ToString(r.Message))
+			v.invalid = fmt.Sprintf("%s: %s %s", a.w.what, code, r.Message)
 		}
 	}
 	return v
@@ -468,9 +464,7 @@ func (w *write) staleMessage() string {
 	}
 }
 
-func numAV(n int64) *types.AttributeValueMemberN {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+func numAV(n int64) wire.AttributeValue { return wire.Int(n) }
 
 // itemSize is DynamoDB's size of an item: attribute names plus values
 // (strings and binaries by length, numbers about one byte per two digits,
@@ -483,39 +477,47 @@ func itemSize(m item) int {
 	return n
 }
 
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)/2 + 2
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+func valueSize(v wire.AttributeValue) int {
+	switch v.Type() {
+	case wire.TypeS:
+		s, _ := v.AsS()
+		return len(s)
+	case wire.TypeN:
+		s, _ := v.AsN()
+		return len(s)/2 + 2
+	case wire.TypeB:
+		b, _ := v.AsB()
+		return len(b)
+	case wire.TypeBOOL, wire.TypeNULL:
 		return 1
-	case *types.AttributeValueMemberM:
-		return 3 + len(v.Value) + itemSize(v.Value)
-	case *types.AttributeValueMemberL:
-		n := 3 + len(v.Value)
-		for _, e := range v.Value {
+	case wire.TypeM:
+		m, _ := v.AsM()
+		return 3 + len(m) + itemSize(m)
+	case wire.TypeL:
+		l, _ := v.AsL()
+		n := 3 + len(l)
+		for _, e := range l {
 			n += valueSize(e)
 		}
 		return n
-	case *types.AttributeValueMemberSS:
+	case wire.TypeSS:
+		ss, _ := v.AsSS()
 		n := 3
-		for _, s := range v.Value {
+		for _, s := range ss {
 			n += len(s) + 1
 		}
 		return n
-	case *types.AttributeValueMemberNS:
+	case wire.TypeNS:
+		ns, _ := v.AsNS()
 		n := 3
-		for _, s := range v.Value {
+		for _, s := range ns {
 			n += len(s)/2 + 3
 		}
 		return n
-	case *types.AttributeValueMemberBS:
+	case wire.TypeBS:
+		bs, _ := v.AsBS()
 		n := 3
-		for _, b := range v.Value {
+		for _, b := range bs {
 			n += len(b) + 1
 		}
 		return n

@@ -8,8 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -189,7 +188,7 @@ func (p *plan) planDeploy(ch *registry.Change) error {
 		}
 		p.writes = append(p.writes, &write{kind: expiring, what: "processed-event record " + r.Consumer + "/" + r.EventID,
 			key: keyOf(m), item: m, cond: "attribute_not_exists(#pk) OR #exp < :now",
-			vals: item{":now": &types.AttributeValueMemberS{Value: timeKey(r.ProcessedAt)}}})
+			vals: item{":now": wire.S(timeKey(r.ProcessedAt))}})
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package dynamodb is the production registry.Store: every record in one
-// DynamoDB table (aws-sdk-go-v2), written with one TransactWriteItems per
-// Change. It passes the same contract suite (storetest) as the embedded
-// SQLite store, against DynamoDB Local.
+// DynamoDB table, written with one TransactWriteItems per Change. It
+// speaks to DynamoDB through package wire (DynamoDB's JSON protocol over
+// shared/awsapi, no SDK service client). It passes the same contract suite
+// (storetest) as the embedded SQLite store, against DynamoDB Local.
 //
 // # Items
 //
@@ -169,8 +170,9 @@
 // is a Conflict wrapping ErrStale; TransactionConflict, ThrottlingError and
 // ProvisionedThroughputExceeded are retried here with jittered exponential
 // backoff (12 tries by default, see WithRetries), then Unavailable;
-// ValidationError is Invalid. The SDK fills ClientRequestToken, so its own
-// retry of a request that did succeed does not apply it twice.
+// ValidationError is Invalid. Every transaction carries a ClientRequestToken
+// (Commit's own, or wire's random one), so a retry of a request that did
+// succeed does not apply it twice.
 //
 // Before sending, a Change that would break DynamoDB's limits is Invalid:
 // more than 100 actions, two actions on one item, an item over 400 KB, over
@@ -245,7 +247,7 @@
 // # Errors
 //
 // translate (store.go) and classify (commit.go) are the only readers of
-// SDK errors: throttling, conflicts, timeouts and cancelled contexts are
+// DynamoDB's errors (awsapi's codes, wire's cancellation reasons): throttling, conflicts, timeouts and cancelled contexts are
 // Unavailable, ValidationException is Invalid with DynamoDB's message, a
 // failed condition is a Conflict, a missing item NotFound, anything else
 // Internal.

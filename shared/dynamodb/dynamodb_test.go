@@ -14,12 +14,8 @@ import (
 
 	"github.com/modelreg/modelreg/shared/testenv"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/registry/storetest"
 )
@@ -30,9 +26,9 @@ const endpointEnv = "MODELREG_DYNAMODB_ENDPOINT"
 
 // localClient returns a client of the DynamoDB Local the environment
 // names. Without one the test is skipped, except in CI, where it fails.
-func localClient(t testing.TB) *ddb.Client {
+func localClient(t testing.TB) *wire.Client {
 	t.Helper()
-	return newClient(t, localEndpoint(t))
+	return newClient(t, localEndpoint(t), 0)
 }
 
 // localEndpoint returns DynamoDB Local's URL, or skips (fails in CI).
@@ -46,26 +42,22 @@ func localEndpoint(t testing.TB) string {
 	return ep
 }
 
-func newClient(t testing.TB, endpoint string, opts ...func(*ddb.Options)) *ddb.Client {
+// newClient returns a client of the DynamoDB at endpoint that tries each
+// request up to attempts times (0: awsapi's default).
+func newClient(t testing.TB, endpoint string, attempts int, opts ...wire.Option) *wire.Client {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	cfg := awsapi.Config{Region: "us-east-1", Credentials: awsapi.StaticCredentials("local", "local", ""), MaxAttempts: attempts}
+	api, err := awsapi.New(cfg, wire.Service, endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ddb.NewFromConfig(cfg, append([]func(*ddb.Options){func(o *ddb.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		// DynamoDB Local's x-amz-crc32 headers do not match its bodies;
-		// the SDK would log a warning for every response.
-		o.DisableValidateResponseChecksum = true
-	}}, opts...)...)
+	return wire.New(api, opts...)
 }
 
 var tableSeq atomic.Int64
 
 // newTable creates a fresh table, deleted when t ends.
-func newTable(t testing.TB, c *ddb.Client) string {
+func newTable(t testing.TB, c *wire.Client) string {
 	t.Helper()
 	name := fmt.Sprintf("modelreg-test-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, tableSeq.Add(1))
 	if err := CreateTable(context.Background(), c, name); err != nil {
@@ -80,7 +72,7 @@ func newTable(t testing.TB, c *ddb.Client) string {
 }
 
 // newStore returns a Store on a fresh table of DynamoDB Local.
-func newStore(t testing.TB, opts ...Option) (*Store, *ddb.Client) {
+func newStore(t testing.TB, opts ...Option) (*Store, *wire.Client) {
 	c := localClient(t)
 	return New(c, newTable(t, c), opts...), c
 }
@@ -116,10 +108,10 @@ func wantCode(t *testing.T, what string, err error, code registry.Code) {
 }
 
 // partition lists the sort keys of the items of partition pk.
-func partition(t *testing.T, c *ddb.Client, table, pk string) []string {
+func partition(t *testing.T, c *wire.Client, table, pk string) []string {
 	t.Helper()
-	in := &ddb.QueryInput{TableName: &table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :p"), ExpressionAttributeValues: item{":p": strAV(pk)}}
+	in := &wire.QueryInput{TableName: table, ConsistentRead: true,
+		KeyConditionExpression: "pk = :p", ExpressionAttributeValues: item{":p": strAV(pk)}}
 	var sks []string
 	for {
 		out, err := c.Query(t.Context(), in)
@@ -351,7 +343,7 @@ func TestCursors(t *testing.T) {
 	wantCode(t, "ListAudit with a ListVersions cursor", err, registry.Invalid)
 }
 
-func strAV(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
+func strAV(s string) wire.AttributeValue { return wire.S(s) }
 
 // TestCommitPrefixUTF8: a commit filed under its first 7 bytes, which cut
 // through a character, is stored (DynamoDB keys must be valid UTF-8) and
@@ -381,14 +373,14 @@ func TestCommitPrefixUTF8(t *testing.T) {
 func TestLegacyIdempotencyItemIsReadable(t *testing.T) {
 	s, c := newStore(t)
 	exp := time.Now().Add(time.Hour).UTC()
-	item := map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: idempotencyPK("k1")}, "sk": &types.AttributeValueMemberS{Value: skIdempotency},
-		"kind": &types.AttributeValueMemberS{Value: kindIdempotency}, "key": &types.AttributeValueMemberS{Value: "k1"},
-		"request_hash": &types.AttributeValueMemberS{Value: "h"}, "status_code": &types.AttributeValueMemberN{Value: "201"},
-		"body": &types.AttributeValueMemberB{Value: []byte(`{"version":1}`)}, "created_at": &types.AttributeValueMemberS{Value: timeKey(t0)},
-		"expires": &types.AttributeValueMemberS{Value: timeKey(exp)}, "expires_at": &types.AttributeValueMemberN{Value: fmt.Sprint(exp.Unix() + 1)},
+	item := wire.Item{
+		"pk": wire.S(idempotencyPK("k1")), "sk": wire.S(skIdempotency),
+		"kind": wire.S(kindIdempotency), "key": wire.S("k1"),
+		"request_hash": wire.S("h"), "status_code": wire.N("201"),
+		"body": wire.B([]byte(`{"version":1}`)), "created_at": wire.S(timeKey(t0)),
+		"expires": wire.S(timeKey(exp)), "expires_at": wire.N(fmt.Sprint(exp.Unix() + 1)),
 	}
-	if _, err := c.PutItem(t.Context(), &ddb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if _, err := c.PutItem(t.Context(), &wire.PutItemInput{TableName: s.table, Item: item}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.GetIdempotency(t.Context(), "k1", time.Now())

@@ -12,14 +12,12 @@ import (
 	"testing"
 	"time"
 
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // fakeDynamoDB answers every request with the next canned response (the
 // last one repeats) and records the operations called. It speaks just
-// enough of DynamoDB's JSON protocol for the SDK to parse its errors, so
+// enough of DynamoDB's JSON protocol for the client to parse its errors, so
 // the translation of each error is tested without a database.
 type fakeDynamoDB struct {
 	mu        sync.Mutex
@@ -68,16 +66,16 @@ func cancelled(codes ...string) fakeResponse {
 
 var ok = fakeResponse{http.StatusOK, "{}"}
 
-// fakeStore returns a Store whose DynamoDB is f: no SDK retries, and three
-// quick tries of its own.
+// fakeStore returns a Store whose DynamoDB is f: no client retries, and
+// three quick tries of its own.
 func fakeStore(t *testing.T, f *fakeDynamoDB) *Store {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.URL, func(o *ddb.Options) { o.RetryMaxAttempts = 1 })
+	c := newClient(t, srv.URL, 1)
 	return New(c, "t", WithRetries(3, time.Millisecond, 2*time.Millisecond))
 }
 
-// TestErrorTranslation: every SDK error reaches the caller as the
+// TestErrorTranslation: every DynamoDB error reaches the caller as the
 // registry error the port promises.
 func TestErrorTranslation(t *testing.T) {
 	// The Change: [idempotency record, model update]: reasons line up.

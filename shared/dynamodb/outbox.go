@@ -9,10 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -31,13 +28,13 @@ func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]
 		entry item
 	}
 	var all []due
-	in := &ddb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(gsiName(1)),
-		KeyConditionExpression:   aws.String("#p = :p AND #s < :b"),
+	in := &wire.QueryInput{
+		TableName: s.table, IndexName: gsiName(1),
+		KeyConditionExpression:   "#p = :p AND #s < :b",
 		ExpressionAttributeNames: map[string]string{"#p": gsiPK(1), "#s": gsiSK(1)},
 		ExpressionAttributeValues: item{
-			":p": &types.AttributeValueMemberS{Value: outboxPartition},
-			":b": &types.AttributeValueMemberS{Value: afterTime(now)},
+			":p": wire.S(outboxPartition),
+			":b": wire.S(afterTime(now)),
 		},
 	}
 	for {
@@ -90,7 +87,7 @@ func (s *Store) PendingEvents(ctx context.Context, now time.Time, limit int) ([]
 // AckEvent removes a delivered event from the outbox (DeleteItem); an
 // absent one is not an error.
 func (s *Store) AckEvent(ctx context.Context, id string) error {
-	_, err := s.client.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: &s.table, Key: itemKey{eventPK(id), skEvent}.av()})
+	_, err := s.client.DeleteItem(ctx, &wire.DeleteItemInput{TableName: s.table, Key: itemKey{eventPK(id), skEvent}.av()})
 	return translate(err, "ack event %s", id)
 }
 
@@ -136,20 +133,20 @@ func (s *Store) DeferEvent(ctx context.Context, id string, next time.Time, lastE
 			return err
 		}
 		n := timeKey(next)
-		_, err = s.client.UpdateItem(ctx, &ddb.UpdateItemInput{
-			TableName: &s.table, Key: k.av(),
-			UpdateExpression:    aws.String("SET #att = :att, #err = :err, #next = :next, #sk = :sk"),
-			ConditionExpression: aws.String("attribute_exists(#pk) AND #att = :old"),
+		_, err = s.client.UpdateItem(ctx, &wire.UpdateItemInput{
+			TableName: s.table, Key: k.av(),
+			UpdateExpression:    "SET #att = :att, #err = :err, #next = :next, #sk = :sk",
+			ConditionExpression: "attribute_exists(#pk) AND #att = :old",
 			ExpressionAttributeNames: map[string]string{
 				"#pk": AttrPK, "#att": "attempts", "#err": "last_error", "#next": "next_attempt_at", "#sk": gsiSK(1),
 			},
 			ExpressionAttributeValues: item{
 				":att": numAV(int64(it.Attempts + 1)), ":old": numAV(int64(it.Attempts)),
-				":err": &types.AttributeValueMemberS{Value: lastErr}, ":next": &types.AttributeValueMemberS{Value: n},
-				":sk": &types.AttributeValueMemberS{Value: outboxSortKey(n, it.EventTime, it.EventID)},
+				":err": wire.S(lastErr), ":next": wire.S(n),
+				":sk": wire.S(outboxSortKey(n, it.EventTime, it.EventID)),
 			},
 		})
-		var ccf *types.ConditionalCheckFailedException
+		var ccf *wire.ConditionalCheckFailedError
 		if !errors.As(err, &ccf) || attempt >= s.attempts {
 			return translate(err, "defer event %s", id)
 		}

@@ -9,10 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -104,31 +101,31 @@ func (src *source) pop() { src.buf = src.buf[1:] }
 
 func (src *source) fetch(ctx context.Context, limit int) error {
 	names := map[string]string{"#p": src.pkAttr}
-	vals := item{":p": &types.AttributeValueMemberS{Value: src.pk}}
+	vals := item{":p": wire.S(src.pk)}
 	cond := "#p = :p"
-	in := &ddb.QueryInput{TableName: &src.s.table, ScanIndexForward: aws.Bool(!src.desc),
-		Limit: aws.Int32(int32(min(max(limit, 1), registry.MaxPageSize+1)))}
+	in := &wire.QueryInput{TableName: src.s.table, ScanIndexForward: new(!src.desc),
+		Limit: int32(min(max(limit, 1), registry.MaxPageSize+1))}
 	switch {
 	case src.index == "":
-		in.ConsistentRead = aws.Bool(true)
+		in.ConsistentRead = true
 		names["#s"] = AttrSK
 		cond += " AND begins_with(#s, :pre)"
-		vals[":pre"] = &types.AttributeValueMemberS{Value: src.prefix}
+		vals[":pre"] = wire.S(src.prefix)
 		if !src.started && src.after != "" {
 			in.ExclusiveStartKey = itemKey{src.pk, src.prefix + src.after}.av()
 		}
 	default:
-		in.IndexName = aws.String(src.index)
+		in.IndexName = src.index
 		switch {
 		case src.after != "" && src.desc:
 			cond += " AND #s < :a"
-			vals[":a"] = &types.AttributeValueMemberS{Value: src.after}
+			vals[":a"] = wire.S(src.after)
 		case src.after != "":
 			cond += " AND #s > :a"
-			vals[":a"] = &types.AttributeValueMemberS{Value: src.after}
+			vals[":a"] = wire.S(src.after)
 		case src.prefix != "":
 			cond += " AND begins_with(#s, :pre)"
-			vals[":pre"] = &types.AttributeValueMemberS{Value: src.prefix}
+			vals[":pre"] = wire.S(src.prefix)
 		}
 		if strings.Contains(cond, "#s") {
 			names["#s"] = src.skAttr
@@ -137,7 +134,7 @@ func (src *source) fetch(ctx context.Context, limit int) error {
 	if src.started {
 		in.ExclusiveStartKey = src.lek
 	}
-	in.KeyConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = &cond, names, vals
+	in.KeyConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond, names, vals
 	out, err := src.s.client.Query(ctx, in)
 	if err != nil {
 		return translate(err, "query %s", src.pk)
@@ -336,10 +333,10 @@ func (s *Store) batchGet(ctx context.Context, keys []itemKey) (map[itemKey]item,
 	}
 	for attempt := 1; len(pending) > 0; {
 		n := min(len(pending), 100)
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: pending[:n], ConsistentRead: aws.Bool(true)}}
+		req := map[string]wire.KeysAndAttributes{s.table: {Keys: pending[:n], ConsistentRead: true}}
 		pending = pending[n:]
 		for len(req) > 0 {
-			out, err := s.client.BatchGetItem(ctx, &ddb.BatchGetItemInput{RequestItems: req})
+			out, err := s.client.BatchGetItem(ctx, &wire.BatchGetItemInput{RequestItems: req})
 			if err != nil {
 				return nil, translate(err, "batch get")
 			}

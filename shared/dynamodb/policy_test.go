@@ -3,10 +3,7 @@ package dynamodb
 import (
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -15,14 +12,14 @@ import (
 // and a policy can then be set on it. A zero policy is not written at all.
 func TestModelWithoutStoredPolicy(t *testing.T) {
 	s, c := newStore(t)
-	key := map[string]types.AttributeValue{"pk": strAV(modelPK("old")), "sk": strAV(skModel)}
-	item := map[string]types.AttributeValue{
+	key := wire.Item{"pk": strAV(modelPK("old")), "sk": strAV(skModel)}
+	item := wire.Item{
 		"pk": strAV(modelPK("old")), "sk": strAV(skModel), "kind": strAV(kindModel),
 		"gsi1pk": strAV(modelsPartition), "gsi1sk": strAV("old"), "name": strAV("old"), "owner": strAV("alice"),
-		"latest_version": &types.AttributeValueMemberN{Value: "2"}, "created_at": strAV(timeKey(t0)),
-		"updated_at": strAV(timeKey(t0)), "revision": &types.AttributeValueMemberN{Value: "4"},
+		"latest_version": wire.N("2"), "created_at": strAV(timeKey(t0)),
+		"updated_at": strAV(timeKey(t0)), "revision": wire.N("4"),
 	}
-	if _, err := c.PutItem(t.Context(), &ddb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+	if _, err := c.PutItem(t.Context(), &wire.PutItemInput{TableName: s.table, Item: item}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := s.GetModel(t.Context(), "old")
@@ -41,7 +38,7 @@ func TestModelWithoutStoredPolicy(t *testing.T) {
 	}
 	m.Policy, m.Revision = registry.Policy{}, 6
 	commit(t, s, &registry.Change{Models: []registry.Model{m}})
-	out, err := c.GetItem(t.Context(), &ddb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
+	out, err := c.GetItem(t.Context(), &wire.GetItemInput{TableName: s.table, Key: key, ConsistentRead: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -309,15 +306,15 @@ func (s *Store) UploadsToSweep(ctx context.Context, before time.Time, limit int)
 	if limit < 1 {
 		return nil, registry.Errorf(registry.Invalid, "uploads to sweep: limit %d: want at least 1", limit)
 	}
-	in := &ddb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(gsiName(1)),
-		KeyConditionExpression:   aws.String("#p = :p AND #s < :b"),
+	in := &wire.QueryInput{
+		TableName: s.table, IndexName: gsiName(1),
+		KeyConditionExpression:   "#p = :p AND #s < :b",
 		ExpressionAttributeNames: map[string]string{"#p": gsiPK(1), "#s": gsiSK(1)},
 		ExpressionAttributeValues: item{
-			":p": &types.AttributeValueMemberS{Value: uploadSweepPartition},
-			":b": &types.AttributeValueMemberS{Value: timeKey(before)},
+			":p": wire.S(uploadSweepPartition),
+			":b": wire.S(timeKey(before)),
 		},
-		Limit: aws.Int32(int32(min(limit, 1000))),
+		Limit: int32(min(limit, 1000)),
 	}
 	out := []registry.UploadSession{}
 	for {
@@ -352,10 +349,10 @@ func (s *Store) UploadsToSweep(ctx context.Context, before time.Time, limit int)
 }
 
 func (s *Store) getUpload(ctx context.Context, id string) (registry.UploadSession, error) {
-	in := &ddb.QueryInput{
-		TableName: &s.table, ConsistentRead: aws.Bool(true), KeyConditionExpression: aws.String("#p = :p"),
+	in := &wire.QueryInput{
+		TableName: s.table, ConsistentRead: true, KeyConditionExpression: "#p = :p",
 		ExpressionAttributeNames:  map[string]string{"#p": AttrPK},
-		ExpressionAttributeValues: item{":p": &types.AttributeValueMemberS{Value: uploadPK(id)}},
+		ExpressionAttributeValues: item{":p": wire.S(uploadPK(id))},
 	}
 	var parent item
 	var parts [][]byte

@@ -2,14 +2,13 @@ package dynamodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/modelreg/modelreg/shared/awsapi"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
+	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // Key and index attribute names of the table. Infrastructure code (the CDK
@@ -50,6 +49,13 @@ type Index struct {
 	SortKey      string
 }
 
+// StreamViewType is a DynamoDB Streams view type: what each stream record
+// holds.
+type StreamViewType string
+
+// StreamViewNewImage is the view whose records hold the item as written.
+const StreamViewNewImage StreamViewType = wire.StreamViewNewImage
+
 // Schema describes the table for infrastructure code and CreateTable.
 type Schema struct {
 	PartitionKey string  // S
@@ -57,13 +63,13 @@ type Schema struct {
 	Indexes      []Index // global secondary indexes, KEYS_ONLY
 	TTLAttribute string  // DynamoDB TTL attribute (epoch seconds)
 	// StreamView is the DynamoDB Streams view the outbox consumer needs.
-	StreamView types.StreamViewType
+	StreamView StreamViewType
 }
 
 // TableSchema returns the table's keys, indexes, TTL attribute and stream
 // view. Billing mode is the caller's choice (CreateTable uses on-demand).
 func TableSchema() Schema {
-	s := Schema{PartitionKey: AttrPK, SortKey: AttrSK, TTLAttribute: AttrTTL, StreamView: types.StreamViewTypeNewImage}
+	s := Schema{PartitionKey: AttrPK, SortKey: AttrSK, TTLAttribute: AttrTTL, StreamView: StreamViewNewImage}
 	for i := 1; i <= GenericIndexes; i++ {
 		s.Indexes = append(s.Indexes, Index{Name: gsiName(i), PartitionKey: gsiPK(i), SortKey: gsiSK(i)})
 	}
@@ -86,55 +92,50 @@ func tagValueAttr(i int) string  { return "tv" + strconv.Itoa(i) }
 // CreateTable creates table as TableSchema describes it, on-demand, with
 // a NEW_IMAGE stream, waits until it is active and turns TTL on. Tests and
 // the local server use it against DynamoDB Local.
-func CreateTable(ctx context.Context, client *ddb.Client, table string) error {
+func CreateTable(ctx context.Context, client *wire.Client, table string) error {
 	s := TableSchema()
 	defs := map[string]bool{s.PartitionKey: true, s.SortKey: true}
-	attrs := []types.AttributeDefinition{
-		{AttributeName: aws.String(s.PartitionKey), AttributeType: types.ScalarAttributeTypeS},
-		{AttributeName: aws.String(s.SortKey), AttributeType: types.ScalarAttributeTypeS},
+	attrs := []wire.AttributeDefinition{
+		{AttributeName: s.PartitionKey, AttributeType: wire.ScalarTypeS},
+		{AttributeName: s.SortKey, AttributeType: wire.ScalarTypeS},
 	}
-	var gsis []types.GlobalSecondaryIndex
+	var gsis []wire.GlobalSecondaryIndex
 	for _, ix := range s.Indexes {
 		for _, a := range []string{ix.PartitionKey, ix.SortKey} {
 			if !defs[a] {
 				defs[a] = true
-				attrs = append(attrs, types.AttributeDefinition{AttributeName: aws.String(a), AttributeType: types.ScalarAttributeTypeS})
+				attrs = append(attrs, wire.AttributeDefinition{AttributeName: a, AttributeType: wire.ScalarTypeS})
 			}
 		}
-		gsis = append(gsis, types.GlobalSecondaryIndex{
-			IndexName: aws.String(ix.Name),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(ix.PartitionKey), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(ix.SortKey), KeyType: types.KeyTypeRange},
+		gsis = append(gsis, wire.GlobalSecondaryIndex{
+			IndexName: ix.Name,
+			KeySchema: []wire.KeySchemaElement{
+				{AttributeName: ix.PartitionKey, KeyType: wire.KeyTypeHash},
+				{AttributeName: ix.SortKey, KeyType: wire.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+			Projection: wire.Projection{ProjectionType: wire.ProjectionKeysOnly},
 		})
 	}
-	_, err := client.CreateTable(ctx, &ddb.CreateTableInput{
-		TableName:            aws.String(table),
+	_, err := client.CreateTable(ctx, &wire.CreateTableInput{
+		TableName:            table,
 		AttributeDefinitions: attrs,
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(s.PartitionKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(s.SortKey), KeyType: types.KeyTypeRange},
+		KeySchema: []wire.KeySchemaElement{
+			{AttributeName: s.PartitionKey, KeyType: wire.KeyTypeHash},
+			{AttributeName: s.SortKey, KeyType: wire.KeyTypeRange},
 		},
 		GlobalSecondaryIndexes: gsis,
-		BillingMode:            types.BillingModePayPerRequest,
-		StreamSpecification:    &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: s.StreamView},
+		BillingMode:            wire.BillingPayPerRequest,
+		StreamSpecification:    &wire.StreamSpecification{StreamEnabled: true, StreamViewType: string(s.StreamView)},
 	})
 	if err != nil {
 		return fmt.Errorf("create table %s: %w", table, err)
 	}
-	w := ddb.NewTableExistsWaiter(client, func(o *ddb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
-	})
-	if err := w.Wait(ctx, &ddb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
+	if err := waitTable(ctx, client, table, true); err != nil {
 		return fmt.Errorf("create table %s: wait until active: %w", table, err)
 	}
-	_, err = client.UpdateTimeToLive(ctx, &ddb.UpdateTimeToLiveInput{
-		TableName: aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String(s.TTLAttribute), Enabled: aws.Bool(true),
-		},
+	_, err = client.UpdateTimeToLive(ctx, &wire.UpdateTimeToLiveInput{
+		TableName:               table,
+		TimeToLiveSpecification: wire.TimeToLiveSpecification{AttributeName: s.TTLAttribute, Enabled: true},
 	})
 	if err != nil {
 		return fmt.Errorf("create table %s: enable TTL on %s: %w", table, s.TTLAttribute, err)
@@ -144,20 +145,40 @@ func CreateTable(ctx context.Context, client *ddb.Client, table string) error {
 
 // DeleteTable deletes table and waits until it is gone; a missing table is
 // not an error.
-func DeleteTable(ctx context.Context, client *ddb.Client, table string) error {
-	_, err := client.DeleteTable(ctx, &ddb.DeleteTableInput{TableName: aws.String(table)})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
+func DeleteTable(ctx context.Context, client *wire.Client, table string) error {
+	_, err := client.DeleteTable(ctx, &wire.DeleteTableInput{TableName: table})
+	if awsapi.IsCode(err, wire.CodeResourceNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("delete table %s: %w", table, err)
 	}
-	w := ddb.NewTableNotExistsWaiter(client, func(o *ddb.TableNotExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
-	})
-	if err := w.Wait(ctx, &ddb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
+	if err := waitTable(ctx, client, table, false); err != nil {
 		return fmt.Errorf("delete table %s: wait: %w", table, err)
 	}
 	return nil
+}
+
+// waitTable polls DescribeTable until table is ACTIVE (active) or gone
+// (!active), as the SDK's TableExists and TableNotExists waiters do:
+// every 50 ms at first, then up to every second, for at most 2 minutes.
+func waitTable(ctx context.Context, client *wire.Client, table string, active bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		out, err := client.DescribeTable(ctx, &wire.DescribeTableInput{TableName: table})
+		switch {
+		case awsapi.IsCode(err, wire.CodeResourceNotFound):
+			if !active {
+				return nil
+			}
+		case err != nil:
+			return err
+		case active && out.Table != nil && out.Table.TableStatus == wire.TableStatusActive:
+			return nil
+		}
+		if err := registry.Sleep(ctx, delay); err != nil {
+			return err
+		}
+	}
 }

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
-
+	"github.com/modelreg/modelreg/shared/awsapi"
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 )
 
@@ -22,7 +19,7 @@ var _ registry.Store = (*Store)(nil)
 // Store is a registry.Store in one DynamoDB table (see the package doc for
 // the layout). It is safe for concurrent use.
 type Store struct {
-	client *ddb.Client
+	client *wire.Client
 	table  string
 	// attempts bounds the tries of a request that DynamoDB refuses for a
 	// transaction conflict or throttling; backoff grows from baseDelay to
@@ -38,7 +35,8 @@ type Option func(*Store)
 // WithRetries sets how many times a request refused for a transaction
 // conflict or throttling is tried (default 12) and the backoff between
 // tries: random up to base·2ⁿ, capped at max (default 10ms and 400ms).
-// The SDK's own retryer still handles throttling of single-item requests.
+// The client's own retries (awsapi) still handle throttling of single-item
+// requests.
 func WithRetries(attempts int, base, maxDelay time.Duration) Option {
 	return func(s *Store) {
 		s.attempts, s.baseDelay, s.maxDelay = max(attempts, 1), base, maxDelay
@@ -48,7 +46,7 @@ func WithRetries(attempts int, base, maxDelay time.Duration) Option {
 // New returns a Store keeping its records in table through client. The
 // table must have the layout TableSchema describes (see CreateTable).
 // The Store does not own the client: Close leaves it alone.
-func New(client *ddb.Client, table string, opts ...Option) *Store {
+func New(client *wire.Client, table string, opts ...Option) *Store {
 	s := &Store{client: client, table: table, attempts: 12, baseDelay: 10 * time.Millisecond, maxDelay: 400 * time.Millisecond}
 	for _, o := range opts {
 		o(s)
@@ -81,14 +79,14 @@ var retryableCodes = map[string]bool{
 	"InternalServerError": true, "ServiceUnavailable": true, "ReplicatedWriteConflictException": true,
 }
 
-// retryable reports whether err is an SDK error worth another try.
+// retryable reports whether err is a DynamoDB error worth another try.
 func retryable(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && retryableCodes[ae.ErrorCode()]
+	return retryableCodes[awsapi.Code(err)]
 }
 
-// translate turns an SDK error into a registry error; this is the only
-// place (with Commit's cancellation reasons) where SDK errors are read.
+// translate turns a DynamoDB error into a registry error; this is the only
+// place (with Commit's cancellation reasons) where DynamoDB's errors are
+// read.
 // Throttling, conflicts, timeouts and cancelled contexts are Unavailable;
 // ValidationException is Invalid with DynamoDB's message; anything else
 // is wrapped with context and left without a code (Internal).
@@ -105,19 +103,20 @@ func translate(err error, format string, args ...any) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return registry.Wrap(registry.Unavailable, wrapped, "request cancelled")
 	}
-	var ae smithy.APIError
+	var ae *awsapi.Error
 	if errors.As(err, &ae) {
-		switch code := ae.ErrorCode(); {
+		switch code := ae.Code; {
 		case retryableCodes[code]:
 			return registry.Wrap(registry.Unavailable, wrapped, "the database is busy; retry")
 		case code == "ValidationException":
-			return registry.Wrap(registry.Invalid, wrapped, "%s: refused by DynamoDB: %s", what, ae.ErrorMessage())
+			return registry.Wrap(registry.Invalid, wrapped, "%s: refused by DynamoDB: %s", what, ae.Message)
 		case code == "ItemCollectionSizeLimitExceededException":
 			return registry.Wrap(registry.Invalid, wrapped, "%s: too much data under one model", what)
 		}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	var te *awsapi.TransportError
+	if errors.As(err, &te) && errors.As(te.Err, &ne) && ne.Timeout() {
 		return registry.Wrap(registry.Unavailable, wrapped, "the database did not answer in time; retry")
 	}
 	return wrapped
@@ -133,17 +132,17 @@ func corrupt(what string, err error) error {
 var errTornUpload = errors.New("upload session changed while it was read")
 
 // item is one DynamoDB item.
-type item = map[string]types.AttributeValue
+type item = wire.Item
 
 // marshal encodes an item struct and adds extra string attributes (tag
 // index slots).
 func marshal(v any, extra map[string]string) (item, error) {
-	m, err := attributevalue.MarshalMap(v)
+	m, err := wire.MarshalMap(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
 	for k, s := range extra {
-		m[k] = &types.AttributeValueMemberS{Value: s}
+		m[k] = wire.S(s)
 	}
 	return m, nil
 }
@@ -151,7 +150,7 @@ func marshal(v any, extra map[string]string) (item, error) {
 // decode reads an item into an item struct.
 func decode[T any](m item) (T, error) {
 	var v T
-	if err := attributevalue.UnmarshalMap(m, &v); err != nil {
+	if err := wire.UnmarshalMap(m, &v); err != nil {
 		return v, corrupt(fmt.Sprintf("%T", v), err)
 	}
 	return v, nil
@@ -161,7 +160,7 @@ func decode[T any](m item) (T, error) {
 type itemKey struct{ pk, sk string }
 
 func (k itemKey) av() item {
-	return item{AttrPK: &types.AttributeValueMemberS{Value: k.pk}, AttrSK: &types.AttributeValueMemberS{Value: k.sk}}
+	return item{AttrPK: wire.S(k.pk), AttrSK: wire.S(k.sk)}
 }
 
 // keyOf returns the table key of an item (or index entry).
@@ -169,24 +168,20 @@ func keyOf(m item) itemKey { return itemKey{str(m, AttrPK), str(m, AttrSK)} }
 
 // str returns the string attribute name of m ("" if absent).
 func str(m item, name string) string {
-	if v, ok := m[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
+	v, _ := m[name].AsS()
+	return v
 }
 
 // num returns the number attribute name of m (0 if absent or not an int).
 func num(m item, name string) int64 {
-	var n int64
-	if v, ok := m[name].(*types.AttributeValueMemberN); ok {
-		_ = attributevalue.Unmarshal(v, &n)
-	}
+	v, _ := m[name].AsN()
+	n, _ := strconv.ParseInt(v, 10, 64)
 	return n
 }
 
 // getItem reads one item with a strongly consistent GetItem; nil if absent.
 func (s *Store) getItem(ctx context.Context, k itemKey, what string) (item, error) {
-	out, err := s.client.GetItem(ctx, &ddb.GetItemInput{TableName: &s.table, Key: k.av(), ConsistentRead: aws.Bool(true)})
+	out, err := s.client.GetItem(ctx, &wire.GetItemInput{TableName: s.table, Key: k.av(), ConsistentRead: true})
 	if err != nil {
 		return nil, translate(err, "get %s", what)
 	}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/modelreg/modelreg/shared/dynamodb/wire"
 	"github.com/modelreg/modelreg/shared/registry"
 	"github.com/modelreg/modelreg/shared/tracking"
 )
@@ -40,7 +37,7 @@ func (s *Store) Write(ctx context.Context, recs ...tracking.Record) error {
 			return registry.Errorf(registry.Invalid, "tracking record %s: id and sort too long together, or sort holds \\x01", r.Kind)
 		}
 	}
-	var acts []types.TransactWriteItem
+	var acts []wire.TransactWriteItem
 	for _, r := range recs {
 		body := r.Body
 		if body == nil {
@@ -48,46 +45,46 @@ func (s *Store) Write(ctx context.Context, recs ...tracking.Record) error {
 		}
 		attrs := func(k itemKey, kind string) item {
 			m := k.av()
-			m[AttrKind] = &types.AttributeValueMemberS{Value: kind}
-			m["tkind"] = &types.AttributeValueMemberS{Value: r.Kind}
-			m["tid"] = &types.AttributeValueMemberS{Value: r.ID}
-			m["parent"] = &types.AttributeValueMemberS{Value: r.Parent}
-			m["sort"] = &types.AttributeValueMemberS{Value: r.Sort}
+			m[AttrKind] = wire.S(kind)
+			m["tkind"] = wire.S(r.Kind)
+			m["tid"] = wire.S(r.ID)
+			m["parent"] = wire.S(r.Parent)
+			m["sort"] = wire.S(r.Sort)
 			m["revision"] = numAV(r.Revision)
-			m["body"] = &types.AttributeValueMemberB{Value: body}
+			m["body"] = wire.B(body)
 			return m
 		}
-		put := &types.Put{TableName: aws.String(s.table), Item: attrs(trackingKey(r.Kind, r.ID), kindTracking),
+		put := &wire.Put{TableName: s.table, Item: attrs(trackingKey(r.Kind, r.ID), kindTracking),
 			ExpressionAttributeNames: map[string]string{"#p": "parent", "#s": "sort"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":p": &types.AttributeValueMemberS{Value: r.Parent}, ":s": &types.AttributeValueMemberS{Value: r.Sort}}}
+			ExpressionAttributeValues: item{
+				":p": wire.S(r.Parent), ":s": wire.S(r.Sort)}}
 		switch {
 		case r.Revision == 1:
-			put.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			put.ConditionExpression = "attribute_not_exists(pk)"
 			put.ExpressionAttributeNames, put.ExpressionAttributeValues = nil, nil
 		case r.Revision > 1:
-			put.ConditionExpression = aws.String("#r = :r AND #p = :p AND #s = :s")
+			put.ConditionExpression = "#r = :r AND #p = :p AND #s = :s"
 			put.ExpressionAttributeNames["#r"] = "revision"
 			put.ExpressionAttributeValues[":r"] = numAV(r.Revision - 1)
 		default:
-			put.ConditionExpression = aws.String("attribute_not_exists(pk) OR (#p = :p AND #s = :s)")
+			put.ConditionExpression = "attribute_not_exists(pk) OR (#p = :p AND #s = :s)"
 		}
-		put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-		acts = append(acts, types.TransactWriteItem{Put: put},
-			types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: attrs(trackingEntryKey(r.Kind, r.Parent, r.Sort, r.ID), kindTrackingEntry)}})
+		put.ReturnValuesOnConditionCheckFailure = wire.ReturnValuesAllOld
+		acts = append(acts, wire.TransactWriteItem{Put: put},
+			wire.TransactWriteItem{Put: &wire.Put{TableName: s.table, Item: attrs(trackingEntryKey(r.Kind, r.Parent, r.Sort, r.ID), kindTrackingEntry)}})
 	}
 	token := registry.RandomToken(16)
 	for attempt := 1; ; attempt++ {
-		_, err := s.client.TransactWriteItems(ctx, &ddb.TransactWriteItemsInput{TransactItems: acts, ClientRequestToken: aws.String(token)})
+		_, err := s.client.TransactWriteItems(ctx, &wire.TransactWriteItemsInput{TransactItems: acts, ClientRequestToken: token})
 		if err == nil {
 			return nil
 		}
-		var tce *types.TransactionCanceledException
+		var tce *wire.TransactionCanceledError
 		retry := retryable(err)
 		if errors.As(err, &tce) {
 			retry = false
-			for i, reason := range tce.CancellationReasons {
-				code := aws.ToString(reason.Code)
+			for i, reason := range tce.Reasons {
+				code := reason.Code
 				switch {
 				case code == "ConditionalCheckFailed" && i%2 == 0:
 					r := recs[i/2]
@@ -114,8 +111,8 @@ func (s *Store) Write(ctx context.Context, recs ...tracking.Record) error {
 
 func trackingRecord(m item) tracking.Record {
 	r := tracking.Record{Kind: str(m, "tkind"), ID: str(m, "tid"), Parent: str(m, "parent"), Sort: str(m, "sort"), Revision: num(m, "revision")}
-	if b, ok := m["body"].(*types.AttributeValueMemberB); ok {
-		r.Body = b.Value
+	if b, ok := m["body"].AsB(); ok {
+		r.Body = b
 	}
 	return r
 }
@@ -145,12 +142,12 @@ func (s *Store) List(ctx context.Context, kind, parent, cursor string, limit int
 	}
 	pk := "TL#" + kind + "#" + parent
 	scope := scopeOf("tracking", kind, parent)
-	in := &ddb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
-		ConsistentRead:            aws.Bool(true),
-		Limit:                     aws.Int32(int32(limit + 1)),
+	in := &wire.QueryInput{
+		TableName:                 s.table,
+		KeyConditionExpression:    "pk = :pk",
+		ExpressionAttributeValues: item{":pk": wire.S(pk)},
+		ConsistentRead:            true,
+		Limit:                     int32(limit + 1),
 	}
 	if cursor != "" {
 		after, err := decodeCursor(cursor, scope)
@@ -172,7 +169,7 @@ func (s *Store) List(ctx context.Context, kind, parent, cursor string, limit int
 			break
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
-		in.Limit = aws.Int32(int32(limit + 1 - len(out.Items)))
+		in.Limit = int32(limit + 1 - len(out.Items))
 	}
 	if len(out.Items) > limit {
 		out.Items = out.Items[:limit]
