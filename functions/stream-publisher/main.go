@@ -21,36 +21,26 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/modelreg/modelreg/shared/app"
+	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/streampub"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	awsCfg := awsapi.FromEnv(os.Getenv).SDK() // Lambda's region and execution role credentials
 	h, _, err := setup(context.Background(), app.AWS{
+		Config:        &awsCfg,
 		DynamoDBTable: os.Getenv("MODELREG_DYNAMODB_TABLE"),
 		S3Bucket:      os.Getenv("MODELREG_S3_BUCKET"),
 		EventBus:      os.Getenv("MODELREG_EVENT_BUS"),
-		Load:          loadAWS,
 	}, log)
 	if err != nil {
 		log.Error("stream-publisher: setup", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h.Handle)
-}
-
-// loadAWS is the SDK's default configuration: in Lambda, the region and
-// the execution role's credentials from the environment.
-func loadAWS(ctx context.Context, region string) (awssdk.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	return awsconfig.LoadDefaultConfig(ctx, opts...)
 }
 
 // setup builds the app on aws (SDK clients once per cold start) and the
