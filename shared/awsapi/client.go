@@ -258,19 +258,7 @@ func (c *Client) traceID() string {
 		return ""
 	}
 	id := getenv("_X_AMZN_TRACE_ID")
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-=;:+&[]{}\"',", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
+	return Escape(id, "-=;:+&[]{}\"',")
 }
 
 // credentialsError is a failure to get credentials: never retried.
@@ -344,4 +332,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Escape percent-encodes s byte by byte for a URL path or header as AWS's
+// REST bindings do: A-Z a-z 0-9 and the bytes in keep stay as they are,
+// every other byte is %XX (upper-case hex).
+func Escape(s, keep string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
 	"github.com/modelreg/modelreg/shared/registry"
@@ -75,21 +74,7 @@ func New(client *awsapi.Client, function string) (*Lambda, error) {
 
 // escapeLabel escapes a path label as the SDK's REST binding does: every
 // byte but the unreserved A-Z a-z 0-9 - . _ ~ as %XX (an ARN's colons too).
-func escapeLabel(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
-}
+func escapeLabel(s string) string { return awsapi.Escape(s, "-._~") }
 
 // InvokeVerify queues r for the verify-upload function. Unavailable when
 // Lambda throttles or is unreachable, Internal otherwise.

@@ -64,22 +64,7 @@ func dnsLabel(b string) bool {
 
 // escapeKey escapes an object key for a request path as SigV4 canonicalizes
 // S3's: every byte but A-Z a-z 0-9 - _ . ~ and / as %XX.
-func escapeKey(key string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(key))
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
-}
+func escapeKey(key string) string { return awsapi.Escape(key, "-_.~/") }
 
 // request is one request for key ("" for the bucket itself).
 func (c *client) request(method, key string, query url.Values) awsapi.Request {
