@@ -46,6 +46,16 @@ func TestAWSAppLinksNoEmbeddedBackend(t *testing.T) {
 			}
 		}
 	}
+	// Nor does package app link any SDK service client or the SDK's
+	// default configuration: its adapters call AWS through shared/awsapi,
+	// and callers pass the configuration (AWS.Config, AWS.Load).
+	for p := range deps(t, ".") {
+		for _, sdk := range []string{"github.com/aws/aws-sdk-go-v2/service/", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/credentials", "github.com/aws/aws-sdk-go-v2/feature/"} {
+			if strings.HasPrefix(p, sdk) {
+				t.Errorf("package app links %s", p)
+			}
+		}
+	}
 	d := deps(t, "./embedded")
 	for _, p := range embeddedOnly[:3] {
 		if !d[p] {
