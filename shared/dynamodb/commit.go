@@ -78,6 +78,12 @@ func (s *Store) Commit(ctx context.Context, ch *registry.Change) error {
 			case !v.retry:
 				return translate(err, "commit")
 			}
+			if v.expanded {
+				// The next try writes the side items too: another set of
+				// actions, so another token (DynamoDB refuses a token
+				// reused for other actions).
+				token = registry.RandomToken(16)
+			}
 			retry = true
 		}
 		if !retry {

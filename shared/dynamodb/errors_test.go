@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +24,7 @@ type fakeDynamoDB struct {
 	mu        sync.Mutex
 	responses []fakeResponse
 	calls     []string
+	bodies    [][]byte // of every request, in order
 }
 
 type fakeResponse struct {
@@ -31,9 +33,11 @@ type fakeResponse struct {
 }
 
 func (f *fakeDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	f.calls = append(f.calls, op)
+	f.bodies = append(f.bodies, body)
 	resp := f.responses[0]
 	if len(f.responses) > 1 {
 		f.responses = f.responses[1:]
@@ -167,4 +171,48 @@ func TestReadErrors(t *testing.T) {
 	wantCode(t, "GetVersion with a cancelled context", err, registry.Unavailable)
 	err = s.Commit(ctx, &registry.Change{Models: []registry.Model{{Name: "m", Revision: 1}}})
 	wantCode(t, "Commit with a cancelled context", err, registry.Unavailable)
+}
+
+// TestNewTokenWhenSideItemsExpand: when a cancellation says both "write
+// the side items this time" (the record's digest condition failed at the
+// right revision) and "try again" (a conflict on another action), the
+// next try is another transaction (it has more actions), so it is sent
+// with another ClientRequestToken: DynamoDB refuses a token reused for
+// different actions (IdempotentParameterMismatchException).
+func TestNewTokenWhenSideItemsExpand(t *testing.T) {
+	b, _ := json.Marshal(map[string]any{
+		"__type":  "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+		"Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, ConditionalCheckFailed]",
+		"CancellationReasons": []any{
+			map[string]any{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+			map[string]any{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed",
+				"Item": map[string]any{"revision": map[string]string{"N": "1"}, "tag_items": map[string]string{"N": "2"}}},
+		},
+	})
+	f := &fakeDynamoDB{responses: []fakeResponse{{http.StatusBadRequest, string(b)}, ok}}
+	s := fakeStore(t, f)
+	v := testVersion("m", 1)
+	v.Tags, v.Revision = map[string]string{"team": "risk"}, 2
+	ch := &registry.Change{Models: []registry.Model{{Name: "m", CreatedAt: t0, UpdatedAt: t0, Revision: 2}}, Versions: []registry.Version{v}}
+	if err := s.Commit(t.Context(), ch); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if len(f.bodies) != 2 {
+		t.Fatalf("%d requests, want 2", len(f.bodies))
+	}
+	var reqs [2]struct {
+		ClientRequestToken string
+		TransactItems      []json.RawMessage
+	}
+	for i := range reqs {
+		if err := json.Unmarshal(f.bodies[i], &reqs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(reqs[0].TransactItems) != 2 || len(reqs[1].TransactItems) != 4 {
+		t.Fatalf("actions %d then %d, want 2 then 4 (the two old tag items deleted)", len(reqs[0].TransactItems), len(reqs[1].TransactItems))
+	}
+	if reqs[0].ClientRequestToken == "" || reqs[1].ClientRequestToken == reqs[0].ClientRequestToken {
+		t.Errorf("tokens %q then %q: a transaction with other actions needs another token", reqs[0].ClientRequestToken, reqs[1].ClientRequestToken)
+	}
 }
