@@ -82,16 +82,7 @@ func TestLinksNoEmbeddedBackend(t *testing.T) {
 func TestSetupRefuses(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	ok := map[string]string{"MODELREG_DYNAMODB_TABLE": "t", "MODELREG_S3_BUCKET": "b", "MODELREG_SECRET": strings.Repeat("s", 32)}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range ok {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return lambdatest.EnvWith(ok, kv...) }
 	for want, env := range map[string]map[string]string{
 		"MODELREG_SECRET_ARN":       with("MODELREG_SECRET", ""),
 		"MODELREG_IAM_ROLES":        with("MODELREG_IAM_ROLES", `{"arn:aws:iam::123456789012:role/x": {"role": "boss"}}`),

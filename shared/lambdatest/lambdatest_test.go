@@ -170,3 +170,11 @@ func TestServerRefusals(t *testing.T) {
 		t.Errorf("InitError = %+v, want the first", ie)
 	}
 }
+
+func TestEnvWith(t *testing.T) {
+	base := map[string]string{"A": "1", "B": "2"}
+	got := EnvWith(base, "B", "", "C", "3")
+	if len(got) != 3 || got["A"] != "1" || got["B"] != "" || got["C"] != "3" || base["B"] != "2" || len(base) != 2 {
+		t.Fatalf("EnvWith: %v (base %v)", got, base)
+	}
+}

@@ -13,3 +13,17 @@ func DecodeStrict(b []byte, v any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
+
+// EnvWith returns a copy of env with the pairs kv (key, value, key,
+// value…) set: a function's settings with some changed, for tests that
+// check what setup refuses.
+func EnvWith(env map[string]string, kv ...string) map[string]string {
+	m := make(map[string]string, len(env)+len(kv)/2)
+	for k, v := range env {
+		m[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
