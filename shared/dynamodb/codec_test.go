@@ -365,3 +365,26 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	})
 }
+
+// TestCodecEmptyBinarySet: an empty (non-nil) [][]byte is NULL, as
+// attributevalue encodes it by default (NullEmptySets): DynamoDB refuses
+// an empty set, so BS [] would be a ValidationException.
+func TestCodecEmptyBinarySet(t *testing.T) {
+	for name, v := range map[string]any{
+		"empty": struct{ BS [][]byte }{[][]byte{}},
+		"one":   struct{ BS [][]byte }{[][]byte{{1}}},
+		"list":  struct{ L []any }{[]any{[][]byte{}}},
+	} {
+		ours, err := wire.MarshalMap(v)
+		if err != nil {
+			t.Fatalf("%s: wire.MarshalMap: %v", name, err)
+		}
+		sdk, err := attributevalue.MarshalMap(v)
+		if err != nil {
+			t.Fatalf("%s: attributevalue.MarshalMap: %v", name, err)
+		}
+		if want := fromSDKItem(t, sdk); !reflect.DeepEqual(ours, want) {
+			t.Errorf("%s: encodings differ:\n ours %s\n  sdk %s", name, wire.M(ours), wire.M(want))
+		}
+	}
+}

@@ -17,8 +17,9 @@ import (
 //     nil maps, slices and pointers; never a struct, which is an M);
 //   - without omitempty, nil maps, slices and pointers are NULL;
 //   - strings are S, integers and floats N, bools BOOL, []byte (and byte
-//     arrays) B, [][]byte BS, other slices and arrays L, structs and maps
-//     M (keys: strings, numbers, bools, encoding.TextMarshaler);
+//     arrays) B, [][]byte BS (an empty one NULL), other slices and arrays
+//     L, structs and maps M (keys: strings, numbers, bools,
+//     encoding.TextMarshaler);
 //   - elements of lists and maps are never left out: "" is S "", nil is
 //     NULL.
 //
@@ -194,6 +195,11 @@ func encodeSlice(v reflect.Value) (AttributeValue, error) {
 		return B(b), nil
 	}
 	if v.Type() == bytesSliceType {
+		if v.Len() == 0 {
+			// attributevalue's default (NullEmptySets): DynamoDB refuses
+			// an empty set.
+			return Null(), nil
+		}
 		bs := make([][]byte, 0, v.Len())
 		for i := range v.Len() {
 			e := v.Index(i)
