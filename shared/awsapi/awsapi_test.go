@@ -523,3 +523,42 @@ func TestFromSDKAndBack(t *testing.T) {
 		t.Fatalf("FromSDK of a bare config: %+v", got)
 	}
 }
+
+// TestBrokenAnswerRetried: a 2xx answer whose connection breaks before its
+// body ends is sent again (the SDK read answers inside its retry loop),
+// and the whole answer of the next try is decoded; when every try breaks,
+// the error is a TransportError after MaxAttempts tries.
+func TestBrokenAnswerRetried(t *testing.T) {
+	for _, breakAll := range []bool{false, true} {
+		var tries int
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tries++
+			if tries == 1 || breakAll {
+				w.Header().Set("Content-Length", "100")
+				w.WriteHeader(200)
+				w.Write([]byte(`{"Count":`)) //nolint:errcheck
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+				return
+			}
+			w.Write([]byte(`{"Count":7}`)) //nolint:errcheck
+		}))
+		c, err := New(Config{Region: testRegion, Credentials: StaticCredentials("a", "b", "")}, testDynamoDB, srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+		var out struct{ Count int }
+		err = c.JSON(t.Context(), "Query", map[string]string{}, &out)
+		var te *TransportError
+		switch {
+		case !breakAll && (err != nil || out.Count != 7 || tries != 2):
+			t.Errorf("one broken answer: %v, count %d after %d tries, want 7 after 2", err, out.Count, tries)
+		case breakAll && (!errors.As(err, &te) || tries != 3 || out.Count != 0):
+			t.Errorf("every answer broken: %v after %d tries (count %d), want a TransportError after 3", err, tries, out.Count)
+		}
+		srv.Close()
+	}
+}

@@ -186,7 +186,7 @@ func (c *Client) JSON(ctx context.Context, op string, in, out any) error {
 	}
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
-	resp, err := c.send(ctx, true, func() (*http.Request, error) {
+	build := func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint.String()+"/", bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -194,20 +194,55 @@ func (c *Client) JSON(ctx context.Context, op string, in, out any) error {
 		req.Header.Set("Content-Type", "application/x-amz-json-"+c.svc.JSONVersion)
 		req.Header.Set("X-Amz-Target", c.svc.TargetPrefix+"."+op)
 		return req, c.sign(ctx, req, hash)
-	})
+	}
+	// The answer is read whole before it is decoded, and a connection that
+	// breaks while it is read is a reason to send the call again, as the
+	// SDK's deserializers inside its retry loop did (JSON answers are
+	// small; a json.Decoder buffers the whole value anyway).
+	for n := 1; ; n++ {
+		answer, err := c.readAnswer(ctx, build)
+		if err == nil {
+			if out != nil && len(bytes.TrimSpace(answer)) > 0 {
+				if err := json.Unmarshal(answer, out); err != nil {
+					return fmt.Errorf("%s %s: read the answer: %w", c.svc.SigningName, op, err)
+				}
+			}
+			return nil
+		}
+		var broken *brokenAnswer
+		if !errors.As(err, &broken) || n >= c.cfg.attempts() || ctx.Err() != nil {
+			if broken != nil {
+				return &TransportError{Service: c.svc.SigningName, Err: fmt.Errorf("%s: read the answer: %w", op, broken.err)}
+			}
+			return err
+		}
+		if serr := c.sleep(ctx, backoff(n, false)); serr != nil {
+			return &TransportError{Service: c.svc.SigningName, Err: fmt.Errorf("%s: read the answer: %w", op, broken.err)}
+		}
+	}
+}
+
+// brokenAnswer is a 2xx answer whose body could not be read to its end.
+type brokenAnswer struct{ err error }
+
+func (e *brokenAnswer) Error() string { return "read the answer: " + e.err.Error() }
+
+// readAnswer sends the request build makes (with send's retries) and
+// reads the whole 2xx answer.
+func (c *Client) readAnswer(ctx context.Context, build func() (*http.Request, error)) ([]byte, error) {
+	resp, err := c.send(ctx, true, build)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if out == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-	} else if err = json.NewDecoder(resp.Body).Decode(out); errors.Is(err, io.EOF) {
-		err = nil // an empty answer leaves out as it is
-	}
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%s %s: read the answer: %w", c.svc.SigningName, op, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", c.svc.SigningName, ctx.Err())
+		}
+		return nil, &brokenAnswer{err: err}
 	}
-	return nil
+	return b, nil
 }
 
 // Presign signs r (an absolute URL on this client's endpoint) to be sent
