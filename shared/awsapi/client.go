@@ -6,13 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -125,19 +123,54 @@ type Request struct {
 	PayloadHash string
 }
 
+// URL is the absolute URL r goes to: the endpoint with r's host, path
+// and query (what Do sends, and what a presigned URL starts from).
+func (c *Client) URL(r Request) (*url.URL, error) {
+	u := c.Endpoint()
+	p, err := url.PathUnescape(r.Path)
+	if err != nil {
+		return nil, fmt.Errorf("awsapi: path %q: %w", r.Path, err)
+	}
+	u.Path, u.RawPath = u.Path+p, u.EscapedPath()+r.Path
+	u.RawQuery = r.Query.Encode()
+	if r.Host != "" {
+		u.Host = r.Host
+	}
+	return u, nil
+}
+
 // emptyHash is the SHA-256 of an empty body.
 const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // Do sends a REST request, signed, retrying as the package doc says, and
 // returns the 2xx (or 304) response for the caller to read and close.
 func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
+	rewindable, build := c.rest(ctx, r)
+	return c.send(ctx, rewindable, build, nil)
+}
+
+// DoRead is Do with the answer read by read inside the tries: an
+// *Error read returns (S3's 200 with an <Error> body) or a
+// *TransportError (the body broke off) is retried like an error status;
+// any other error of read is final. The body is closed after read.
+func (c *Client) DoRead(ctx context.Context, r Request, read func(*http.Response) error) error {
+	rewindable, build := c.rest(ctx, r)
+	resp, err := c.send(ctx, rewindable, build, read)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// rest is the builder of r's tries, and whether r can be sent again.
+func (c *Client) rest(ctx context.Context, r Request) (bool, func() (*http.Request, error)) {
 	hash := r.PayloadHash
 	if hash == "" {
 		hash = emptyHash
 	}
 	rewindable := r.Body == nil || r.GetBody != nil
 	first := true
-	return c.send(ctx, rewindable, func() (*http.Request, error) {
+	return rewindable, func() (*http.Request, error) {
 		body := r.Body
 		if !first && r.GetBody != nil {
 			rc, err := r.GetBody()
@@ -147,15 +180,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 			body = rc
 		}
 		first = false
-		u := *c.endpoint
-		p, err := url.PathUnescape(r.Path)
+		u, err := c.URL(r)
 		if err != nil {
-			return nil, fmt.Errorf("awsapi: path %q: %w", r.Path, err)
-		}
-		u.Path, u.RawPath = c.endpoint.Path+p, c.endpoint.EscapedPath()+r.Path
-		u.RawQuery = r.Query.Encode()
-		if r.Host != "" {
-			u.Host = r.Host
+			return nil, err
 		}
 		req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), body)
 		if err != nil {
@@ -174,7 +201,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 			req.Header[k] = append([]string(nil), vs...)
 		}
 		return req, c.sign(ctx, req, hash)
-	})
+	}
 }
 
 // JSON calls op of a JSON-protocol service with in (marshalled with
@@ -195,54 +222,27 @@ func (c *Client) JSON(ctx context.Context, op string, in, out any) error {
 		req.Header.Set("X-Amz-Target", c.svc.TargetPrefix+"."+op)
 		return req, c.sign(ctx, req, hash)
 	}
-	// The answer is read whole before it is decoded, and a connection that
+	// The answer is read whole, inside send's tries: a connection that
 	// breaks while it is read is a reason to send the call again, as the
 	// SDK's deserializers inside its retry loop did (JSON answers are
 	// small; a json.Decoder buffers the whole value anyway).
-	for n := 1; ; n++ {
-		answer, err := c.readAnswer(ctx, build)
-		if err == nil {
-			if out != nil && len(bytes.TrimSpace(answer)) > 0 {
-				if err := json.Unmarshal(answer, out); err != nil {
-					return fmt.Errorf("%s %s: read the answer: %w", c.svc.SigningName, op, err)
-				}
-			}
-			return nil
+	var answer []byte
+	resp, err := c.send(ctx, true, build, func(resp *http.Response) (err error) {
+		if answer, err = io.ReadAll(resp.Body); err != nil {
+			return &TransportError{Service: c.svc.SigningName, Err: fmt.Errorf("%s: read the answer: %w", op, err)}
 		}
-		var broken *brokenAnswer
-		if !errors.As(err, &broken) || n >= c.cfg.attempts() || ctx.Err() != nil {
-			if broken != nil {
-				return &TransportError{Service: c.svc.SigningName, Err: fmt.Errorf("%s: read the answer: %w", op, broken.err)}
-			}
-			return err
-		}
-		if serr := c.sleep(ctx, backoff(n, false)); serr != nil {
-			return &TransportError{Service: c.svc.SigningName, Err: fmt.Errorf("%s: read the answer: %w", op, broken.err)}
-		}
-	}
-}
-
-// brokenAnswer is a 2xx answer whose body could not be read to its end.
-type brokenAnswer struct{ err error }
-
-func (e *brokenAnswer) Error() string { return "read the answer: " + e.err.Error() }
-
-// readAnswer sends the request build makes (with send's retries) and
-// reads the whole 2xx answer.
-func (c *Client) readAnswer(ctx context.Context, build func() (*http.Request, error)) ([]byte, error) {
-	resp, err := c.send(ctx, true, build)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: %w", c.svc.SigningName, ctx.Err())
+	resp.Body.Close()
+	if out != nil && len(bytes.TrimSpace(answer)) > 0 {
+		if err := json.Unmarshal(answer, out); err != nil {
+			return fmt.Errorf("%s %s: read the answer: %w", c.svc.SigningName, op, err)
 		}
-		return nil, &brokenAnswer{err: err}
 	}
-	return b, nil
+	return nil
 }
 
 // Presign signs r (an absolute URL on this client's endpoint) to be sent
@@ -285,15 +285,10 @@ const traceHeader = "X-Amzn-Trace-Id"
 // Step Functions and SNS pass it on), and Lambda's loop detection counts
 // the hops of a Lambda–SNS–S3 loop by it.
 func (c *Client) traceID() string {
-	getenv := c.cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
+	if c.cfg.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
 		return ""
 	}
-	id := getenv("_X_AMZN_TRACE_ID")
-	return Escape(id, "-=;:+&[]{}\"',")
+	return Escape(c.cfg.getenv("_X_AMZN_TRACE_ID"), "-=;:+&[]{}\"',")
 }
 
 // credentialsError is a failure to get credentials: never retried.
@@ -306,8 +301,10 @@ func (e *credentialsError) Error() string { return e.svc + ": AWS credentials: "
 func (e *credentialsError) Unwrap() error { return e.err }
 
 // send builds (afresh for each try), sends and retries one request. A
-// request that is not rewindable is sent once.
-func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.Request, error)) (*http.Response, error) {
+// request that is not rewindable is sent once. With read, a 2xx answer's
+// body is read inside the tries (then closed by the caller), and read's
+// retryable errors (see DoRead) are retried like the others.
+func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.Request, error), read func(*http.Response) error) (*http.Response, error) {
 	attempts := c.cfg.attempts()
 	if !rewindable {
 		attempts = 1
@@ -324,12 +321,21 @@ func (c *Client) send(ctx context.Context, rewindable bool, build func() (*http.
 		if err == nil {
 			skewed = c.observeSkew(resp, sent, signedSkew)
 		}
-		if err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified) {
-			return resp, nil
-		}
-		if err == nil {
+		switch {
+		case err == nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified):
+			if read == nil {
+				return resp, nil
+			}
+			if err = read(resp); err == nil {
+				return resp, nil
+			}
+			resp.Body.Close()
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: %w", c.svc.SigningName, ctx.Err())
+			}
+		case err == nil:
 			err = readError(c.svc.SigningName, resp)
-		} else {
+		default:
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%s: %w", c.svc.SigningName, ctx.Err())
 			}

@@ -153,19 +153,23 @@ func (c Config) doer() Doer {
 // SDK environment name is name (AWS_ENDPOINT_URL_SECRETS_MANAGER, then
 // AWS_ENDPOINT_URL), as the SDK's default configuration reads them.
 func (c Config) envEndpoint(name string) string {
-	getenv := c.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	if name != "" {
-		if v := strings.TrimSpace(getenv("AWS_ENDPOINT_URL_" + name)); v != "" {
+		if v := strings.TrimSpace(c.getenv("AWS_ENDPOINT_URL_" + name)); v != "" {
 			return v
 		}
 	}
-	if v := strings.TrimSpace(getenv("AWS_ENDPOINT_URL")); v != "" {
+	if v := strings.TrimSpace(c.getenv("AWS_ENDPOINT_URL")); v != "" {
 		return v
 	}
 	return c.BaseEndpoint
+}
+
+// getenv reads the environment through Getenv (os.Getenv when unset).
+func (c Config) getenv(key string) string {
+	if c.Getenv == nil {
+		return os.Getenv(key)
+	}
+	return c.Getenv(key)
 }
 
 func (c Config) validate() error {

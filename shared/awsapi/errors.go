@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -53,12 +54,7 @@ func Code(err error) string {
 // IsCode reports whether err is an *Error with one of codes.
 func IsCode(err error, codes ...string) bool {
 	c := Code(err)
-	for _, want := range codes {
-		if c != "" && c == want {
-			return true
-		}
-	}
-	return false
+	return c != "" && slices.Contains(codes, c)
 }
 
 // throttling are the error codes AWS services use for "slow down" (the

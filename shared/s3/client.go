@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,10 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/modelreg/modelreg/shared/awsapi"
-	"github.com/modelreg/modelreg/shared/registry"
 )
 
 // Service is S3 as awsapi signs it: pass it to awsapi.New for the client
@@ -79,21 +76,6 @@ func (c *client) request(method, key string, query url.Values) awsapi.Request {
 		}
 	}
 	return r
-}
-
-// url is the absolute URL of r (for presigning).
-func (c *client) url(r awsapi.Request) (*url.URL, error) {
-	u := c.api.Endpoint()
-	p, err := url.PathUnescape(r.Path)
-	if err != nil {
-		return nil, err
-	}
-	u.Path, u.RawPath = u.Path+p, u.EscapedPath()+r.Path
-	u.RawQuery = r.Query.Encode()
-	if r.Host != "" {
-		u.Host = r.Host
-	}
-	return u, nil
 }
 
 // do sends r and discards the answer's body.
@@ -254,58 +236,28 @@ func (c *client) setCopySource(h http.Header, s copySource) {
 // xmlResult sends r and decodes the XML answer, whose root must be root,
 // into out. S3 answers some operations (CopyObject, UploadPartCopy,
 // CompleteMultipartUpload) 200 and then an <Error> body: that is an error
-// like any other, and retried when it says so.
+// like any other, retried by awsapi when it says so.
 func (c *client) xmlResult(ctx context.Context, r awsapi.Request, root string, out any) error {
-	rewindable := r.Body == nil || r.GetBody != nil
-	for try := 1; ; try++ {
-		err := c.xmlOnce(ctx, r, root, out)
-		if err == nil || try == 3 || !rewindable || !in200(err) || !awsapi.Retryable(err) {
-			return err
+	return c.api.DoRead(ctx, r, func(resp *http.Response) error {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLAnswer))
+		if err != nil {
+			return &awsapi.TransportError{Service: Service.SigningName, Err: fmt.Errorf("read the answer: %w", err)}
 		}
-		if err := registry.Sleep(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
-			return fmt.Errorf("s3: %w", err)
-		}
-		if r.GetBody != nil {
-			body, err := r.GetBody()
-			if err != nil {
-				return fmt.Errorf("s3: rewind the request body: %w", err)
-			}
-			r.Body = body
-		}
-	}
-}
-
-// in200 reports whether err is an <Error> S3 sent with a 200 status:
-// awsapi retried every other kind already.
-func in200(err error) bool {
-	var e *awsapi.Error
-	return errors.As(err, &e) && e.StatusCode < 300
-}
-
-func (c *client) xmlOnce(ctx context.Context, r awsapi.Request, root string, out any) error {
-	resp, err := c.api.Do(ctx, r)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLAnswer))
-	if err != nil {
-		return &awsapi.TransportError{Service: Service.SigningName, Err: fmt.Errorf("read the answer: %w", err)}
-	}
-	var start struct{ XMLName xml.Name }
-	if err := xml.Unmarshal(body, &start); err != nil {
-		return fmt.Errorf("s3: answer to %s %s: %w", r.Method, r.Path, err)
-	}
-	switch start.XMLName.Local {
-	case root:
-		if err := xml.Unmarshal(body, out); err != nil {
+		var start struct{ XMLName xml.Name }
+		if err := xml.Unmarshal(body, &start); err != nil {
 			return fmt.Errorf("s3: answer to %s %s: %w", r.Method, r.Path, err)
 		}
-		return nil
-	case "Error":
-		return errorIn200(resp, body)
-	}
-	return fmt.Errorf("s3: answer to %s %s: <%s>, want <%s>", r.Method, r.Path, start.XMLName.Local, root)
+		switch start.XMLName.Local {
+		case root:
+			if err := xml.Unmarshal(body, out); err != nil {
+				return fmt.Errorf("s3: answer to %s %s: %w", r.Method, r.Path, err)
+			}
+			return nil
+		case "Error":
+			return errorIn200(resp, body)
+		}
+		return fmt.Errorf("s3: answer to %s %s: <%s>, want <%s>", r.Method, r.Path, start.XMLName.Local, root)
+	})
 }
 
 // maxXMLAnswer bounds the XML answers read (a ListParts page of 1,000

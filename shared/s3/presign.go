@@ -111,7 +111,7 @@ func (c *client) PresignGetObject(ctx context.Context, key string, at time.Time,
 // SDK's presigned URLs do, so that the URLs stay what they were.
 func (c *client) presign(ctx context.Context, method, key string, query url.Values, h http.Header, length int64, at time.Time, life time.Duration) (*presigned, error) {
 	r := c.request(method, key, query)
-	u, err := c.url(r)
+	u, err := c.api.URL(r)
 	if err != nil {
 		return nil, err
 	}
