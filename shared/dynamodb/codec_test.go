@@ -214,10 +214,9 @@ func toSDKItem(t *testing.T, m wire.Item) map[string]types.AttributeValue {
 	return out
 }
 
-// checkCodec: v encodes exactly as attributevalue encodes it, each
-// encoding decodes with either codec to what the SDK decodes, and that is
-// v again.
-func checkCodec(t *testing.T, name string, v any) {
+// checkEncoding: v encodes exactly as attributevalue encodes it; it
+// returns both encodings.
+func checkEncoding(t *testing.T, name string, v any) (wire.Item, map[string]types.AttributeValue) {
 	t.Helper()
 	ours, err := wire.MarshalMap(v)
 	if err != nil {
@@ -230,6 +229,15 @@ func checkCodec(t *testing.T, name string, v any) {
 	if want := fromSDKItem(t, sdk); !reflect.DeepEqual(ours, want) {
 		t.Fatalf("%s: encodings differ:\n ours %s\n  sdk %s", name, wire.M(ours), wire.M(want))
 	}
+	return ours, sdk
+}
+
+// checkCodec: v encodes exactly as attributevalue encodes it, each
+// encoding decodes with either codec to what the SDK decodes, and that is
+// v again.
+func checkCodec(t *testing.T, name string, v any) {
+	t.Helper()
+	ours, sdk := checkEncoding(t, name, v)
 	typ := reflect.TypeOf(v)
 	decode := func(what string, f func(out any) error) any {
 		t.Helper()
@@ -375,16 +383,6 @@ func TestCodecEmptyBinarySet(t *testing.T) {
 		"one":   struct{ BS [][]byte }{[][]byte{{1}}},
 		"list":  struct{ L []any }{[]any{[][]byte{}}},
 	} {
-		ours, err := wire.MarshalMap(v)
-		if err != nil {
-			t.Fatalf("%s: wire.MarshalMap: %v", name, err)
-		}
-		sdk, err := attributevalue.MarshalMap(v)
-		if err != nil {
-			t.Fatalf("%s: attributevalue.MarshalMap: %v", name, err)
-		}
-		if want := fromSDKItem(t, sdk); !reflect.DeepEqual(ours, want) {
-			t.Errorf("%s: encodings differ:\n ours %s\n  sdk %s", name, wire.M(ours), wire.M(want))
-		}
+		checkEncoding(t, name, v)
 	}
 }

@@ -115,8 +115,7 @@ func translate(err error, format string, args ...any) error {
 		}
 	}
 	var ne net.Error
-	var te *awsapi.TransportError
-	if errors.As(err, &te) && errors.As(te.Err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return registry.Wrap(registry.Unavailable, wrapped, "the database did not answer in time; retry")
 	}
 	return wrapped

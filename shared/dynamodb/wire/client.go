@@ -45,6 +45,15 @@ func (c *Client) call(ctx context.Context, op string, in, out any) error {
 	return typed(c.api.JSON(ctx, op, in, out))
 }
 
+// tableCall is a table operation: in, and the answer decoded into an O.
+func tableCall[O any](ctx context.Context, c *Client, op string, in any) (*O, error) {
+	out := new(O)
+	if err := c.call(ctx, op, in, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // itemCall is an item operation: it asks for and reports the consumed
 // capacity when the client has an observer. The caller's input is not
 // changed.
@@ -120,37 +129,21 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *TransactWriteItemsI
 
 // CreateTable starts creating a table.
 func (c *Client) CreateTable(ctx context.Context, in *CreateTableInput) (*CreateTableOutput, error) {
-	var out CreateTableOutput
-	if err := c.call(ctx, "CreateTable", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return tableCall[CreateTableOutput](ctx, c, "CreateTable", in)
 }
 
 // DescribeTable describes a table (ResourceNotFoundException if there is
 // none).
 func (c *Client) DescribeTable(ctx context.Context, in *DescribeTableInput) (*DescribeTableOutput, error) {
-	var out DescribeTableOutput
-	if err := c.call(ctx, "DescribeTable", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return tableCall[DescribeTableOutput](ctx, c, "DescribeTable", in)
 }
 
 // DeleteTable starts deleting a table.
 func (c *Client) DeleteTable(ctx context.Context, in *DeleteTableInput) (*DeleteTableOutput, error) {
-	var out DeleteTableOutput
-	if err := c.call(ctx, "DeleteTable", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return tableCall[DeleteTableOutput](ctx, c, "DeleteTable", in)
 }
 
 // UpdateTimeToLive turns a table's TTL on or off.
 func (c *Client) UpdateTimeToLive(ctx context.Context, in *UpdateTimeToLiveInput) (*UpdateTimeToLiveOutput, error) {
-	var out UpdateTimeToLiveOutput
-	if err := c.call(ctx, "UpdateTimeToLive", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return tableCall[UpdateTimeToLiveOutput](ctx, c, "UpdateTimeToLive", in)
 }
