@@ -45,16 +45,26 @@ func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 	return *c.loaded, nil
 }
 
-// store returns the DynamoDB store on AWS.DynamoDBTable, creating the table
-// first with AWS.CreateResources.
-func (c *awsClients) store(ctx context.Context) (*dynamodb.Store, error) {
+// client is a client of svc at endpoint ("" for AWS's) on the loaded
+// configuration.
+func (c *awsClients) client(ctx context.Context, svc awsapi.Service, endpoint string) (*awsapi.Client, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	api, err := awsapi.New(awsapi.FromSDK(cfg), wire.Service, c.cfg.DynamoDBEndpoint)
+	client, err := awsapi.New(awsapi.FromSDK(cfg), svc, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("DynamoDB client: %w", err)
+		return nil, fmt.Errorf("%s client: %w", svc.SigningName, err)
+	}
+	return client, nil
+}
+
+// store returns the DynamoDB store on AWS.DynamoDBTable, creating the table
+// first with AWS.CreateResources.
+func (c *awsClients) store(ctx context.Context) (*dynamodb.Store, error) {
+	api, err := c.client(ctx, wire.Service, c.cfg.DynamoDBEndpoint)
+	if err != nil {
+		return nil, err
 	}
 	client := wire.New(api)
 	if c.cfg.CreateResources {
@@ -68,13 +78,9 @@ func (c *awsClients) store(ctx context.Context) (*dynamodb.Store, error) {
 // artifacts returns the S3 artifacts in AWS.S3Bucket, creating the bucket
 // first with AWS.CreateResources.
 func (c *awsClients) artifacts(ctx context.Context) (*s3.Artifacts, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, s3.Service, c.cfg.S3Endpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), s3.Service, c.cfg.S3Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("S3 client: %w", err)
 	}
 	var opts []s3.Option
 	if c.cfg.S3Prefix != "" {
@@ -100,13 +106,9 @@ func (c *awsClients) sagemaker(ctx context.Context, connect func(aws.Config, str
 
 // invoker returns the asynchronous invoker of AWS.VerifyFunction.
 func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, invoke.Service, c.cfg.VerifyEndpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), invoke.Service, c.cfg.VerifyEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("Lambda client: %w", err)
 	}
 	return invoke.New(client, c.cfg.VerifyFunction)
 }
@@ -114,13 +116,9 @@ func (c *awsClients) invoker(ctx context.Context) (*invoke.Lambda, error) {
 // workflow returns the Step Functions workflow on AWS.StateMachineARN, or
 // with tasksOnly the one that only sends task results.
 func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOnly bool) (*sfn.Workflow, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, sfn.Service, c.cfg.SFNEndpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), sfn.Service, c.cfg.SFNEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("step functions client: %w", err)
 	}
 	if tasksOnly {
 		return sfn.NewTasks(client, now), nil
@@ -134,13 +132,9 @@ func (c *awsClients) workflow(ctx context.Context, now func() time.Time, tasksOn
 
 // secrets returns the KMS secret box on AWS.KMSKeyID.
 func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, secretbox.Service, c.cfg.KMSEndpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), secretbox.Service, c.cfg.KMSEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("KMS client: %w", err)
 	}
 	box, err := secretbox.NewKMS(client, c.cfg.KMSKeyID)
 	if err != nil {
@@ -151,13 +145,9 @@ func (c *awsClients) secrets(ctx context.Context) (*secretbox.KMS, error) {
 
 // publisher returns the EventBridge publisher to AWS.EventBus.
 func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, eventbridge.Service, c.cfg.EventBridgeEndpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), eventbridge.Service, c.cfg.EventBridgeEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("EventBridge client: %w", err)
 	}
 	pub, err := eventbridge.New(client, eventbridge.Options{BusName: c.cfg.EventBus})
 	if err != nil {
@@ -168,13 +158,9 @@ func (c *awsClients) publisher(ctx context.Context) (*eventbridge.Publisher, err
 
 // sns returns the SNS email publisher to topic.
 func (c *awsClients) sns(ctx context.Context, topic, endpoint string) (*sns.Publisher, error) {
-	cfg, err := c.config(ctx)
+	client, err := c.client(ctx, sns.Service, endpoint)
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(awsapi.FromSDK(cfg), sns.Service, endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("SNS client: %w", err)
 	}
 	pub, err := sns.New(client, topic)
 	if err != nil {
